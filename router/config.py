@@ -1,0 +1,198 @@
+"""Configuration: strict pydantic models (unknown keys are errors), then runtime objects.
+
+Loaded in two steps, raw -> runtime: the raw models mirror the YAML; `load()` resolves
+`env:NAME` secrets and turns models into immutable `ModelSpec`s.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from policies.catalog import ModelSpec, Secret, Tier
+
+LANES = ("completion", "qa", "agentic")
+FIM_FAMILIES = ("qwen", "starcoder", "codellama", "deepseek", "codestral", "suffix")
+
+
+class ConfigError(Exception):
+    """A config that cannot be served; the message names the offending key's path."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ServerSection(_Strict):
+    api_keys: list[str] = Field(default_factory=list)
+    max_body_bytes: int = Field(default=8 * 1024 * 1024, gt=0)
+    log_prompts: bool = False
+    shutdown_grace_s: float = Field(default=30.0, ge=0)
+
+
+class RedisSection(_Strict):
+    url: str | None = None
+    cluster: bool = False
+    timeout_ms: int = Field(default=50, gt=0)
+
+
+class PriceSection(_Strict):
+    input: float = Field(default=0.0, ge=0)
+    output: float = Field(default=0.0, ge=0)
+
+
+class ModelSection(_Strict):
+    name: str = Field(min_length=1)
+    api_base: str = Field(min_length=1)
+    api_key: str | None = None
+    provider: str = "openai"
+    upstream_model: str | None = None
+    tier: Literal["small", "medium", "large"] = "medium"
+    lanes: list[Literal["completion", "qa", "agentic"]] = Field(
+        default_factory=lambda: list(LANES)
+    )
+    context_window: int = Field(default=32768, gt=0)
+    price_per_mtok: PriceSection = Field(default_factory=PriceSection)
+    fim: Literal["qwen", "starcoder", "codellama", "deepseek", "codestral", "suffix"] | None = None
+    fallbacks: list[str] = Field(default_factory=list)
+    supports_tools: bool = True
+    supports_suffix: bool = True
+    timeout_s: float | None = Field(default=None, gt=0)
+
+    @field_validator("api_base")
+    @classmethod
+    def _http_only(cls, v: str) -> str:
+        if not v.startswith(("http://", "https://")):
+            raise ValueError("api_base must start with http:// or https://")
+        return v.rstrip("/")
+
+
+class RawConfig(_Strict):
+    server: ServerSection = Field(default_factory=ServerSection)
+    redis: RedisSection = Field(default_factory=RedisSection)
+    policy: str = "default"
+    models: list[ModelSection] = Field(min_length=1)
+
+
+@dataclass(frozen=True, slots=True)
+class Tenant:
+    """A client key's identity: a stable id derived from the key, never the key itself."""
+
+    id: str
+    key: Secret
+
+
+@dataclass(frozen=True)
+class Config:
+    raw: RawConfig
+    models: tuple[ModelSpec, ...]
+    tenants: tuple[Tenant, ...]
+    source: str
+    warnings: tuple[str, ...] = ()
+    by_name: dict[str, ModelSpec] = field(default_factory=dict)
+
+    @property
+    def auth_required(self) -> bool:
+        return bool(self.raw.server.api_keys)
+
+
+def tenant_id(key: str) -> str:
+    return "t-" + hashlib.sha256(key.encode()).hexdigest()[:12]
+
+
+def _resolve(value: str, where: str, warnings: list[str]) -> str | None:
+    if not value.startswith("env:"):
+        return value
+    name = value[4:]
+    resolved = os.environ.get(name)
+    if not resolved:
+        warnings.append(f"{where}: environment variable {name} is not set")
+        return None
+    return resolved
+
+
+def _loc(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(root)"
+
+
+def parse(data: Any, source: str = "<config>") -> Config:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: the config must be a mapping at the top level")
+    try:
+        raw = RawConfig.model_validate(data)
+    except ValidationError as exc:
+        lines = [f"{_loc(e['loc'])}: {e['msg']}" for e in exc.errors(include_url=False)]
+        raise ConfigError(f"{source}: invalid config\n  " + "\n  ".join(lines)) from None
+    warnings: list[str] = []
+    names = [m.name for m in raw.models]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ConfigError(f"{source}: models: duplicate names {dupes}")
+    if "auto" in names:
+        raise ConfigError(f"{source}: models: 'auto' is reserved for routing")
+    models = []
+    for i, m in enumerate(raw.models):
+        for fb in m.fallbacks:
+            if fb not in names:
+                raise ConfigError(f"{source}: models[{i}].fallbacks: unknown model {fb!r}")
+        key = _resolve(m.api_key, f"models[{i}].api_key", warnings) if m.api_key else None
+        models.append(
+            ModelSpec(
+                name=m.name,
+                api_base=m.api_base,
+                provider=m.provider,
+                upstream_model=m.upstream_model or m.name,
+                tier=Tier[m.tier.upper()],
+                lanes=frozenset(m.lanes),
+                context_window=m.context_window,
+                price_input=m.price_per_mtok.input,
+                price_output=m.price_per_mtok.output,
+                fim=m.fim,
+                api_key=Secret(key) if key else None,
+                fallbacks=tuple(m.fallbacks),
+                supports_tools=m.supports_tools,
+                supports_suffix=m.supports_suffix,
+                timeout_s=m.timeout_s,
+            )
+        )
+    tenants = []
+    for i, k in enumerate(raw.server.api_keys):
+        key = _resolve(k, f"server.api_keys[{i}]", warnings)
+        if key:
+            tenants.append(Tenant(id=tenant_id(key), key=Secret(key)))
+    if raw.server.api_keys and not tenants:
+        # Keys were asked for but none resolved: refuse to serve open rather than fail open.
+        warnings.append("server.api_keys: no key resolved; every request will be refused")
+    for lane in LANES:
+        if not any(lane in m.lanes for m in models):
+            warnings.append(f"models: no model serves lane {lane!r}; such requests get 503")
+    return Config(
+        raw=raw,
+        models=tuple(models),
+        tenants=tuple(tenants),
+        source=source,
+        warnings=tuple(warnings),
+        by_name={m.name: m for m in models},
+    )
+
+
+def load(path: str | os.PathLike[str]) -> Config:
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{p}: cannot read config: {exc.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{p}: not valid YAML: {exc}") from None
+    return parse(data, str(p))

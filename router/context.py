@@ -1,0 +1,54 @@
+"""The one per-request object every stage reads and writes; nothing else holds request state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from policies.catalog import ModelSpec
+    from policies.lanes import Endpoint, LaneDecision
+
+
+@dataclass(slots=True, eq=False)
+class RequestContext:
+    request_id: str
+    endpoint: Endpoint
+    body: dict[str, Any]
+    headers: Mapping[str, str]
+    tenant: str
+    started: float  # perf_counter at arrival
+    stream: bool = False
+    decision: LaneDecision | None = None
+    requested_model: str = "auto"
+    model: ModelSpec | None = None  # the model that answered (or is being tried)
+    upstream_body: dict[str, Any] | None = None
+    tokens_before: int = 0
+    trimmed_tokens: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    scope: str | None = None  # completions: "line" | "block"
+    cache: str = "miss"
+    status: int = 200
+    ttft_s: float | None = None
+    overhead_s: float = 0.0
+    error_reason: str | None = None
+    attempts: list[tuple[str, str]] = field(default_factory=list)  # (model, outcome)
+
+    @property
+    def lane(self) -> str:
+        return self.decision.lane.value if self.decision else "qa"
+
+    def answer_headers(self) -> dict[str, str]:
+        h = {
+            "x-request-id": self.request_id,
+            "x-laneway-lane": self.lane,
+            "x-laneway-model": self.model.name if self.model else "",
+            "x-laneway-cache": self.cache,
+            "x-laneway-trimmed-tokens": str(self.trimmed_tokens),
+        }
+        if self.decision is not None and self.decision.lane.value == "completion":
+            h["x-laneway-completion-scope"] = self.scope or "block"
+        return h

@@ -1,0 +1,112 @@
+"""One exception tree for everything a client can be told, rendered in one place.
+
+Every error leaves laneway in OpenAI's shape: {"error": {"message", "type", "param", "code"}}.
+Foreign errors (aiohttp, litellm, pydantic) are translated where they enter.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import orjson
+
+
+class LanewayError(Exception):
+    status: ClassVar[int] = 500
+    type: ClassVar[str] = "server_error"
+    default_code: ClassVar[str | None] = None
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        param: str | None = None,
+        code: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.param = param
+        self.code = code or self.default_code
+        self.headers = headers or {}
+
+    def payload(self) -> dict[str, Any]:
+        return {
+            "error": {
+                "message": self.message,
+                "type": self.type,
+                "param": self.param,
+                "code": self.code,
+            }
+        }
+
+    def body(self) -> bytes:
+        return orjson.dumps(self.payload())
+
+    def sse_event(self) -> bytes:
+        """The last event of a stream that failed after it started (no [DONE] follows)."""
+        return b"data: " + self.body() + b"\n\n"
+
+
+class InvalidRequest(LanewayError):
+    status = 400
+    type = "invalid_request_error"
+    default_code = "invalid_request"
+
+
+class ContextLengthExceeded(InvalidRequest):
+    default_code = "context_length_exceeded"
+
+
+class AuthenticationFailed(LanewayError):
+    status = 401
+    type = "authentication_error"
+    default_code = "invalid_api_key"
+
+
+class ModelNotFound(LanewayError):
+    status = 404
+    type = "invalid_request_error"
+    default_code = "model_not_found"
+
+
+class RouteNotFound(LanewayError):
+    status = 404
+    type = "invalid_request_error"
+    default_code = "not_found"
+
+
+class MethodNotAllowed(LanewayError):
+    status = 405
+    type = "invalid_request_error"
+    default_code = "method_not_allowed"
+
+
+class RequestTooLarge(LanewayError):
+    status = 413
+    type = "invalid_request_error"
+    default_code = "request_too_large"
+
+
+class RateLimited(LanewayError):
+    status = 429
+    type = "rate_limit_error"
+    default_code = "rate_limit_exceeded"
+
+
+class UpstreamError(LanewayError):
+    status = 502
+    type = "upstream_error"
+    default_code = "upstream_error"
+
+
+class NoHealthyModel(LanewayError):
+    status = 503
+    type = "service_unavailable_error"
+    default_code = "no_healthy_model"
+
+
+class UpstreamTimeout(LanewayError):
+    status = 504
+    type = "timeout_error"
+    default_code = "upstream_timeout"
