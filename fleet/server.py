@@ -1,0 +1,121 @@
+"""The fleet's aiohttp application and the ways to run it (blocking, or inside a test loop)."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from fleet import control, shapes
+from fleet.handlers import embeddings, generation_handler, json_response
+from fleet.inputs import parse_chat, parse_completion, parse_responses
+from fleet.profiles import FleetSettings, load_settings
+from fleet.state import STATE, FleetState
+
+
+async def _models(request: web.Request) -> web.Response:
+    settings = request.app[STATE].settings
+    data = [
+        {"id": name, "object": "model", "created": 0, "owned_by": "laneway-fleet"}
+        for name in settings.profiles
+    ]
+    return json_response({"object": "list", "data": data})
+
+
+async def _healthz(request: web.Request) -> web.Response:
+    return json_response({"status": "ok"})
+
+
+def build_app(settings: FleetSettings) -> web.Application:
+    # No client_max_size surprise: agentic requests carry long contexts (64 MiB is plenty).
+    app = web.Application(client_max_size=64 * 1024 * 1024)
+    app[STATE] = FleetState(settings)
+    chat = generation_handler(parse_chat, shapes.chat_stream, shapes.chat_body, "chatcmpl-")
+    legacy = generation_handler(
+        parse_completion, shapes.completion_stream, shapes.completion_body, "cmpl-"
+    )
+    responses = generation_handler(
+        parse_responses, shapes.responses_stream, shapes.responses_body, "resp_"
+    )
+    for prefix in ("/v1", ""):
+        app.router.add_post(f"{prefix}/chat/completions", chat)
+        app.router.add_post(f"{prefix}/completions", legacy)
+        app.router.add_post(f"{prefix}/responses", responses)
+        app.router.add_post(f"{prefix}/embeddings", embeddings)
+        app.router.add_get(f"{prefix}/models", _models)
+    app.router.add_get("/healthz", _healthz)
+    control.add_routes(app)
+    return app
+
+
+@dataclass
+class FleetServer:
+    """A fleet running inside the caller's event loop (tests, demo, benchmarks)."""
+
+    runner: web.AppRunner
+    host: str
+    port: int
+
+    @property
+    def url(self) -> str:
+        """Base URL including /v1, as OpenAI clients expect."""
+        return f"http://{self.host}:{self.port}/v1"
+
+    @property
+    def root(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def state(self) -> FleetState:
+        return self.runner.app[STATE]
+
+    async def close(self) -> None:
+        await self.runner.cleanup()
+
+    async def __aenter__(self) -> FleetServer:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+
+async def start(
+    settings: FleetSettings | None = None, host: str = "127.0.0.1", port: int = 0
+) -> FleetServer:
+    """Start a fleet on host:port (0 = a free port) in the running loop.
+
+    `async with await start(...) as fleet:` stops it again.
+    """
+    app = build_app(settings or FleetSettings())
+    # handler_cancellation: a client that goes away cancels its handler at once, which is
+    # how the fleet records `cancelled` requests promptly.
+    runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
+    await runner.setup()
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    site = web.SockSite(runner, sock)
+    await site.start()
+    return FleetServer(runner, host, sock.getsockname()[1])
+
+
+def _event_loop() -> asyncio.AbstractEventLoop:
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop()
+    loop: asyncio.AbstractEventLoop = uvloop.new_event_loop()
+    return loop
+
+
+def run(host: str, port: int, config_path: str | None = None, zero_latency: bool = False) -> None:
+    """Serve until interrupted (blocking). Uses uvloop when it is installed."""
+    settings = load_settings(config_path, zero_latency)
+    mode = "zero-latency" if settings.zero_latency else "simulated latency"
+    web.run_app(
+        build_app(settings), host=host, port=port, access_log=None,
+        handler_cancellation=True, loop=_event_loop(), shutdown_timeout=1.0,
+        print=lambda *_: print(f"laneway fleet on http://{host}:{port}/v1 ({mode})", flush=True),
+    )
