@@ -6,15 +6,15 @@ Foreign errors (aiohttp, litellm, pydantic) are translated where they enter.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 import orjson
 
 
 class LanewayError(Exception):
-    status: ClassVar[int] = 500
-    type: ClassVar[str] = "server_error"
-    default_code: ClassVar[str | None] = None
+    status: int = 500
+    type: str = "server_error"
+    default_code: str | None = None
 
     def __init__(
         self,
@@ -92,6 +92,17 @@ class RateLimited(LanewayError):
     status = 429
     type = "rate_limit_error"
     default_code = "rate_limit_exceeded"
+
+
+class UpstreamRejected(LanewayError):
+    """The model refused the request itself (a 4xx): its status and message pass through."""
+
+    type = "invalid_request_error"
+    default_code = "upstream_rejected"
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class UpstreamError(LanewayError):

@@ -1,0 +1,51 @@
+# A newcomer's commands: `make demo` and `make test`. Everything installs into .venv.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test lint bench load clean redis-server prometheus
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# Tests start private redis-server processes; install Debian's package when it is missing.
+redis-server:
+	@command -v redis-server >/dev/null 2>&1 || { \
+	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	    echo "installing redis-server (Debian package)"; \
+	    (apt-get update -qq && apt-get install -y -qq redis-server >/dev/null) || exit 1; \
+	  else \
+	    echo "redis-server is missing: install it (Debian: apt-get install -y redis-server)" >&2; \
+	    exit 1; \
+	  fi; }
+
+prometheus:
+	@command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1 || { \
+	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	    echo "installing prometheus (Debian package)"; \
+	    (apt-get update -qq && apt-get install -y -qq prometheus >/dev/null) || exit 1; \
+	  else \
+	    echo "prometheus/promtool are missing: install them (Debian: apt-get install -y prometheus)" >&2; \
+	    exit 1; \
+	  fi; }
+
+demo: install
+	$(BIN)/laneway demo
+
+test: install redis-server
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,79 @@
+"""The app factory: routes, lifespan (one aiohttp session per worker), error rendering."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from router import endpoints
+from router.config import Config, load
+from router.errors import LanewayError, MethodNotAllowed, RouteNotFound
+from router.metrics import Metrics
+from router.runtime import Runtime
+from router.upstream import new_session
+
+log = logging.getLogger("laneway")
+
+MODEL_ROUTES = {
+    "/chat/completions": endpoints.chat,
+    "/completions": endpoints.completions,
+    "/responses": endpoints.responses,
+    "/embeddings": endpoints.embeddings,
+}
+
+
+def create_app(config: Config) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        session = new_session()
+        app.state.runtime = Runtime.build(config, Metrics(), session)
+        for w in config.warnings:
+            log.warning("config: %s", w)
+        try:
+            yield
+        finally:
+            await session.close()
+
+    app = FastAPI(
+        title="laneway", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None,
+        redirect_slashes=False,
+    )
+    # Plain Starlette routes: no dependency injection or body parsing on the hot path.
+    for path, handler in MODEL_ROUTES.items():
+        for prefix in ("/v1", ""):
+            app.router.add_route(prefix + path, handler, methods=["POST"])
+    for prefix in ("/v1", ""):
+        app.router.add_route(prefix + "/models", endpoints.models, methods=["GET"])
+    app.router.add_route("/laneway/explain", endpoints.explain, methods=["POST"])
+    app.router.add_route("/healthz", endpoints.healthz, methods=["GET"])
+    app.router.add_route("/readyz", endpoints.readyz, methods=["GET"])
+    app.router.add_route("/metrics", endpoints.metrics, methods=["GET"])
+
+    async def on_laneway_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, LanewayError)
+        return endpoints.error_response(exc, endpoints.request_id(request))
+
+    async def on_http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        err: LanewayError = (
+            MethodNotAllowed(f"Method {request.method} is not allowed on this path.")
+            if exc.status_code == 405
+            else RouteNotFound(f"No route for {request.method} {request.url.path}.")
+        )
+        return endpoints.error_response(err, endpoints.request_id(request))
+
+    app.add_exception_handler(LanewayError, on_laneway_error)
+    app.add_exception_handler(HTTPException, on_http_error)
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """Factory for `uvicorn --factory` workers: each worker loads the config itself."""
+    return create_app(load(os.environ["LANEWAY_CONFIG"]))

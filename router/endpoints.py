@@ -1,0 +1,185 @@
+"""One handler per OpenAI route; each builds the context and hands it to the pipeline."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Awaitable
+
+import orjson
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.requests import Request
+from starlette.responses import Response
+
+from policies.lanes import Endpoint, classify
+from router.body import read_json, validate
+from router.context import RequestContext
+from router.errors import LanewayError
+from router.pipeline import Pipeline
+from router.runtime import Runtime
+
+_JSON = "application/json"
+
+
+def request_id(request: Request) -> str:
+    rid = request.headers.get("x-request-id")
+    # Echo a caller's id only when it is short and plain: it lands in logs and headers.
+    if rid and len(rid) <= 64 and rid.replace("-", "").replace("_", "").isalnum():
+        return rid
+    return uuid.uuid4().hex
+
+
+def error_response(
+    err: LanewayError, rid: str, ctx: RequestContext | None = None
+) -> Response:
+    headers = {"x-request-id": rid, **err.headers}
+    if ctx is not None:
+        headers.update(ctx.answer_headers())
+    return Response(err.body(), status_code=err.status, media_type=_JSON, headers=headers)
+
+
+def _runtime(request: Request) -> Runtime:
+    rt: Runtime = request.app.state.runtime
+    return rt
+
+
+async def _until_disconnect(request: Request, work: Awaitable[Response]) -> Response:
+    """Await `work`, cancelling it if the client goes away first, so the upstream call stops."""
+    task = asyncio.current_task()
+    assert task is not None
+    gone = False
+
+    async def watch() -> None:
+        nonlocal gone
+        while True:
+            message = await request.receive()
+            if message["type"] == "http.disconnect":
+                gone = True
+                task.cancel()
+                return
+
+    watcher = asyncio.get_running_loop().create_task(watch())
+    try:
+        return await work
+    except asyncio.CancelledError:
+        if gone:
+            return Response(status_code=499)
+        raise
+    finally:
+        watcher.cancel()
+
+
+async def _model_call(request: Request, endpoint: Endpoint) -> Response:
+    started = time.perf_counter()
+    rt = _runtime(request)
+    rid = request_id(request)
+    ctx: RequestContext | None = None
+    try:
+        tenant = rt.keys.tenant(request.headers.get("authorization"))
+        body = await read_json(request, rt.config.raw.server.max_body_bytes)
+        validate(endpoint, body)
+        ctx = RequestContext(
+            request_id=rid,
+            endpoint=endpoint,
+            body=body,
+            headers=request.headers,
+            tenant=tenant,
+            started=started,
+            stream=bool(body.get("stream")),
+            requested_model=body["model"],
+        )
+        return await _until_disconnect(request, Pipeline(rt).handle(ctx))
+    except LanewayError as err:
+        if ctx is not None:
+            ctx.status = err.status
+        return error_response(err, rid, ctx)
+
+
+async def chat(request: Request) -> Response:
+    return await _model_call(request, Endpoint.CHAT)
+
+
+async def completions(request: Request) -> Response:
+    return await _model_call(request, Endpoint.COMPLETIONS)
+
+
+async def responses(request: Request) -> Response:
+    return await _model_call(request, Endpoint.RESPONSES)
+
+
+async def embeddings(request: Request) -> Response:
+    return await _model_call(request, Endpoint.EMBEDDINGS)
+
+
+async def models(request: Request) -> Response:
+    rt = _runtime(request)
+    try:
+        rt.keys.tenant(request.headers.get("authorization"))
+    except LanewayError as err:
+        return error_response(err, request_id(request))
+    data = [{"id": "auto", "object": "model", "created": 0, "owned_by": "laneway"}]
+    data += [
+        {"id": m.name, "object": "model", "created": 0, "owned_by": "laneway",
+         "laneway": {"tier": m.tier.name.lower(), "lanes": sorted(m.lanes),
+                     "context_window": m.context_window}}
+        for m in rt.config.models
+    ]
+    return Response(orjson.dumps({"object": "list", "data": data}), media_type=_JSON)
+
+
+async def explain(request: Request) -> Response:
+    rt = _runtime(request)
+    rid = request_id(request)
+    try:
+        rt.keys.tenant(request.headers.get("authorization"))
+        payload = await read_json(request, rt.config.raw.server.max_body_bytes)
+        path = str(payload.get("path") or "/v1/chat/completions")
+        body = payload.get("body")
+        if not isinstance(body, dict):
+            from router.errors import InvalidRequest
+
+            raise InvalidRequest("'body' must be the request body object.", param="body")
+        endpoint = endpoint_for(path)
+        validate(endpoint, body)
+        decision = classify(endpoint, body, request.headers)
+    except LanewayError as err:
+        return error_response(err, rid)
+    return Response(
+        orjson.dumps({"lane": decision.lane.value, "reasons": list(decision.reasons)}),
+        media_type=_JSON,
+    )
+
+
+def endpoint_for(path: str) -> Endpoint:
+    from router.errors import InvalidRequest
+
+    p = path.rstrip("/")
+    p = p[3:] if p.startswith("/v1") else p
+    for suffix, ep in (("/chat/completions", Endpoint.CHAT), ("/completions", Endpoint.COMPLETIONS),
+                       ("/responses", Endpoint.RESPONSES), ("/embeddings", Endpoint.EMBEDDINGS)):
+        if p == suffix:
+            return ep
+    raise InvalidRequest(f"Unknown path {path!r}.", param="path")
+
+
+async def healthz(request: Request) -> Response:
+    return Response(b'{"status":"ok"}', media_type=_JSON)
+
+
+async def readyz(request: Request) -> Response:
+    rt = getattr(request.app.state, "runtime", None)
+    if rt is None:
+        return Response(b'{"status":"starting"}', status_code=503, media_type=_JSON)
+    body = {
+        "status": "ok",
+        "config": rt.config.source,
+        "models": {m.name: "up" for m in rt.config.models},
+        "redis": "disabled",
+    }
+    return Response(orjson.dumps(body), media_type=_JSON)
+
+
+async def metrics(request: Request) -> Response:
+    rt = _runtime(request)
+    return Response(generate_latest(rt.metrics.registry), media_type=CONTENT_TYPE_LATEST)

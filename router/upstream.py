@@ -1,0 +1,202 @@
+"""Calling a model: one pooled aiohttp session for OpenAI-compatible servers.
+
+`open()` returns once the answer has *started* (headers, and the first chunk of a stream),
+so the pipeline can still fall back to another model before a byte reaches the client.
+Only laneway retries: aiohttp never retries by itself, and neither does this module.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import orjson
+
+from policies.catalog import ModelSpec
+from policies.lanes import Endpoint
+
+PATHS = {
+    Endpoint.CHAT: "/chat/completions",
+    Endpoint.COMPLETIONS: "/completions",
+    Endpoint.RESPONSES: "/responses",
+    Endpoint.EMBEDDINGS: "/embeddings",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    connect_s: float = 5.0
+    ttft_s: float = 60.0  # until the first byte of the answer
+    idle_s: float = 60.0  # between two chunks of a stream
+    total_s: float = 600.0
+
+
+class UpstreamFailure(Exception):
+    """A model did not start an answer. `retryable` says whether the next candidate may try."""
+
+    def __init__(
+        self,
+        model: str,
+        reason: str,
+        message: str,
+        *,
+        status: int | None = None,
+        retryable: bool = True,
+        retry_after: str | None = None,
+        body: bytes | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.model = model
+        self.reason = reason  # connect | timeout | status_5xx | status_429 | status_4xx | ...
+        self.message = message
+        self.status = status
+        self.retryable = retryable
+        self.retry_after = retry_after
+        self.body = body
+
+
+class StreamBroken(Exception):
+    """A stream failed after it had started: too late to fall back."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+@dataclass(slots=True)
+class Reply:
+    status: int
+    content_type: str
+    first: bytes  # a stream's first chunk, or the whole body
+    rest: AsyncIterator[bytes] | None  # a stream's remaining chunks; None when not streamed
+    ttft_s: float
+    close: Any  # callable releasing the connection; safe to call twice
+
+
+def _scrub(text: str, model: ModelSpec) -> str:
+    key = model.api_key.reveal() if model.api_key else ""
+    return text.replace(key, "***") if key else text
+
+
+class OpenAIUpstream:
+    """Any OpenAI-compatible server: vLLM, SGLang, Ollama, OpenAI itself, the fleet."""
+
+    def __init__(self, session: aiohttp.ClientSession) -> None:
+        self._session = session
+
+    async def open(
+        self,
+        model: ModelSpec,
+        endpoint: Endpoint,
+        body: dict[str, Any],
+        stream: bool,
+        timeouts: Timeouts,
+        started: float,
+    ) -> Reply:
+        headers = {"content-type": "application/json"}
+        if model.api_key:
+            headers["authorization"] = "Bearer " + model.api_key.reveal()
+        url = model.api_base + PATHS[endpoint]
+        timeout = aiohttp.ClientTimeout(
+            total=None, connect=timeouts.connect_s, sock_read=timeouts.idle_s
+        )
+        try:
+            async with asyncio.timeout(timeouts.ttft_s):
+                resp = await self._session.post(
+                    url, data=orjson.dumps(body), headers=headers, timeout=timeout
+                )
+                if resp.status >= 400:
+                    data = await resp.read()
+                    resp.release()
+                    raise _status_failure(model, resp, data)
+                if stream:
+                    first = await resp.content.readany()
+                else:
+                    first = await resp.read()
+        except UpstreamFailure:
+            raise
+        except TimeoutError:
+            raise UpstreamFailure(
+                model.name, "timeout", f"Model '{model.name}' did not answer in time."
+            ) from None
+        except aiohttp.ClientConnectorError:
+            raise UpstreamFailure(
+                model.name, "connect", f"Could not connect to model '{model.name}'."
+            ) from None
+        except (aiohttp.ClientError, OSError) as exc:
+            raise UpstreamFailure(
+                model.name, "transport", f"Model '{model.name}' failed: {type(exc).__name__}."
+            ) from None
+        ttft = time.perf_counter() - started
+        content_type = resp.headers.get("content-type", "application/json")
+        if not stream:
+            resp.release()
+            return Reply(resp.status, content_type, first, None, ttft, resp.release)
+        return Reply(resp.status, content_type, first, _rest(resp, model), ttft, resp.close)
+
+
+async def _rest(resp: aiohttp.ClientResponse, model: ModelSpec) -> AsyncIterator[bytes]:
+    try:
+        async for chunk in resp.content.iter_any():
+            yield chunk
+    except TimeoutError:
+        raise StreamBroken("idle_timeout", f"Model '{model.name}' stopped sending.") from None
+    except (aiohttp.ClientError, OSError) as exc:
+        raise StreamBroken(
+            "stream_cut", f"Model '{model.name}' stream failed: {type(exc).__name__}."
+        ) from None
+    finally:
+        # Closing (not releasing) an unfinished stream drops the connection, which is how
+        # the upstream learns the client went away and stops generating.
+        resp.close()
+
+
+def _status_failure(model: ModelSpec, resp: aiohttp.ClientResponse, data: bytes) -> UpstreamFailure:
+    status = resp.status
+    detail = ""
+    try:
+        err = orjson.loads(data).get("error")
+        if isinstance(err, dict):
+            detail = str(err.get("message") or "")
+        elif isinstance(err, str):
+            detail = err
+    except (orjson.JSONDecodeError, AttributeError):
+        pass
+    detail = _scrub(detail[:500], model)
+    if status in (401, 403):
+        # Never pass on what the upstream said about credentials: it may quote them.
+        return UpstreamFailure(
+            model.name, "auth", f"Model '{model.name}' refused laneway's credentials.",
+            status=status, retryable=True,
+        )
+    if status == 429:
+        return UpstreamFailure(
+            model.name, "status_429", f"Model '{model.name}' is rate limited.",
+            status=status, retry_after=resp.headers.get("retry-after"),
+        )
+    if status >= 500:
+        return UpstreamFailure(
+            model.name, "status_5xx", f"Model '{model.name}' failed with HTTP {status}.",
+            status=status,
+        )
+    # A 4xx is about the request itself: another model would refuse it too.
+    return UpstreamFailure(
+        model.name, "status_4xx", detail or f"Model '{model.name}' rejected the request.",
+        status=status, retryable=False,
+        body=_scrub(data.decode("utf-8", "replace"), model).encode(),
+    )
+
+
+def new_session() -> aiohttp.ClientSession:
+    connector = aiohttp.TCPConnector(limit=0, limit_per_host=0, ttl_dns_cache=300)
+    return aiohttp.ClientSession(
+        connector=connector,
+        json_serialize=lambda o: orjson.dumps(o).decode(),
+        auto_decompress=True,
+        skip_auto_headers=("User-Agent",),
+    )
