@@ -18,14 +18,16 @@ Priority, first match wins:
      Tool shape beats every content marker: an agent that reads a file full of FIM
      markers is still an agent, so an agentic request never lands in ``completion``.
 3. Content markers, in this order:
-   a. an agent protocol in the system prompt (Cline/Roo XML tools, Continue agent mode
+   a. a declared no-tools mode in the system prompt (Continue "You are in chat mode",
+      Aider ask "Act as an expert code analyst") -> qa. It is the client stating its
+      mode, and such prompts often name what they forbid ("don't use SEARCH/REPLACE");
+   b. an agent protocol in the system prompt (Cline/Roo XML tools, Continue agent mode
       or system-message tools, Aider edit formats, ReAct/Hermes tool lists) -> agentic;
-   b. a declared no-tools mode in the system prompt (Continue chat mode, Aider ask) -> qa;
    c. agent-loop user turns (``<task>``, ``<environment_details>``,
       ``[tool for 'x'] Result:``) -> agentic;
    d. a one-shot FIM prompt or hole-filling request sent over chat -> completion. Only a
       single exchange counts (or few-shot under a hole-filler system prompt), so a chat
-      that merely mentions ``<|fim_prefix|>`` stays qa. Agentic markers (a, c) are
+      that merely mentions ``<|fim_prefix|>`` stays qa. Agentic markers (b, c) are
       checked first for the same reason as tool shape;
    e. one-shot side jobs (commit messages, titles, prompt rewriting) -> qa.
 4. Headers (weak: spoofable, often absent): an agent client's ``User-Agent``
@@ -131,14 +133,16 @@ def _legacy_completion(body: dict[str, Any]) -> LaneDecision:
 
 def _content(view: View, body: dict[str, Any], notes: list[str]) -> tuple[Lane, str] | None:
     """Steps 3a-3e of the module docstring; None when no content marker is present."""
-    for text in view.system:
-        label = mk.first_marker(text, mk.AGENT_SYSTEM)
-        if label:
-            return Lane.AGENTIC, f"content: {label} in system prompt"
+    # A declared no-tools mode comes first: such prompts often name what they forbid
+    # ("Don't use SEARCH/REPLACE blocks", "switch to Agent Mode").
     for text in view.system:
         label = mk.first_marker(text, mk.QA_SYSTEM, mk.TEXT_HEAD, 0)
         if label:
             return Lane.QA, f"content: {label} in system prompt"
+    for text in view.system:
+        label = mk.first_marker(text, mk.AGENT_SYSTEM)
+        if label:
+            return Lane.AGENTIC, f"content: {label} in system prompt"
     label = _agent_turn(view)
     if label:
         return Lane.AGENTIC, f"content: {label} in user turn"
