@@ -42,7 +42,7 @@ class _Series:
 
 @dataclass(slots=True)
 class _Probes:
-    since_last: int = 1_000_000  # requests since the lane's last probe: first one may go now
+    since_last: int = 0  # requests of the lane since its last probe (or since start)
     last_at: float = -math.inf
     per_model: dict[str, float] = field(default_factory=dict)
 

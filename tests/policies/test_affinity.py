@@ -23,10 +23,8 @@ def test_bounded_lru():
 
 
 def chat(system: str, user: str, *more: dict) -> dict:
-    return {
-        "messages": [{"role": "system", "content": system}, {"role": "user", "content": user}]
-        + list(more)
-    }
+    first = [{"role": "system", "content": system}, {"role": "user", "content": user}]
+    return {"messages": [*first, *more]}
 
 
 def test_header_then_prompt_cache_key_then_leading_messages():

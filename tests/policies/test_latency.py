@@ -60,7 +60,10 @@ def test_p95_over_window_nearest_rank():
 def test_probe_bounds_share_and_interval():
     t = LatencyTracker()
     lane = "completion"
-    assert t.probe_due(lane, 0, share=0.1, interval_s=10)  # nothing probed yet
+    assert not t.probe_due(lane, 0, share=0.1, interval_s=10)  # no traffic yet
+    for _ in range(10):
+        t.count_request(lane)
+    assert t.probe_due(lane, 0, share=0.1, interval_s=10)  # never probed: no interval yet
     t.probed("slow", lane, 0)
     for i in range(9):
         t.count_request(lane)

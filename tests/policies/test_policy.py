@@ -16,13 +16,19 @@ def test_contract_defaults():
     p = load_policy("default")
     c, q, a = p.completion, p.qa, p.agentic
     assert (c.objective, c.ttft_target_ms, c.input_tokens, c.max_output_tokens) == (
-        "cheapest", 300, 4096, 256,
+        "cheapest",
+        300,
+        4096,
+        256,
     )
     assert c.prefix_share == 0.75
     assert c.cache.enabled and c.cache.ttl_s == 600 and c.cache.max_temperature == 0.3
     assert c.cache.typeahead
     assert (q.objective, q.ttft_target_ms, q.input_tokens, q.max_output_tokens) == (
-        "cheapest", 2000, 16384, None,
+        "cheapest",
+        2000,
+        16384,
+        None,
     )
     assert q.cache.ttl_s == 3600 and q.cache.max_temperature == 0.0 and not q.cache.typeahead
     assert (a.objective, a.ttft_target_ms, a.input_tokens) == ("best_quality", 8000, None)

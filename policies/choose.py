@@ -1,0 +1,280 @@
+"""Choosing the model for a request: an ordered list of candidates to try, with reasons.
+
+Rules (`choose`, for `model: auto`):
+1. Candidates serve the lane, have what the request needs (tools; a FIM family or
+   `suffix` support for completions) and a context window that holds the trimmed input
+   plus the expected output. Ejected models (open breaker) are left out.
+2. Models predicted within the lane's TTFT target (or without data: assumed fine) come
+   first, ordered by the objective: cheapest = lowest predicted cost; best_quality =
+   largest tier, then cheapest; fastest = lowest predicted TTFT (without data: a prior of
+   a quarter/half/three quarters of the target for small/medium/large). Then the models
+   over the target, least slow first. The pipeline tries them in order, once each.
+3. Session affinity (lanes with `affinity`): the conversation's model goes first while it
+   is a healthy candidate, whatever its latency, so its prefix cache stays warm.
+4. Probes: a model avoided for latency that the objective would otherwise prefer goes
+   first for one request now and then (<= probe_share of the lane, >= probe_interval_s
+   apart, never an ejected or half-open one), so a recovered model wins its traffic back.
+5. No candidate left: an empty Choice whose reasons say why; `retry_after_s` is set when
+   ejections are the cause (503 with retry-after), else nothing could ever serve it.
+`pinned` tries the named model, then only its configured `fallbacks`.
+`dry_run=True` (explain) changes no state: no probe, no half-open trial handed out.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from policies.affinity import AffinityTable
+from policies.breaker import BreakerBoard
+from policies.catalog import ModelSpec, Tier
+from policies.latency import LatencyTracker
+from policies.policy import LANE_NAMES, LanePolicy, Policy
+
+_PRIOR_SHARE = {Tier.SMALL: 0.25, Tier.MEDIUM: 0.5, Tier.LARGE: 0.75}
+
+
+@dataclass(frozen=True, slots=True)
+class Needs:
+    tools: bool = False  # the request offers tools or carries tool-call history
+    fim: bool = False  # a fill-in-the-middle completion
+    input_tokens: int = 0  # estimated after trimming
+    output_tokens: int = 0  # expected output (e.g. the capped max_tokens); 0: lane's guess
+    session: str | None = None  # affinity.session_key(...)
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    model: ModelSpec
+    predicted_ttft_ms: float | None  # learned EWMA; None without data
+    predicted_cost_usd: float  # for the estimated input and expected output
+    within_target: bool
+    healthy: bool  # False: ejected by its circuit breaker
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    lane: str
+    candidates: tuple[Candidate, ...]  # try in this order, once each
+    rejected: tuple[Candidate, ...]  # with why in their reasons
+    reasons: tuple[str, ...]  # why the first candidate, or why none
+    probe: bool = False  # the first candidate is a latency probe
+    retry_after_s: float | None = None  # only when empty because models are ejected
+
+    @property
+    def model(self) -> ModelSpec | None:
+        return self.candidates[0].model if self.candidates else None
+
+
+class Chooser:
+    def __init__(
+        self,
+        models: Sequence[ModelSpec],
+        policy: Policy,
+        latency: LatencyTracker | None = None,
+        breakers: BreakerBoard | None = None,
+        affinity: AffinityTable | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        # State objects are injectable so a config reload can carry them over.
+        self.policy = policy
+        self.latency = latency or LatencyTracker()
+        self.breakers = breakers or BreakerBoard(policy.breaker)
+        self.affinity = affinity or AffinityTable()
+        self._clock = clock
+        self._by_name = {m.name: m for m in models}
+        self._order = {m.name: i for i, m in enumerate(models)}
+        self._serving = {lane: tuple(m for m in models if lane in m.lanes) for lane in LANE_NAMES}
+        self._others = {
+            lane: tuple(m for m in models if lane not in m.lanes) for lane in LANE_NAMES
+        }
+
+    # -- decisions -------------------------------------------------------------------
+    def choose(self, lane: str, needs: Needs, *, dry_run: bool = False) -> Choice:
+        lp = self.policy.lane(lane)
+        now = self._clock()
+        out = needs.output_tokens or lp.expected_output_tokens
+        fast: list[Candidate] = []
+        slow: list[Candidate] = []
+        rejected: list[Candidate] = []
+        for m in self._serving[lane]:
+            unfit = self._unfit(m, needs, out)
+            if unfit is not None:
+                rejected.append(self._reject(m, lane, needs, out, unfit))
+                continue
+            c = self._rate(m, lane, lp, needs, out, now, dry_run)
+            if not c.healthy:
+                rejected.append(c)
+            else:
+                (fast if c.within_target else slow).append(c)
+        for m in self._others[lane]:
+            rejected.append(self._reject(m, lane, needs, out, f"does not serve {lane}"))
+        key = self._key(lp)
+        fast.sort(key=key)
+        slow.sort(key=lambda c: (c.predicted_ttft_ms or 0.0, c.predicted_cost_usd, self._pos(c)))
+        ordered = fast + slow
+        head = f"lane {lane}: {lp.objective}, ttft target {lp.ttft_target_ms} ms"
+        if not ordered:
+            return self._empty(lane, head, rejected, now)
+        reasons = [head]
+        probe = False
+        sticky = self._sticky(needs, ordered, now) if lp.affinity else None
+        if sticky is not None:
+            ordered.remove(sticky)
+            ordered.insert(0, sticky)
+            reasons.append(f"{sticky.model.name}: session affinity (conversation stays on it)")
+        elif not dry_run:
+            self.latency.count_request(lane)
+            target = self._probe_target(lane, lp, ordered, key, now)
+            if target is not None:
+                probe = True
+                self.latency.probed(target.model.name, lane, now)
+                ordered.remove(target)
+                ordered.insert(0, target)
+                reasons.append(f"{target.model.name}: latency probe, over target but preferred")
+        if len(reasons) == 1:
+            first = ordered[0]
+            why = "within target" if first.within_target else "none within target; least slow"
+            reasons.append(f"{first.model.name}: first by {lp.objective} ({why})")
+        avoided = [c.model.name for c in slow if c is not ordered[0]]
+        if avoided:
+            reasons.append("over target, avoided: " + ", ".join(avoided))
+        return Choice(lane, tuple(ordered), tuple(rejected), tuple(reasons), probe)
+
+    def pinned(self, name: str, lane: str, needs: Needs, *, dry_run: bool = False) -> Choice:
+        """The client named a model: that model (whatever its lanes or latency), then only
+        its configured fallbacks that fit the request. KeyError for an unknown name."""
+        lp = self.policy.lane(lane)
+        now = self._clock()
+        out = needs.output_tokens or lp.expected_output_tokens
+        pin = self._by_name[name]
+        chain = [pin] + [self._by_name[f] for f in pin.fallbacks if f != name]
+        ok: list[Candidate] = []
+        rejected: list[Candidate] = []
+        for i, m in enumerate(chain):
+            # The pinned model itself is the client's explicit choice: no fit checks.
+            unfit = self._unfit(m, needs, out) if i > 0 else None
+            if unfit is not None:
+                rejected.append(self._reject(m, lane, needs, out, unfit))
+                continue
+            c = self._rate(m, lane, lp, needs, out, now, dry_run)
+            (ok if c.healthy else rejected).append(c)
+        head = f"pinned to {name}" + (
+            f", fallbacks: {', '.join(pin.fallbacks)}" if pin.fallbacks else ""
+        )
+        if not ok:
+            return self._empty(lane, head, rejected, now)
+        return Choice(lane, tuple(ok), tuple(rejected), (head,))
+
+    # -- outcomes (called by the pipeline for every upstream attempt) -----------------
+    def record_success(
+        self, model: str, lane: str, ttft_s: float, session: str | None = None
+    ) -> None:
+        now = self._clock()
+        self.latency.record(model, lane, ttft_s * 1000.0, now)
+        self.breakers.success(model)
+        if session is not None and self.policy.lane(lane).affinity:
+            self.affinity.put(session, model, now)
+
+    def record_failure(self, model: str, reason: str) -> None:
+        """An upstream fault (connect error, timeout, 5xx, 429), not a 4xx of the request."""
+        self.breakers.failure(model, self._clock(), reason)
+
+    # -- helpers ---------------------------------------------------------------------
+    def _rate(
+        self,
+        m: ModelSpec,
+        lane: str,
+        lp: LanePolicy,
+        needs: Needs,
+        out: int,
+        now: float,
+        dry_run: bool,
+    ) -> Candidate:
+        cost = m.cost(needs.input_tokens, out)
+        ttft = self.latency.ewma(m.name, lane)
+        ok = self.breakers.available(m.name, now) if dry_run else self.breakers.allow(m.name, now)
+        if not ok:
+            return Candidate(m, ttft, cost, False, False, (self.breakers.describe(m.name, now),))
+        target = lp.ttft_target_ms
+        if ttft is None:
+            return Candidate(m, None, cost, True, True, ("no latency data yet: assumed fine",))
+        within = ttft <= target
+        cmp = "<=" if within else ">"
+        return Candidate(m, ttft, cost, within, True, (f"ttft {ttft:.0f} ms {cmp} {target} ms",))
+
+    def _reject(self, m: ModelSpec, lane: str, needs: Needs, out: int, why: str) -> Candidate:
+        cost = m.cost(needs.input_tokens, out)
+        return Candidate(m, self.latency.ewma(m.name, lane), cost, False, True, (why,))
+
+    @staticmethod
+    def _unfit(m: ModelSpec, needs: Needs, out: int) -> str | None:
+        if needs.tools and not m.supports_tools:
+            return "no tool support"
+        if needs.fim and m.fim is None and not m.supports_suffix:
+            return "no FIM family and no suffix support"
+        if needs.input_tokens + out > m.context_window:
+            return f"window {m.context_window} < {needs.input_tokens} + {out} tokens"
+        return None
+
+    def _pos(self, c: Candidate) -> int:
+        return self._order[c.model.name]
+
+    def _key(self, lp: LanePolicy) -> Callable[[Candidate], tuple[float, ...]]:
+        """Sort key of the objective, ignoring whether a model is within target."""
+        if lp.objective == "cheapest":
+            # Among equal prices the larger tier: same money, better answers.
+            return lambda c: (c.predicted_cost_usd, -c.model.tier, self._pos(c))
+        if lp.objective == "best_quality":
+            return lambda c: (-c.model.tier, c.predicted_cost_usd, self._pos(c))
+        target = lp.ttft_target_ms
+
+        def fastest(c: Candidate) -> tuple[float, ...]:
+            ttft = c.predicted_ttft_ms
+            if ttft is None:
+                ttft = target * _PRIOR_SHARE[c.model.tier]
+            return (ttft, c.predicted_cost_usd, self._pos(c))
+
+        return fastest
+
+    def _sticky(self, needs: Needs, ordered: list[Candidate], now: float) -> Candidate | None:
+        if needs.session is None:
+            return None
+        name = self.affinity.get(needs.session, now)
+        return next((c for c in ordered if c.model.name == name), None) if name else None
+
+    def _probe_target(
+        self,
+        lane: str,
+        lp: LanePolicy,
+        ordered: list[Candidate],
+        key: Callable[[Candidate], tuple[float, ...]],
+        now: float,
+    ) -> Candidate | None:
+        if not self.latency.probe_due(lane, now, lp.probe_share, lp.probe_interval_s):
+            return None
+        first = ordered[0]
+        # Only a model that would win if it were fast again is worth a slow request; for
+        # `fastest` that is any over-target model, since its stale average is all we know.
+        eligible = [
+            c
+            for c in ordered[1:]
+            if not c.within_target
+            and self.breakers.state(c.model.name, now) == "closed"
+            and (lp.objective == "fastest" or key(c) < key(first))
+        ]
+        if not eligible:
+            return None
+        return min(eligible, key=lambda c: (self.latency.last_probe(c.model.name, lane), key(c)))
+
+    def _empty(self, lane: str, head: str, rejected: list[Candidate], now: float) -> Choice:
+        ejected = [c for c in rejected if not c.healthy]
+        if ejected:
+            retry = min(self.breakers.retry_in(c.model.name, now) for c in ejected)
+            names = ", ".join(f"{c.model.name} ({c.reasons[0]})" for c in ejected)
+            msg = f"no healthy model for lane {lane}: {names}"
+            return Choice(lane, (), tuple(rejected), (head, msg), retry_after_s=max(1.0, retry))
+        why = "; ".join(f"{c.model.name}: {c.reasons[0]}" for c in rejected) or "no models"
+        return Choice(lane, (), tuple(rejected), (head, f"no model can serve this request: {why}"))
