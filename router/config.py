@@ -17,7 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from policies.catalog import ModelSpec, Secret, Tier
 
-LANES = ("completion", "qa", "agentic")
+LaneName = Literal["completion", "qa", "agentic"]
+LANES: tuple[LaneName, ...] = ("completion", "qa", "agentic")
 FIM_FAMILIES = ("qwen", "starcoder", "codellama", "deepseek", "codestral", "suffix")
 
 
@@ -54,9 +55,7 @@ class ModelSection(_Strict):
     provider: str = "openai"
     upstream_model: str | None = None
     tier: Literal["small", "medium", "large"] = "medium"
-    lanes: list[Literal["completion", "qa", "agentic"]] = Field(
-        default_factory=lambda: list(LANES)
-    )
+    lanes: list[LaneName] = Field(default_factory=lambda: list(LANES))
     context_window: int = Field(default=32768, gt=0)
     price_per_mtok: PriceSection = Field(default_factory=PriceSection)
     fim: Literal["qwen", "starcoder", "codellama", "deepseek", "codestral", "suffix"] | None = None

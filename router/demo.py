@@ -10,6 +10,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -27,7 +28,7 @@ def _wait(url: str, proc: subprocess.Popen[bytes], deadline_s: float = 20.0) -> 
     end = time.monotonic() + deadline_s
     while time.monotonic() < end:
         if proc.poll() is not None:
-            raise SystemExit(f"demo: a process exited early ({proc.args})")
+            raise SystemExit(f"demo: a process exited early ({proc.args!r})")
         try:
             if httpx.get(url, timeout=1).status_code == 200:
                 return
@@ -90,15 +91,15 @@ def main(args: argparse.Namespace) -> int:
             table.add_row("question", qa.headers["x-laneway-lane"], qa.headers["x-laneway-model"],
                           qa.headers["x-laneway-cache"],
                           repr((qa.parse().choices[0].message.content or "")[:40]))
-            tools = [{"type": "function", "function": {
+            tools: list[Any] = [{"type": "function", "function": {
                 "name": "run_tests", "parameters": {"type": "object", "properties": {}}}}]
             ag = client.chat.completions.with_raw_response.create(
                 model="auto", tools=tools,
                 messages=[{"role": "user", "content": "Fix the failing test."}])
-            call = ag.parse().choices[0].message.tool_calls
+            calls: list[Any] = list(ag.parse().choices[0].message.tool_calls or ())
             table.add_row("agent step", ag.headers["x-laneway-lane"], ag.headers["x-laneway-model"],
                           ag.headers["x-laneway-cache"],
-                          f"tool call: {call[0].function.name}" if call else "text")  # type: ignore[union-attr]
+                          f"tool call: {calls[0].function.name}" if calls else "text")
             console.print(table)
         finally:
             for p in reversed(procs):

@@ -39,8 +39,10 @@ def wait_until(check: Callable[[], bool], timeout: float = 15.0, what: str = "co
 
 
 class Proc:
-    def __init__(self, args: list[str], url: str, ready_path: str, env: dict[str, str] | None = None,
-                 log: Path | None = None) -> None:
+    def __init__(
+        self, args: list[str], url: str, ready_path: str, env: dict[str, str] | None = None,
+        log: Path | None = None,
+    ) -> None:
         self.url = url
         self.log_path = log
         if log:

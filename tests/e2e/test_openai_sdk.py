@@ -163,7 +163,9 @@ def test_stream_passes_through_chunk_by_chunk(client: openai.OpenAI, clean_fleet
     stream = client.chat.completions.create(
         model="qwen3-14b", messages=[{"role": "user", "content": "Count to five."}], stream=True
     )
-    arrivals = [time.monotonic() - start for c in stream if c.choices and c.choices[0].delta.content]
+    arrivals = [
+        time.monotonic() - start for c in stream if c.choices and c.choices[0].delta.content
+    ]
     assert len(arrivals) >= 5
     # The last chunk left the fleet >= 800 ms after the first; buffering would collapse the gap.
     assert arrivals[-1] - arrivals[0] >= 0.6

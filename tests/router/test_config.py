@@ -5,6 +5,7 @@ import pytest
 
 from router.config import ConfigError, load, parse
 
+# The contract's sample, verbatim (long comment lines included).
 CONTRACT_SAMPLE = textwrap.dedent(
     """
     server:
