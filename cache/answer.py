@@ -1,0 +1,110 @@
+"""The stored answer: one finished, successful, non-streamed response object, plus metadata.
+
+Whatever the original request's mode, what is stored is the JSON object a non-streamed
+request would have received (`chat.completion`, `text_completion` or a Responses API
+`response`); a hit renders it as JSON, or replays it as SSE (`cache.replay`).
+
+Stored bytes are `<meta JSON>\\n<body JSON>`: orjson never writes a raw newline, so the
+first one ends the metadata, and a JSON hit sends the body bytes as they are, unparsed.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import orjson
+
+FORMAT = 1
+KINDS = ("chat", "completions", "responses")
+
+
+class StoredAnswer:
+    __slots__ = ("_obj", "_sse", "body", "kind", "model", "stored_at", "usage")
+
+    def __init__(
+        self,
+        kind: str,
+        body: bytes,
+        model: str,
+        stored_at: float | None = None,
+        usage: bool | None = None,
+        obj: dict[str, Any] | None = None,
+    ) -> None:
+        if kind not in KINDS:
+            raise ValueError(f"unknown answer kind {kind!r}")
+        self.kind = kind
+        self.body = body
+        self.model = model  # laneway's name for the model that answered
+        self.stored_at = time.time() if stored_at is None else stored_at
+        self._obj = obj
+        self._sse: dict[bool, bytes] = {}
+        self.usage = isinstance(self.obj().get("usage"), dict) if usage is None else usage
+
+    @classmethod
+    def from_object(cls, kind: str, obj: dict[str, Any], model: str) -> StoredAnswer:
+        return cls(kind, orjson.dumps(obj), model, obj=obj)
+
+    def obj(self) -> dict[str, Any]:
+        """The response object, parsed once and shared: treat it as read-only."""
+        if self._obj is None:
+            parsed = orjson.loads(self.body)
+            if not isinstance(parsed, dict):
+                raise ValueError("a stored answer must be a JSON object")
+            self._obj = parsed
+        return self._obj
+
+    def sse(self, include_usage: bool) -> bytes:
+        """The answer as a complete SSE stream (rendered once per variant, then reused)."""
+        cached = self._sse.get(include_usage)
+        if cached is None:
+            from cache.replay import render_sse
+
+            cached = self._sse[include_usage] = b"".join(
+                render_sse(self.kind, self.obj(), include_usage)
+            )
+        return cached
+
+    @property
+    def size(self) -> int:
+        """Bytes this answer costs in memory, roughly: what the L1 budget counts."""
+        return len(self.body) * 2 + len(self.model) + 160
+
+    def text(self) -> str:
+        """The generated text of the first choice (a completion's suggestion)."""
+        obj = self.obj()
+        if self.kind == "responses":
+            parts = [
+                c.get("text", "")
+                for item in obj.get("output") or ()
+                if item.get("type") == "message"
+                for c in item.get("content") or ()
+                if c.get("type") == "output_text"
+            ]
+            return "".join(parts)
+        choices = obj.get("choices") or [{}]
+        first = choices[0]
+        if self.kind == "completions":
+            return str(first.get("text") or "")
+        return str((first.get("message") or {}).get("content") or "")
+
+    def to_bytes(self) -> bytes:
+        meta = {"f": FORMAT, "k": self.kind, "m": self.model, "t": self.stored_at, "u": self.usage}
+        return orjson.dumps(meta) + b"\n" + self.body
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> StoredAnswer | None:
+        """None for anything that is not a stored answer of this format (never raises)."""
+        head, sep, body = data.partition(b"\n")
+        if not sep:
+            return None
+        try:
+            meta = orjson.loads(head)
+            if not isinstance(meta, dict) or meta.get("f") != FORMAT:
+                return None
+            return cls(meta["k"], body, str(meta["m"]), float(meta["t"]), bool(meta["u"]))
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+            return None
+
+    def __repr__(self) -> str:
+        return f"StoredAnswer({self.kind}, model={self.model!r}, {len(self.body)} bytes)"

@@ -1,0 +1,278 @@
+"""L2: Redis (single or Cluster), shared by every replica, never trusted to be there.
+
+Fault rules:
+- Every read is bounded by `timeout_s` (default 50 ms). The Redis call runs in its own
+  task and the caller stops waiting at the deadline, whatever the client library is doing
+  (a frozen server, a connect that hangs, cluster slot refreshes): a sick Redis costs a
+  request at most the timeout, and the answer is a miss (fail open).
+- A breaker: after `failures` consecutive faults it opens, and reads and writes skip Redis
+  at once (a miss, a dropped write). A background task PINGs every `probe_interval_s`
+  while it is open — or not yet known to be up — and closes it on the first answer, so
+  caching resumes by itself once Redis is back; while closed it PINGs now and then so
+  `state()` stays true even without traffic.
+- Writes never delay an answer: `put` queues (bounded; when full the write is dropped and
+  counted) and a writer task sends batches in a non-transactional pipeline.
+- redis-py's own retries are off (they would spend the budget waiting); its socket timeouts
+  are a backstop for the writer and the probe, which run off the request path.
+
+Cluster: `cluster=True`, or a `redis+cluster://` / `rediss+cluster://` / `redis-cluster://`
+URL, uses `redis.asyncio.cluster.RedisCluster`; every operation is on a single key (or a
+pipeline the cluster client splits by node), so nothing needs hash tags.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, Literal, TypeVar
+
+from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.cluster import RedisCluster
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+
+log = logging.getLogger("laneway.cache")
+
+T = TypeVar("T")
+EventSink = Callable[[str, str], None]
+_CLUSTER_SCHEMES = {"redis+cluster": "redis", "rediss+cluster": "rediss", "redis-cluster": "redis"}
+
+
+def split_cluster_url(url: str) -> tuple[str, bool]:
+    """(a URL redis-py understands, whether it names a cluster)."""
+    scheme, sep, rest = url.partition("://")
+    if sep and scheme.lower() in _CLUSTER_SCHEMES:
+        return f"{_CLUSTER_SCHEMES[scheme.lower()]}://{rest}", True
+    return url, False
+
+
+class Breaker:
+    """Consecutive faults open it; only a successful probe (or operation) closes it."""
+
+    __slots__ = ("_fails", "failures", "open", "opened_at", "trips")
+
+    def __init__(self, failures: int = 3) -> None:
+        self.failures = failures
+        self._fails = 0
+        self.open = False
+        self.opened_at = 0.0
+        self.trips = 0
+
+    def success(self) -> None:
+        self._fails = 0
+        self.open = False
+
+    def failure(self) -> None:
+        self._fails += 1
+        if not self.open and self._fails >= self.failures:
+            self.open = True
+            self.opened_at = time.monotonic()
+            self.trips += 1
+
+
+class RedisStore:
+    def __init__(
+        self,
+        url: str,
+        *,
+        cluster: bool = False,
+        timeout_s: float = 0.05,
+        write_timeout_s: float | None = None,
+        queue_size: int = 2048,
+        batch: int = 64,
+        failures: int = 3,
+        probe_interval_s: float = 0.25,
+        health_interval_s: float = 2.0,
+        max_connections: int = 64,
+        on_event: EventSink | None = None,
+    ) -> None:
+        plain_url, named_cluster = split_cluster_url(url)
+        self.cluster = cluster or named_cluster
+        self.timeout_s = timeout_s
+        self.write_timeout_s = write_timeout_s or max(0.25, timeout_s * 5)
+        self.probe_interval_s = probe_interval_s
+        self.health_interval_s = health_interval_s
+        self.batch = batch
+        self.breaker = Breaker(failures)
+        self.healthy: bool | None = None  # None until the first probe or operation answers
+        self.dropped = 0
+        self.on_event = on_event
+        self._queue: asyncio.Queue[tuple[str, bytes, int]] | None = None
+        self._queue_size = queue_size
+        self._tasks: list[asyncio.Task[None]] = []
+        self._closed = False
+        options: dict[str, Any] = {
+            "socket_timeout": self.write_timeout_s,
+            "socket_connect_timeout": self.write_timeout_s,
+            "retry": Retry(NoBackoff(), 0),
+            "health_check_interval": 10,
+        }
+        self.client: Redis | RedisCluster
+        if self.cluster:
+            self.client = RedisCluster.from_url(
+                plain_url, max_connections=max_connections, **options
+            )
+        else:
+            pool = BlockingConnectionPool.from_url(
+                plain_url, max_connections=max_connections, timeout=self.write_timeout_s, **options
+            )
+            self.client = Redis(connection_pool=pool)
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the writer and the prober; needs a running loop. Idempotent."""
+        if self._tasks or self._closed:
+            return
+        loop = asyncio.get_running_loop()
+        self._queue = asyncio.Queue(self._queue_size)
+        self._tasks = [loop.create_task(self._writer()), loop.create_task(self._prober())]
+
+    async def close(self) -> None:
+        self._closed = True
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.client.aclose(), 1.0)
+
+    def state(self) -> Literal["ok", "degraded"]:
+        return "ok" if self.healthy and not self.breaker.open else "degraded"
+
+    # -- operations --------------------------------------------------------------------------
+
+    async def get(self, key: str) -> bytes | None:
+        """The stored value, or None: a miss, or Redis could not answer in time (fail open)."""
+        self.start()
+        if self.breaker.open:
+            self._event("skip")
+            return None
+        try:
+            value = await self._bounded(self.client.get(key), self.timeout_s)
+        except Exception as exc:
+            self._fault("get", exc)
+            return None
+        self._ok()
+        self._event("hit" if value is not None else "miss")
+        return value if isinstance(value, bytes) else None
+
+    def put(self, key: str, value: bytes, ttl_s: float) -> bool:
+        """Queue a write; never waits. False when it was dropped (queue full, breaker open)."""
+        self.start()
+        if self._queue is None or self.breaker.open or ttl_s <= 0:
+            self._drop()
+            return False
+        try:
+            self._queue.put_nowait((key, value, max(1, int(ttl_s * 1000))))
+        except asyncio.QueueFull:
+            self._drop()
+            return False
+        return True
+
+    async def drain(self, timeout_s: float = 5.0) -> None:
+        """Wait until queued writes were sent (tests, graceful shutdown)."""
+        if self._queue is not None:
+            await asyncio.wait_for(self._queue.join(), timeout_s)
+
+    # -- background --------------------------------------------------------------------------
+
+    async def _writer(self) -> None:
+        assert self._queue is not None
+        queue = self._queue
+        while True:
+            items = [await queue.get()]
+            while len(items) < self.batch and not queue.empty():
+                items.append(queue.get_nowait())
+            try:
+                if self.breaker.open:
+                    self.dropped += len(items)
+                    for _ in items:
+                        self._event("drop")
+                    continue
+                try:
+                    await self._bounded(self._write(items), self.write_timeout_s)
+                except Exception as exc:
+                    self._fault("set", exc)
+                    self.dropped += len(items)
+                else:
+                    self._ok()
+                    for _ in items:
+                        self._event("store")
+            finally:
+                for _ in items:
+                    queue.task_done()
+
+    async def _write(self, items: list[tuple[str, bytes, int]]) -> None:
+        pipe = self.client.pipeline(transaction=False)
+        for key, value, ttl_ms in items:
+            pipe.set(key, value, px=ttl_ms)
+        await pipe.execute()
+
+    async def _prober(self) -> None:
+        while True:
+            try:
+                await self._bounded(self.client.ping(), self.write_timeout_s)
+            except Exception as exc:
+                if self.healthy is not False:
+                    log.warning("cache: Redis unreachable (%s); serving without L2", _brief(exc))
+                self.healthy = False
+                self.breaker.failure()
+                self.breaker.open = True
+            else:
+                if self.healthy is False or self.breaker.open:
+                    log.info("cache: Redis is back; L2 resumes")
+                self._ok()
+            healthy = self.healthy and not self.breaker.open
+            await asyncio.sleep(self.health_interval_s if healthy else self.probe_interval_s)
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    async def _bounded(self, op: Awaitable[T], timeout_s: float) -> T:
+        task = asyncio.ensure_future(op)
+        try:
+            done, _ = await asyncio.wait((task,), timeout=timeout_s)
+        except asyncio.CancelledError:
+            task.cancel()
+            task.add_done_callback(_consume)
+            raise
+        if not done:
+            # Do not wait for the client to unwind (it may be stuck on a frozen socket).
+            task.cancel()
+            task.add_done_callback(_consume)
+            raise TimeoutError(f"Redis did not answer within {timeout_s * 1000:.0f} ms")
+        return task.result()
+
+    def _ok(self) -> None:
+        self.healthy = True
+        self.breaker.success()
+
+    def _fault(self, op: str, exc: BaseException) -> None:
+        was_open = self.breaker.open
+        self.breaker.failure()
+        self._event("error")
+        if self.breaker.open and not was_open:
+            self.healthy = False
+            log.warning("cache: Redis %s failed (%s); breaker open", op, _brief(exc))
+
+    def _drop(self) -> None:
+        self.dropped += 1
+        self._event("drop")
+
+    def _event(self, result: str) -> None:
+        if self.on_event is not None:
+            self.on_event("l2", result)
+
+
+def _consume(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled():
+        task.exception()
+
+
+def _brief(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:200]

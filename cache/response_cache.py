@@ -1,0 +1,234 @@
+"""The one interface the pipeline sees: plan, lookup, join (single-flight), store.
+
+Per request: `plan()` decides whether the request may use the cache and computes its key
+(and its typeahead scope, for completions). `lookup()` tries L1, then typeahead, then L2 —
+cheapest first; an L2 hit is promoted to L1. On a miss, `join()` shares one upstream call
+among identical requests in flight; when that call completes, its answer is stored in L1
+at once and in L2 in the background (a completion's also in the typeahead index).
+
+Cache events go to `on_event(tier, result)` and to plain counters (`counts`):
+tier `l1`/`typeahead` with `hit`/`miss`/`store`; `l2` with `hit`/`miss`/`error`/`skip`
+(breaker open)/`store`/`drop`; `flight` with `lead`/`coalesced`; `bypass` with the reason.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from cache.answer import StoredAnswer
+from cache.keys import CacheRule, bypass_reason, endpoint_name, request_key
+from cache.memory import MemoryCache
+from cache.redis_store import RedisStore
+from cache.singleflight import Flight, SingleFlight, Source
+from cache.typeahead import TypeaheadIndex, TypeaheadScope, typeahead_scope
+
+EventSink = Callable[[str, str], None]
+Tier = Literal["l1", "l2", "typeahead"]
+
+
+@dataclass(frozen=True, slots=True)
+class FimParts:
+    """A completion's parsed fill-in-the-middle parts, as the client sent them (untrimmed)."""
+
+    prefix: str
+    suffix: str
+    context: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class CachePlan:
+    """What the cache needs to know about one request; `bypass` set means: leave it alone."""
+
+    key: str
+    kind: str  # chat | completions | responses
+    model: str  # laneway's name of the model the key is for
+    ttl_s: float
+    want_usage: bool  # stream_options.include_usage: a stream replay ends with usage
+    bypass: str | None = None
+    typeahead: TypeaheadScope | None = None
+    prefix: str = ""
+
+    @property
+    def cacheable(self) -> bool:
+        return self.bypass is None
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    tier: Tier
+    answer: StoredAnswer
+
+    def render(self, streaming: bool, include_usage: bool = False) -> bytes:
+        """The whole answer as the client asked for it: a JSON body, or an SSE stream."""
+        return self.answer.sse(include_usage) if streaming else self.answer.body
+
+
+class ResponseCache:
+    def __init__(
+        self,
+        l1: MemoryCache,
+        l2: RedisStore | None = None,
+        typeahead: TypeaheadIndex | None = None,
+        on_event: EventSink | None = None,
+    ) -> None:
+        self.l1, self.l2, self.typeahead = l1, l2, typeahead
+        self.flights = SingleFlight()
+        self.counts: Counter[tuple[str, str]] = Counter()
+        self.on_event = on_event
+        if l2 is not None:
+            l2.on_event = self.event
+
+    def event(self, tier: str, result: str) -> None:
+        self.counts[tier, result] += 1
+        if self.on_event is not None:
+            self.on_event(tier, result)
+
+    # -- per request --------------------------------------------------------------------------
+
+    def plan(
+        self,
+        *,
+        tenant: str,
+        model: str,
+        endpoint: str,
+        body: Mapping[str, Any],
+        lane: str,
+        rule: CacheRule | None,
+        fim: FimParts | None = None,
+    ) -> CachePlan:
+        kind = endpoint_name(endpoint)
+        reason = bypass_reason(body, rule) if kind in ("chat", "completions", "responses") else (
+            "endpoint"
+        )
+        options = body.get("stream_options")
+        want_usage = isinstance(options, Mapping) and bool(options.get("include_usage"))
+        if reason is not None or rule is None:
+            self.event("bypass", reason or "lane")
+            return CachePlan("", kind, model, 0, want_usage, bypass=reason or "lane")
+        key = request_key(tenant=tenant, model=model, endpoint=kind, body=body, lane=lane)
+        scope = None
+        if fim is not None and rule.typeahead and self.typeahead is not None:
+            scope = typeahead_scope(
+                tenant=tenant, model=model, suffix=fim.suffix, context=fim.context, params=body
+            )
+        prefix = fim.prefix if fim is not None else ""
+        return CachePlan(key, kind, model, float(rule.ttl_s), want_usage, None, scope, prefix)
+
+    async def lookup(self, plan: CachePlan) -> Hit | None:
+        """L1, then typeahead, then L2. Never raises; a sick Redis is a miss."""
+        if not plan.cacheable:
+            return None
+        answer = self.l1.get(plan.key)
+        if answer is not None and self._usable(plan, answer):
+            self.event("l1", "hit")
+            return Hit("l1", answer)
+        self.event("l1", "miss")
+        if plan.typeahead is not None and self.typeahead is not None:
+            found = self.typeahead.lookup(plan.typeahead, plan.prefix)
+            self.event("typeahead", "hit" if found else "miss")
+            if found is not None:
+                return Hit("typeahead", found.answer)
+        if self.l2 is None:
+            return None
+        raw = await self.l2.get(plan.key)
+        answer = StoredAnswer.from_bytes(raw) if raw is not None else None
+        if answer is None or answer.kind != plan.kind or not self._usable(plan, answer):
+            return None
+        self.l1.put(plan.key, answer, plan.ttl_s)
+        self._remember(plan, answer)
+        return Hit("l2", answer)
+
+    def join(self, plan: CachePlan, *, streaming: bool, source: Source) -> Flight:
+        """Share one upstream call among identical requests; the leader's `source()` runs
+        it, and a completed answer is stored. See `cache.singleflight` for the semantics."""
+        flight = self.flights.join(
+            plan.key,
+            kind=plan.kind,
+            streaming=streaming,
+            model=plan.model,
+            source=source,
+            on_answer=lambda answer: self.store(plan, answer),
+        )
+        self.event("flight", "lead" if flight.leader else "coalesced")
+        return flight
+
+    def store(self, plan: CachePlan, answer: StoredAnswer) -> None:
+        """L1 now, L2 in the background, typeahead for completions. Never waits."""
+        if not plan.cacheable:
+            return
+        if self.l1.put(plan.key, answer, plan.ttl_s):
+            self.event("l1", "store")
+        if self.l2 is not None:
+            self.l2.put(plan.key, answer.to_bytes(), plan.ttl_s)
+        self._remember(plan, answer)
+
+    def _remember(self, plan: CachePlan, answer: StoredAnswer) -> None:
+        if plan.typeahead is None or self.typeahead is None:
+            return
+        self.typeahead.remember(plan.typeahead, plan.prefix, answer.text(), answer, plan.ttl_s)
+        self.event("typeahead", "store")
+
+    @staticmethod
+    def _usable(plan: CachePlan, answer: StoredAnswer) -> bool:
+        # A stream that asked for usage cannot be replayed from an answer that has none.
+        return answer.usage or not plan.want_usage
+
+    # -- lifecycle and health -----------------------------------------------------------------
+
+    def state(self) -> Literal["ok", "degraded", "disabled"]:
+        """L2's health for /readyz: disabled (no Redis configured), ok, or degraded."""
+        if self.l2 is None:
+            return "disabled"
+        with contextlib.suppress(RuntimeError):  # no running loop: report what is known
+            self.l2.start()
+        return self.l2.state()
+
+    async def start(self) -> None:
+        if self.l2 is not None:
+            self.l2.start()
+
+    async def close(self) -> None:
+        await self.flights.close()
+        if self.l2 is not None:
+            await self.l2.close()
+
+
+class DisabledCache(ResponseCache):
+    """Caching off: every request bypasses; single-flight, L1 and L2 are never used."""
+
+    def __init__(self, on_event: EventSink | None = None) -> None:
+        super().__init__(MemoryCache(0), None, None, on_event)
+
+    def plan(
+        self,
+        *,
+        tenant: str,
+        model: str,
+        endpoint: str,
+        body: Mapping[str, Any],
+        lane: str,
+        rule: CacheRule | None,
+        fim: FimParts | None = None,
+    ) -> CachePlan:
+        self.event("bypass", "disabled")
+        return CachePlan("", endpoint_name(endpoint), model, 0, False, bypass="disabled")
+
+
+def build_cache(
+    redis_url: str | None,
+    cluster: bool,
+    timeout_ms: int,
+    l1_bytes: int,
+    *,
+    on_event: EventSink | None = None,
+) -> ResponseCache:
+    """From config: no Redis URL means in-process only; no Redis and no L1 means disabled.
+    Nothing connects here: Redis is reached lazily, so laneway starts without it."""
+    if not redis_url and l1_bytes <= 0:
+        return DisabledCache(on_event)
+    l2 = RedisStore(redis_url, cluster=cluster, timeout_s=timeout_ms / 1000) if redis_url else None
+    return ResponseCache(MemoryCache(l1_bytes), l2, TypeaheadIndex(), on_event)

@@ -1,0 +1,244 @@
+"""Single-flight: identical requests in flight at the same time share one upstream call.
+
+The first caller for a key leads: its `source` (the upstream call) runs in a task owned by
+the flight, not by any one request, and every event it produces is recorded. Everyone
+holding the flight — leader and followers alike — reads the recorded events from the
+start and then live, so a late joiner still gets the whole stream. A caller whose mode
+differs from the flight's (a non-streamed request joining a stream, or the reverse) waits
+for the assembled answer instead and renders it itself.
+
+Lifetimes, and what happens on failure:
+- A caller that goes away (client disconnect) only releases its hold. The upstream call is
+  cancelled when the last holder lets go; an answer cut that way is never stored.
+- When the source raises, every holder gets `FlightFailed(cause, delivered)`. With
+  `delivered == 0` nothing reached that client yet: the pipeline treats it like its own
+  upstream failure (fall back to the next model, whose flight it joins afresh — so a failing
+  model still costs one call per wave of identical requests, not one per request). With
+  `delivered > 0` the stream has started and it must end with an error event.
+- A flight that completes hands its answer to `on_answer` (the cache write) and leaves the
+  table in the same step, so a later request finds the answer in L1 instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import logging
+from collections.abc import AsyncIterator, Callable
+
+from cache.answer import StoredAnswer
+from cache.assemble import StreamAssembler, assemble_body
+from cache.sse import EventSplitter
+
+log = logging.getLogger("laneway.cache")
+
+Source = Callable[[], AsyncIterator[bytes]]
+OnAnswer = Callable[[StoredAnswer], None]
+
+
+class FlightFailed(Exception):
+    def __init__(self, cause: BaseException | None, delivered: int) -> None:
+        super().__init__(f"the shared upstream call failed: {cause!r}")
+        self.cause = cause
+        self.delivered = delivered
+
+
+class _State(enum.Enum):
+    RUNNING = 1
+    DONE = 2
+    FAILED = 3
+
+
+class _Shared:
+    __slots__ = (
+        "answer", "changed", "error", "events", "finished", "holders", "key", "kind", "model",
+        "on_answer", "state", "streaming", "task",
+    )
+
+    def __init__(
+        self, key: str, kind: str, streaming: bool, model: str, on_answer: OnAnswer | None
+    ) -> None:
+        self.key, self.kind, self.streaming, self.model = key, kind, streaming, model
+        self.on_answer = on_answer
+        self.events: list[tuple[bytes, bool]] = []  # (raw frame or body, is a usage-only chunk)
+        self.changed = asyncio.Event()
+        self.finished = asyncio.Event()
+        self.state = _State.RUNNING
+        self.answer: StoredAnswer | None = None
+        self.error: BaseException | None = None
+        self.holders = 0
+        self.task: asyncio.Task[None] | None = None
+
+    def publish(self, raw: bytes, usage_only: bool = False) -> None:
+        self.events.append((raw, usage_only))
+        self.changed, changed = asyncio.Event(), self.changed
+        changed.set()
+
+
+class Flight:
+    """One caller's hold on a shared upstream call."""
+
+    __slots__ = ("_released", "_shared", "_table", "leader", "streaming")
+
+    def __init__(self, table: SingleFlight, shared: _Shared, leader: bool, streaming: bool) -> None:
+        self._table, self._shared = table, shared
+        self.leader = leader
+        self.streaming = streaming  # this caller's mode
+        self._released = False
+        shared.holders += 1
+
+    @property
+    def key(self) -> str:
+        return self._shared.key
+
+    @property
+    def model(self) -> str:
+        return self._shared.model
+
+    @property
+    def same_mode(self) -> bool:
+        """True: read `events()` (the recorded stream); False: render `answer()` yourself."""
+        return self.streaming == self._shared.streaming
+
+    async def events(self, include_usage: bool | None = None) -> AsyncIterator[bytes]:
+        """Every recorded frame from the start, then live. `include_usage=False` drops the
+        usage-only chunk (for clients that did not ask); None passes everything."""
+        shared, i, delivered = self._shared, 0, 0
+        try:
+            while True:
+                while i < len(shared.events):
+                    raw, usage_only = shared.events[i]
+                    i += 1
+                    if usage_only and include_usage is False:
+                        continue
+                    delivered += 1
+                    yield raw
+                if shared.state is _State.DONE:
+                    return
+                if shared.state is _State.FAILED:
+                    raise FlightFailed(shared.error, delivered)
+                await shared.changed.wait()
+        finally:
+            self.release()
+
+    async def answer(self) -> StoredAnswer:
+        """The assembled answer, once the flight ends; FlightFailed when there is none."""
+        shared = self._shared
+        try:
+            await shared.finished.wait()
+        finally:
+            self.release()
+        if shared.answer is None:
+            raise FlightFailed(shared.error, 0)
+        return shared.answer
+
+    def release(self) -> None:
+        """Let go (idempotent). The last holder to leave a running flight cancels it."""
+        if self._released:
+            return
+        self._released = True
+        shared = self._shared
+        shared.holders -= 1
+        if shared.holders <= 0 and shared.state is _State.RUNNING:
+            self._table._abandon(shared)
+
+
+class SingleFlight:
+    def __init__(self) -> None:
+        self._flights: dict[str, _Shared] = {}
+
+    def __len__(self) -> int:
+        return len(self._flights)
+
+    def join(
+        self,
+        key: str,
+        *,
+        kind: str,
+        streaming: bool,
+        model: str,
+        source: Source,
+        on_answer: OnAnswer | None = None,
+    ) -> Flight:
+        """Follow the flight for `key`, or lead a new one that runs `source()`; a leader's
+        `on_answer` gets the assembled answer if the flight completes (the cache write)."""
+        shared = self._flights.get(key)
+        if shared is not None:
+            return Flight(self, shared, leader=False, streaming=streaming)
+        shared = _Shared(key, kind, streaming, model, on_answer)
+        self._flights[key] = shared
+        flight = Flight(self, shared, leader=True, streaming=streaming)
+        shared.task = asyncio.get_running_loop().create_task(self._produce(shared, source))
+        return flight
+
+    async def _produce(self, shared: _Shared, source: Source) -> None:
+        splitter = EventSplitter()
+        assembler = StreamAssembler(shared.kind)
+        try:
+            iterator = source()
+            try:
+                async for chunk in iterator:
+                    if not shared.streaming:
+                        shared.publish(chunk)
+                        continue
+                    for event in splitter.feed(chunk):
+                        payload = assembler.feed(event)
+                        shared.publish(event.raw, _usage_only(payload))
+            finally:
+                aclose = getattr(iterator, "aclose", None)
+                if aclose is not None:
+                    await aclose()
+            if shared.streaming:
+                for event in splitter.flush():
+                    shared.publish(event.raw, _usage_only(assembler.feed(event)))
+                answer = assembler.answer(shared.model)
+            else:
+                body = b"".join(raw for raw, _ in shared.events)
+                answer = assemble_body(shared.kind, body, shared.model)
+        except asyncio.CancelledError:
+            self._end(shared, _State.FAILED, None, asyncio.CancelledError())
+            raise
+        except Exception as exc:
+            self._end(shared, _State.FAILED, None, exc)
+        else:
+            self._end(shared, _State.DONE, answer, None)
+
+    def _end(
+        self,
+        shared: _Shared,
+        state: _State,
+        answer: StoredAnswer | None,
+        error: BaseException | None,
+    ) -> None:
+        if state is _State.DONE and answer is not None and shared.on_answer is not None:
+            # Stored before the flight leaves the table, so no later request falls in a gap.
+            try:
+                shared.on_answer(answer)
+            except Exception:
+                log.exception("cache: storing a shared answer failed")
+        if self._flights.get(shared.key) is shared:
+            del self._flights[shared.key]
+        shared.state, shared.answer, shared.error = state, answer, error
+        shared.finished.set()
+        shared.changed.set()
+
+    def _abandon(self, shared: _Shared) -> None:
+        if self._flights.get(shared.key) is shared:
+            del self._flights[shared.key]
+        if shared.task is not None and not shared.task.done():
+            shared.task.cancel()
+
+    async def close(self) -> None:
+        tasks = [s.task for s in self._flights.values() if s.task is not None]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+def _usage_only(payload: object) -> bool:
+    return isinstance(payload, dict) and payload.get("choices") == [] and bool(
+        payload.get("usage")
+    )
