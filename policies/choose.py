@@ -87,9 +87,17 @@ class Chooser:
         self._by_name = {m.name: m for m in models}
         self._order = {m.name: i for i, m in enumerate(models)}
         self._serving = {lane: tuple(m for m in models if lane in m.lanes) for lane in LANE_NAMES}
+        # Models outside the lane are rejected the same way on every request: built once,
+        # without per-request predictions (their cost is 0.0, their TTFT None).
         self._others = {
-            lane: tuple(m for m in models if lane not in m.lanes) for lane in LANE_NAMES
+            lane: tuple(
+                Candidate(m, None, 0.0, False, True, (f"does not serve {lane}",))
+                for m in models
+                if lane not in m.lanes
+            )
+            for lane in LANE_NAMES
         }
+        self._keys = {lane: self._key(policy.lane(lane)) for lane in LANE_NAMES}
 
     # -- decisions -------------------------------------------------------------------
     def choose(self, lane: str, needs: Needs, *, dry_run: bool = False) -> Choice:
@@ -109,9 +117,8 @@ class Chooser:
                 rejected.append(c)
             else:
                 (fast if c.within_target else slow).append(c)
-        for m in self._others[lane]:
-            rejected.append(self._reject(m, lane, needs, out, f"does not serve {lane}"))
-        key = self._key(lp)
+        rejected.extend(self._others[lane])
+        key = self._keys[lane]
         fast.sort(key=key)
         slow.sort(key=lambda c: (c.predicted_ttft_ms or 0.0, c.predicted_cost_usd, self._pos(c)))
         ordered = fast + slow
@@ -170,10 +177,13 @@ class Chooser:
 
     # -- outcomes (called by the pipeline for every upstream attempt) -----------------
     def record_success(
-        self, model: str, lane: str, ttft_s: float, session: str | None = None
+        self, model: str, lane: str, ttft_s: float | None, session: str | None = None
     ) -> None:
+        """ttft_s: time to the first streamed token. Pass None for an answer that was not
+        streamed: its time is the whole generation and would skew the lane's TTFT."""
         now = self._clock()
-        self.latency.record(model, lane, ttft_s * 1000.0, now)
+        if ttft_s is not None:
+            self.latency.record(model, lane, ttft_s * 1000.0, now)
         self.breakers.success(model)
         if session is not None and self.policy.lane(lane).affinity:
             self.affinity.put(session, model, now)
@@ -200,10 +210,13 @@ class Chooser:
             return Candidate(m, ttft, cost, False, False, (self.breakers.describe(m.name, now),))
         target = lp.ttft_target_ms
         if ttft is None:
-            return Candidate(m, None, cost, True, True, ("no latency data yet: assumed fine",))
-        within = ttft <= target
-        cmp = "<=" if within else ">"
-        return Candidate(m, ttft, cost, within, True, (f"ttft {ttft:.0f} ms {cmp} {target} ms",))
+            within, why = True, "no latency data yet: assumed fine"
+        else:
+            within = ttft <= target
+            why = f"ttft {ttft:.0f} ms {'<=' if within else '>'} {target} ms"
+        if self.breakers.state(m.name, now) == "half_open":
+            return Candidate(m, ttft, cost, within, True, (why, "half-open: trial request"))
+        return Candidate(m, ttft, cost, within, True, (why,))
 
     def _reject(self, m: ModelSpec, lane: str, needs: Needs, out: int, why: str) -> Candidate:
         cost = m.cost(needs.input_tokens, out)

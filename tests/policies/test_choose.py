@@ -180,7 +180,7 @@ def test_failing_model_is_skipped_and_comes_back_after_a_good_trial(chooser: Cho
 
     clock.t += 5  # cool-down over: one trial request
     trial = chooser.choose("qa", QA)
-    assert names(trial)[0] == "fast-coder"
+    assert names(trial)[0] == "fast-coder" and "trial" in trial.candidates[0].reasons[-1]
     assert names(chooser.choose("qa", QA))[0] == "mid-chat"  # trial in flight: one at a time
     chooser.record_failure("fast-coder", "http 502")  # trial failed: out for longer
     clock.t += 5
@@ -257,6 +257,13 @@ def test_fastest_orders_by_learned_ttft_with_tier_priors(clock: Clock):
 def test_cost_saver_sends_agents_to_the_cheapest_tool_model(clock: Clock):
     ch = Chooser(MODELS, load_policy("cost-saver"), clock=clock)
     assert names(ch.choose("agentic", AGENT)) == ["mid-chat", "big-b", "big-a"]
+
+
+def test_unstreamed_success_closes_the_breaker_without_a_latency_sample(chooser: Chooser):
+    chooser.record_failure("big-a", "timeout")
+    chooser.record_success("big-a", "qa", None)
+    assert chooser.latency.ewma("big-a", "qa") is None
+    assert chooser.breakers.describe("big-a", 0) == "healthy"
 
 
 def test_expected_output_tokens_change_the_predicted_cost(chooser: Chooser):
