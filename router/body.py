@@ -16,6 +16,11 @@ from router.errors import InvalidRequest, RequestTooLarge
 
 
 async def read_json(request: Request, limit: int) -> dict[str, Any]:
+    return (await read_body(request, limit))[0]
+
+
+async def read_body(request: Request, limit: int) -> tuple[dict[str, Any], int]:
+    """The body as a JSON object, and its size in bytes (a cheap proxy for its tokens)."""
     declared = request.headers.get("content-length")
     if declared is not None:
         try:
@@ -39,7 +44,7 @@ async def read_json(request: Request, limit: int) -> dict[str, Any]:
         raise InvalidRequest(f"The request body is not valid JSON: {exc.msg}.") from None
     if not isinstance(body, dict):
         raise InvalidRequest("The request body must be a JSON object.")
-    return body
+    return body, size
 
 
 def _fail(param: str, why: str) -> InvalidRequest:
