@@ -1,0 +1,129 @@
+"""How long a completion should be: the rest of one line, or a block.
+
+Inline completion is cheapest and most often accepted when it finishes what the user is
+typing; a multi-line answer only pays off where code is expected to begin: right after a
+block opener, in an empty body, in an empty file. Everything here looks at a bounded window
+around the cursor, so the decision costs microseconds whatever the file size.
+"""
+
+from __future__ import annotations
+
+import re
+
+LINE = "line"
+BLOCK = "block"
+
+WINDOW = 2000  # chars of prefix scanned for open brackets: enough for a long call/literal
+
+# Keywords that make a trailing ':' open a block even inside braces (C/Go/Java case labels,
+# Python compound statements, C++ access specifiers).
+_COLON_KEYWORDS = re.compile(
+    r"^(?:case\b|default\b|def\b|class\b|if\b|elif\b|else\b|for\b|while\b|try\b|except\b|"
+    r"finally\b|with\b|async\b|match\b|public\b|private\b|protected\b)"
+)
+# Block openers of languages without braces or colons: Ruby/Elixir/Lua/shell/Pascal.
+_WORD_OPENER = re.compile(r"(?:\bdo(?:\s*\|[^|]*\|)?|\bthen|\bbegin|\brepeat|->)$")
+_DOCSTRING_END = ('"""', "'''")
+_CLOSERS = {")": "(", "]": "[", "}": "{"}
+
+
+def decide(prefix: str, suffix: str) -> str:
+    """``"line"`` or ``"block"`` for a cursor between ``prefix`` and ``suffix``."""
+    start = prefix.rfind("\n") + 1
+    before = prefix[start:]
+    nl = suffix.find("\n")
+    after = suffix if nl < 0 else suffix[:nl]
+    if after.strip():
+        return LINE  # code after the cursor on this line: finish the line, keep what follows
+    stack = _open_brackets(prefix[max(0, len(prefix) - WINDOW):])
+    inside_expr = bool(stack) and stack[-1] in "(["
+    text = before.strip()
+    if text:
+        return BLOCK if _opens_block(text, stack) else LINE
+    if inside_expr:
+        return LINE  # a fresh line inside a call or list: one more argument/element
+    prev = _previous_line(prefix, start)
+    if prev is None:
+        return BLOCK  # empty file or nothing above the cursor yet
+    if _opens_block(prev, _open_brackets_before_line(prefix, start)):
+        return BLOCK
+    if prev.endswith(_DOCSTRING_END) and _empty_body_after(suffix):
+        return BLOCK  # 'def f():\n    """Doc."""\n    |' with nothing after: write the body
+    return LINE
+
+
+def _opens_block(line: str, stack: list[str]) -> bool:
+    code = _strip_comment(line).rstrip()
+    if not code:
+        return False
+    if code.endswith("{"):
+        return True
+    if code.endswith(":"):
+        if stack and stack[-1] in "([":
+            return False  # a lambda or slice inside brackets
+        return not stack or bool(_COLON_KEYWORDS.match(code))
+    return bool(_WORD_OPENER.search(code))
+
+
+def _strip_comment(line: str) -> str:
+    for mark in (" //", "\t//", " #", "\t#"):
+        i = line.find(mark)
+        if i >= 0 and line[:i].count('"') % 2 == 0 and line[:i].count("'") % 2 == 0:
+            line = line[:i]
+    return "" if line.lstrip().startswith(("//", "# ", "#\t", "/*", "*")) else line
+
+
+def _previous_line(prefix: str, start: int) -> str | None:
+    """The nearest non-blank line above the cursor line, stripped."""
+    end = start - 1
+    while end > 0:
+        s = prefix.rfind("\n", 0, end) + 1
+        line = prefix[s:end].strip()
+        if line:
+            return line
+        end = s - 1
+    return None
+
+
+def _open_brackets_before_line(prefix: str, start: int) -> list[str]:
+    # The previous line is judged with the brackets open before it, so 'case 1:' in a
+    # switch still counts as an opener, and 'key:' inside a dict does not.
+    end = prefix.rfind("\n", 0, max(0, start - 1)) + 1
+    return _open_brackets(prefix[max(0, end - WINDOW):end])
+
+
+def _empty_body_after(suffix: str) -> bool:
+    for line in suffix.split("\n", 8)[1:8]:
+        if line.strip():
+            return not line[:1].isspace() or line.strip().startswith(("}", "end"))
+    return True
+
+
+def _open_brackets(text: str) -> list[str]:
+    """Brackets still open at the end of ``text``, skipping strings and line comments.
+
+    Approximate by design (no per-language grammar): a window may start inside a string or
+    a block comment; unmatched closers are ignored so such a start does no lasting harm.
+    """
+    stack: list[str] = []
+    quote = ""
+    i, n = 0, len(text)
+    while i < n:
+        ch = text[i]
+        if quote:
+            if ch == "\\":
+                i += 1
+            elif ch == quote or (ch == "\n" and quote != "`"):
+                quote = ""
+        elif ch in "\"'`":
+            quote = ch
+        elif (ch == "#" and text[i + 1:i + 2] in (" ", "!", "\t")) or text.startswith("//", i):
+            j = text.find("\n", i)
+            i = n if j < 0 else j
+            continue
+        elif ch in "([{":
+            stack.append(ch)
+        elif ch in _CLOSERS and stack and stack[-1] == _CLOSERS[ch]:
+            stack.pop()
+        i += 1
+    return stack

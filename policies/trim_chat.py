@@ -1,0 +1,159 @@
+"""Conversations within a budget: chat ``messages`` and Responses ``input`` items.
+
+A message's cost is its text (exact o200k count) plus a fixed per-message overhead, images
+at a fixed price. Counting is exact wherever a keep/drop decision depends on it, but a
+conversation whose byte length is under the budget is passed without counting at all
+(a token is never shorter than a byte).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from policies import tokens
+from policies.trim_text import head_tail
+
+PER_MESSAGE = 4  # role and framing tokens per message, as OpenAI's chat format charges
+IMAGE_TOKENS = 765  # a 1024x1024 image at OpenAI's "high" detail; images are not cut
+_IMAGE_TYPES = frozenset({"image_url", "input_image", "image"})
+# Identifiers and payloads the model never reads as text.
+_SKIP_KEYS = frozenset({"type", "role", "id", "call_id", "tool_call_id", "status",
+                        "image_url", "file_data", "file_id", "detail", "cache_control"})
+_KEEP_ROLES = frozenset({"system", "developer"})
+
+
+def _strings(obj: Any) -> Iterator[str]:
+    if isinstance(obj, str):
+        yield obj
+    elif isinstance(obj, dict):
+        for key, value in obj.items():
+            if key not in _SKIP_KEYS:
+                yield from _strings(value)
+    elif isinstance(obj, list):
+        for value in obj:
+            yield from _strings(value)
+
+
+def _images(obj: Any) -> int:
+    if isinstance(obj, dict):
+        own = 1 if obj.get("type") in _IMAGE_TYPES else 0
+        return own + sum(_images(v) for k, v in obj.items() if k not in _SKIP_KEYS)
+    if isinstance(obj, list):
+        return sum(_images(v) for v in obj)
+    return 0
+
+
+def upper(obj: Any) -> int:
+    """A ceiling on ``cost(obj)`` that costs no tokenizing."""
+    return (PER_MESSAGE + sum(tokens.upper_bound(s) for s in _strings(obj))
+            + IMAGE_TOKENS * _images(obj))
+
+
+def estimate(obj: Any) -> int:
+    return (PER_MESSAGE + sum(tokens.estimate(s) for s in _strings(obj))
+            + IMAGE_TOKENS * _images(obj))
+
+
+def cost(obj: Any, limit: int | None = None) -> int:
+    """Exact cost of one message or item (exact up to ``limit``, then just "over")."""
+    total = PER_MESSAGE + IMAGE_TOKENS * _images(obj)
+    for s in _strings(obj):
+        total += tokens.count(s) if limit is None else tokens.count_upto(s, limit)
+        if limit is not None and total > limit:
+            return total
+    return total
+
+
+def _largest_text(obj: Any) -> tuple[Any, Any, str] | None:
+    """(container, key, text) of the largest string a message holds, to cut it in place."""
+    best: tuple[Any, Any, str] | None = None
+    stack: list[Any] = [obj]
+    while stack:
+        node = stack.pop()
+        pairs = node.items() if isinstance(node, dict) else enumerate(node)
+        for key, value in pairs:
+            if isinstance(node, dict) and key in _SKIP_KEYS:
+                continue
+            if isinstance(value, str):
+                if best is None or len(value) > len(best[2]):
+                    best = (node, key, value)
+            elif isinstance(value, dict | list):
+                stack.append(value)
+    return best
+
+
+def _copy(obj: Any) -> Any:
+    """Copy the containers (not the strings) so a cut never touches the client's body."""
+    if isinstance(obj, dict):
+        return {k: _copy(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_copy(v) for v in obj]
+    return obj
+
+
+def shrink(msg: Any, limit: int) -> Any:
+    """``msg`` with its largest text cut to head + tail so the message costs <= ``limit``.
+
+    Returns the message unchanged when it already fits or holds nothing that can be cut
+    (images only); the caller decides what that means.
+    """
+    for _ in range(16):  # one string per round; messages rarely hold more than a few
+        if cost(msg, limit) <= limit:
+            return msg
+        new = _copy(msg)
+        found = _largest_text(new) if isinstance(new, dict | list) else None
+        if found is None or not found[2]:
+            return msg
+        node, key, text = found
+        node[key] = ""
+        room = limit - cost(new, limit)  # what the rest of the message leaves for this text
+        node[key] = head_tail(text, room) if room > 0 else ""
+        msg = new
+    return msg
+
+
+def compress_output(text: str, limit: int) -> str:
+    """A tool's output cut to ``limit`` tokens: head and tail kept, a marker in between."""
+    return head_tail(text, limit)
+
+
+def units(messages: list[Any], is_call: Any, is_result: Any) -> list[tuple[int, int]]:
+    """[start, end) spans that must stay together: a tool call and the results after it."""
+    spans: list[tuple[int, int]] = []
+    i = 0
+    while i < len(messages):
+        j = i + 1
+        if is_call(messages[i]):
+            while j < len(messages) and is_result(messages[j]):
+                j += 1
+        spans.append((i, j))
+        i = j
+    return spans
+
+
+def keep_tail(messages: list[Any], budget: int, required: set[int],
+              spans: list[tuple[int, int]]) -> tuple[list[Any], int]:
+    """Required messages plus the newest spans that fit, the kept spans contiguous."""
+    costs: dict[int, int] = {}
+    for i in required:
+        costs[i] = cost(messages[i], budget + 1)
+    room = budget - sum(costs.values())
+    keep = set(required)
+    for start, end in reversed(spans):
+        free = [i for i in range(start, end) if i not in required]
+        if not free:
+            continue
+        if room <= 0:
+            break
+        need = 0
+        for i in free:
+            need += cost(messages[i], room - need)
+            if need > room:
+                break
+        if need > room:
+            break  # the oldest turns go; what remains is a contiguous recent tail
+        room -= need
+        keep.update(free)
+    kept = [m for i, m in enumerate(messages) if i in keep]
+    return kept, budget - room
