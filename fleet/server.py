@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import signal
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -90,32 +93,51 @@ async def start(
     """
     app = build_app(settings or FleetSettings())
     # handler_cancellation: a client that goes away cancels its handler at once, which is
-    # how the fleet records `cancelled` requests promptly.
-    runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
+    # how the fleet records `cancelled` requests promptly. A short shutdown timeout: hung
+    # requests (the `hang` fault) must not hold up a test's teardown.
+    runner = web.AppRunner(
+        app, access_log=None, handler_cancellation=True, shutdown_timeout=0.5
+    )
     await runner.setup()
-    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    site = web.SockSite(runner, sock)
-    await site.start()
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        # Load tests open many connections at once; 128 would drop SYNs.
+        await web.SockSite(runner, sock, backlog=4096).start()
+    except BaseException:
+        sock.close()
+        await runner.cleanup()
+        raise
     return FleetServer(runner, host, sock.getsockname()[1])
 
 
-def _event_loop() -> asyncio.AbstractEventLoop:
+async def _serve_forever(settings: FleetSettings, host: str, port: int) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    async with await start(settings, host, port) as fleet:
+        mode = "zero-latency" if settings.zero_latency else "simulated latency"
+        # The real port (the caller may have asked for 0), for scripts waiting on this line.
+        print(f"laneway fleet on http://{host}:{fleet.port}/v1 ({mode})", flush=True)
+        await stop.wait()
+
+
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop]:
     try:
         import uvloop
     except ImportError:
-        return asyncio.new_event_loop()
-    loop: asyncio.AbstractEventLoop = uvloop.new_event_loop()
-    return loop
+        return asyncio.new_event_loop
+    factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
+    return factory
 
 
 def run(host: str, port: int, config_path: str | None = None, zero_latency: bool = False) -> None:
-    """Serve until interrupted (blocking). Uses uvloop when it is installed."""
+    """Serve until SIGINT/SIGTERM (blocking). Uses uvloop when it is installed."""
     settings = load_settings(config_path, zero_latency)
-    mode = "zero-latency" if settings.zero_latency else "simulated latency"
-    web.run_app(
-        build_app(settings), host=host, port=port, access_log=None,
-        handler_cancellation=True, loop=_event_loop(), shutdown_timeout=1.0,
-        print=lambda *_: print(f"laneway fleet on http://{host}:{port}/v1 ({mode})", flush=True),
-    )
+    # Ctrl-C is the normal way to stop it: no traceback for that.
+    with asyncio.Runner(loop_factory=_loop_factory()) as runner, contextlib.suppress(
+        KeyboardInterrupt
+    ):
+        runner.run(_serve_forever(settings, host, port))

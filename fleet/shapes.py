@@ -170,7 +170,8 @@ def responses_body(
         "text": {"format": {"type": "text"}}, "truncation": "disabled",
         "metadata": body.get("metadata") or {},
         "usage": {
-            "input_tokens": job.prompt_tokens, "input_tokens_details": {"cached_tokens": 0},
+            "input_tokens": job.prompt_tokens,
+            "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
             "output_tokens": job.completion_tokens,
             "output_tokens_details": {"reasoning_tokens": 0},
             "total_tokens": job.prompt_tokens + job.completion_tokens,
