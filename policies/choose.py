@@ -3,7 +3,8 @@
 Rules (`choose`, for `model: auto`):
 1. Candidates serve the lane, have what the request needs (tools; a FIM family or
    `suffix` support for completions) and a context window that holds the trimmed input
-   plus the expected output. Ejected models (open breaker) are left out.
+   plus the expected output. Ejected models (open breaker) are left out; a half-open one
+   is a candidate (in its usual place) only for the request that is handed its one trial.
 2. Models predicted within the lane's TTFT target (or without data: assumed fine) come
    first, ordered by the objective: cheapest = lowest predicted cost; best_quality =
    largest tier, then cheapest; fastest = lowest predicted TTFT (without data: a prior of
