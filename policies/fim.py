@@ -19,6 +19,7 @@ Families without file markers get other files as comment-headed blocks in front 
 from __future__ import annotations
 
 import itertools
+import re
 from dataclasses import dataclass, replace
 
 FAMILIES = ("qwen", "starcoder", "codellama", "deepseek", "codestral", "suffix")
@@ -55,6 +56,7 @@ _SPECS: dict[str, _Spec] = {
     "suffix": _Spec((), (), ()),
 }
 _CODESTRAL_LEAD = 16  # "[SUFFIX]" must open the prompt, give or take a BOS like "<s>"
+_BOS = re.compile(r"[ \t]*(?:<[^<>\s]{1,12}>)?[ \t]*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +113,7 @@ def _locate(prompt: str) -> tuple[str, int] | None:
             continue
         if name == "codestral":
             i, _ = _first(prompt, spec.suffix, 0, _CODESTRAL_LEAD + 8)
-            ok = 0 <= i <= _CODESTRAL_LEAD and "\n" not in prompt[:i]
+            ok = 0 <= i <= _CODESTRAL_LEAD and _BOS.fullmatch(prompt[:i]) is not None
             ok = ok and _first(prompt, spec.prefix, i)[0] >= 0
             start = i
         else:
@@ -174,7 +176,7 @@ def _sep_files(fim: FimPrompt, spec: _Spec) -> FimPrompt:
         path, nl, text = body.partition("\n")
         files.append(FileContext(path.strip(), text if nl else "", f_mark + body))
     path_now, header = None, ""
-    if files and not files[-1].text.strip():  # a bare "<file_sep>cur.py\n": the file edited
+    if files and not files[-1].text:  # a bare "<file_sep>cur.py\n": the file edited
         path_now, header = files[-1].path, files.pop().raw
     return replace(fim, context=tuple(files), repo=repo, path=path_now or None,
                     head=head[:i_f], file_header=header)
@@ -226,23 +228,28 @@ def render_file(fim: FimPrompt, c: FileContext, family: str) -> str:
         return c.raw
     if family == "codestral":
         return f"+++++ {c.path}\n{c.text.rstrip(chr(10))}\n\n"
-    if spec.file:
-        return f"{spec.file[0]}{c.path}\n{_nl(c.text)}"
+    if spec.file:  # an empty file becomes a blank line: a bare header names the file edited
+        return f"{spec.file[0]}{c.path}\n{_nl(c.text) or chr(10)}"
     # No file markers: a comment line naming the file, then its text.
     return f"{_comment(c.path or fim.path)} {c.path}\n{_nl(c.text)}\n"
 
 
+def _exact(fim: FimPrompt, family: str) -> bool:
+    """Render from the client's own bytes: same family, and parsed (markers recorded)."""
+    return family == fim.family and any(fim.marks)
+
+
 def _frame(fim: FimPrompt, family: str) -> tuple[str, str]:
     """Text before the other files and between them and the prefix."""
-    if family == fim.family:
+    if _exact(fim, family):
         return fim.head, fim.file_header
     spec = _SPECS[family]
     if family in ("qwen", "starcoder"):
         head = f"{spec.repo[0]}{fim.repo}\n" if fim.repo is not None else ""
         named = fim.path is not None and (fim.context or fim.repo is not None)
         return head, f"{spec.file[0]}{fim.path}\n" if named else ""
-    if family == "codestral" and fim.context and fim.path is not None:
-        return "", f"+++++ {fim.path}\n"
+    if family == "codestral" and fim.context:  # the last header names the file edited
+        return "", f"+++++ {fim.path or ''}\n"
     return "", ""
 
 
@@ -255,12 +262,14 @@ def render(fim: FimPrompt, family: str) -> tuple[str, str | None]:
     if family == "suffix":
         return head + files + header + fim.prefix + fim.middle, fim.suffix
     spec = _SPECS[family]
-    if family == fim.family:
+    if _exact(fim, family):
         p, s, m = fim.marks
     else:
         p, s, m = spec.prefix[0], spec.suffix[0], spec.middle[0] if spec.middle else ""
     if family == "codestral":
         return f"{head}{s}{fim.suffix}{p}{files}{header}{fim.prefix}{fim.middle}", None
+    if not spec.file:  # no file markers: other files go inside the prefix, after its marker
+        return f"{head}{p}{files}{header}{fim.prefix}{s}{fim.suffix}{m}{fim.middle}", None
     return f"{head}{files}{header}{p}{fim.prefix}{s}{fim.suffix}{m}{fim.middle}", None
 
 
