@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import math
-import random
 import struct
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -76,28 +75,50 @@ def request_seed(body: Mapping[str, Any]) -> int:
     return int.from_bytes(hashlib.blake2b(raw, digest_size=8).digest(), "little")
 
 
-def _prose(rng: random.Random, count: int) -> list[str]:
-    pieces: list[str] = []
-    sentence_left = 0
-    for i in range(count):
-        word = rng.choice(_WORDS)
-        if sentence_left == 0:
-            word = word.capitalize()
-            sentence_left = rng.randint(6, 12)
-        sentence_left -= 1
-        if sentence_left == 0 or i == count - 1:
-            word += "."
-        pieces.append(word if i == 0 else " " + word)
-    return pieces
+class _Draws:
+    """Deterministic draws from a seed: a SHAKE-128 byte stream.
+
+    Seeding random.Random costs ~15 us, several times a whole zero-latency request budget;
+    one SHAKE call gives every byte a request needs in ~1 us.
+    """
+
+    __slots__ = ("_at", "data")
+
+    def __init__(self, seed: int, size: int) -> None:
+        self.data = hashlib.shake_128(seed.to_bytes(8, "little")).digest(max(size, 8))
+        self._at = 0
+
+    def below(self, n: int) -> int:
+        data, at = self.data, self._at
+        self._at = at + 2
+        return (data[at % len(data)] << 8 | data[(at + 1) % len(data)]) % n
+
+    def pick(self, options: Sequence[str]) -> str:
+        at = self._at
+        self._at = at + 1
+        return options[self.data[at % len(self.data)] % len(options)]
 
 
-def _code(rng: random.Random, count: int, indent: str) -> list[str]:
+def _prose(draw: _Draws, count: int) -> list[str]:
+    # One comprehension over the byte stream: a method call per word would cost more than
+    # the rest of a zero-latency request.
+    data = draw.data
+    words = [_WORDS[b % len(_WORDS)] for b in data[:count]]
+    start, at = 0, count
+    while start < count:  # sentences of 6 to 12 words
+        words[start] = words[start].capitalize()
+        end = min(count, start + 6 + data[at % len(data)] % 7)
+        words[end - 1] += "."
+        start, at = end, at + 1
+    return [words[0], *[" " + w for w in words[1:]]]
+
+
+def _code(draw: _Draws, count: int, indent: str) -> list[str]:
     pieces: list[str] = []
     first = True
     while len(pieces) < count:
-        line = rng.choice(_CODE_TEMPLATES).format(
-            a=rng.choice(_NAMES), b=rng.choice(_NAMES), f=rng.choice(_FUNCS),
-            n=rng.randint(1, 64),
+        line = draw.pick(_CODE_TEMPLATES).format(
+            a=draw.pick(_NAMES), b=draw.pick(_NAMES), f=draw.pick(_FUNCS), n=1 + draw.below(64)
         )
         words = line.split(" ")
         # The cursor already sits at the indentation, so only later lines carry it.
@@ -127,10 +148,11 @@ def _cut_at_stop(pieces: list[str], stop: Sequence[str]) -> tuple[list[str], boo
 def text_answer(
     seed: int, *, code: bool, max_tokens: int | None, stop: Sequence[str], indent: str = ""
 ) -> Answer:
-    rng = random.Random(seed)
-    natural = rng.randint(6, 24) if code else rng.randint(12, 60)
+    # The natural length comes from the seed itself; the content from its byte stream.
+    natural = 6 + (seed >> 40) % 19 if code else 12 + (seed >> 40) % 49
     count = natural if max_tokens is None else min(natural, max_tokens)
-    pieces = _code(rng, count, indent) if code else _prose(rng, count)
+    draw = _Draws(seed, 10 * count + 16)  # code lines take 5 draws of 2 bytes
+    pieces = _code(draw, count, indent) if code else _prose(draw, count)
     finish = "length" if count < natural else "stop"
     pieces, stopped = _cut_at_stop(pieces, stop)
     if stopped:
@@ -138,16 +160,16 @@ def text_answer(
     return Answer(tuple(pieces), finish, len(pieces))
 
 
-def _argument_value(name: str, schema: Any, rng: random.Random) -> Any:
+def _argument_value(name: str, schema: Any, draw: _Draws) -> Any:
     kind = schema.get("type") if isinstance(schema, dict) else None
     if isinstance(kind, list):
         kind = next((k for k in kind if k != "null"), "string")
     if isinstance(schema, dict) and isinstance(schema.get("enum"), list) and schema["enum"]:
         return schema["enum"][0]
     if kind == "integer":
-        return rng.randint(1, 100)
+        return 1 + draw.below(100)
     if kind == "number":
-        return round(rng.random() * 100, 2)
+        return draw.below(10000) / 100
     if kind == "boolean":
         return True
     if kind == "array":
@@ -156,24 +178,24 @@ def _argument_value(name: str, schema: Any, rng: random.Random) -> Any:
         return {}
     lowered = name.lower()
     if "path" in lowered or "file" in lowered:
-        return f"src/{rng.choice(_NAMES)}.py"
+        return f"src/{draw.pick(_NAMES)}.py"
     if "command" in lowered or lowered == "cmd":
         return "ls -la"
-    return f"{lowered}-{rng.randint(100, 999)}"
+    return f"{lowered}-{100 + draw.below(900)}"
 
 
 def tool_call_answer(seed: int, name: str, parameters: Any) -> Answer:
     """A call to `name` with JSON arguments filling the schema's required parameters."""
-    rng = random.Random(seed ^ 0x5EED)
+    draw = _Draws(seed ^ 0x5EED, 256)
     args: dict[str, Any] = {}
     if isinstance(parameters, dict):
         props = parameters.get("properties")
         props = props if isinstance(props, dict) else {}
         required = parameters.get("required")
         for key in required if isinstance(required, list) else []:
-            args[str(key)] = _argument_value(str(key), props.get(key), rng)
+            args[str(key)] = _argument_value(str(key), props.get(key), draw)
     arguments = orjson.dumps(args).decode()
-    token = f"{seed:016x}{rng.getrandbits(32):08x}"
+    token = f"{seed:016x}{draw.below(1 << 16):04x}{draw.below(1 << 16):04x}"
     call = ToolCall(name=name, arguments=arguments, call_id=f"call_{token}", item_id=f"fc_{token}")
     tokens = max(1, (len(name) + len(arguments) + 3) // 4)
     return Answer((), "tool_calls", tokens, call)
@@ -217,9 +239,8 @@ def cursor_indent(prefix: str) -> str:
 
 def embedding(model: str, text: str, dims: int, as_base64: bool) -> list[float] | str:
     """A unit vector derived from (model, text); base64 = little-endian float32, as OpenAI."""
-    seed = hashlib.blake2b(f"{model}\x00{text}".encode(), digest_size=8).digest()
-    rng = random.Random(int.from_bytes(seed, "little"))
-    vector = [rng.uniform(-1.0, 1.0) for _ in range(dims)]
+    raw = hashlib.shake_128(f"{model}\x00{text}".encode()).digest(2 * dims)
+    vector = [v / 32767.5 - 1.0 for v in struct.unpack(f"<{dims}H", raw)]
     norm = math.sqrt(sum(v * v for v in vector)) or 1.0
     vector = [v / norm for v in vector]
     if as_base64:

@@ -175,18 +175,21 @@ async def _generate(
     tokens_per_s = fault.tokens_per_s or profile.tokens_per_s
     # Few tokens per chunk, at most ~100 chunks/s: realistic without flooding the loop.
     per_chunk = max(1, round(tokens_per_s / 100))
-    groups = [shapes.group_pieces(a, per_chunk, fault.chunks) for a in job.answers]
     rid = f"{id_prefix}{entry['id'].removeprefix('req_')}{job.seed & 0xFFFFFFFF:08x}"
     created = int(time.time())
     if not job.stream:
-        n_chunks = sum(len(g) for g in groups)
-        gen_time = n_chunks * chunk_delay if chunk_delay is not None else (
-            job.completion_tokens * per_token)
+        gen_time = job.completion_tokens * per_token
+        if chunk_delay is not None:
+            n_chunks = sum(
+                len(shapes.group_pieces(a, per_chunk, fault.chunks)) for a in job.answers
+            )
+            gen_time = n_chunks * chunk_delay
         await pause(request, ttft + gen_time)
         payload = orjson.dumps(body_of(job, rid=rid, created=created, **_extra(job, body)))
         if fault.cut_stream or fault.stream_error:
             return await _cut_body(request, state, entry, payload)
         return web.Response(body=payload, headers=_JSON)
+    groups = [shapes.group_pieces(a, per_chunk, fault.chunks) for a in job.answers]
     frames = stream_of(job, groups=groups, rid=rid, created=created, **_extra(job, body))
     return await _stream(request, state, entry, frames, fault, ttft, per_token, chunk_delay)
 

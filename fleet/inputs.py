@@ -8,6 +8,7 @@ Validation errors are raised as `BadRequest`, which the server renders OpenAI-st
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,7 +50,7 @@ class Job:
 
 
 # Signs of "completion over chat": editors asking a chat model to fill a hole.
-_HOLE_MARKERS = ("{{FILL_HERE}}", "<COMPLETION>", "HOLE FILLER", "<|fim_", "<fim_prefix>")
+_HOLE_MARKERS = re.compile(r"\{\{FILL_HERE\}\}|<COMPLETION>|HOLE FILLER|<\|fim_|<fim_prefix>")
 
 
 def _require_dict(body: Any) -> dict[str, Any]:
@@ -158,7 +159,7 @@ def parse_chat(raw: Any) -> Job:
     if tool is not None and last_role != "tool":
         answer = tool_call_answer(seed, *tool)
     else:
-        code = any(marker in last_text for marker in _HOLE_MARKERS)
+        code = _HOLE_MARKERS.search(last_text) is not None
         answer = text_answer(seed, code=code, max_tokens=max_tokens, stop=_stop(body))
     return Job(
         "chat", model, stream, include_usage, seed, count_tokens("".join(parts)), max_tokens,
@@ -237,7 +238,7 @@ def parse_responses(raw: Any) -> Job:
     if tool is not None and last_type != "function_call_output":
         answer = tool_call_answer(seed, *tool)
     else:
-        code = any(marker in texts[-1] for marker in _HOLE_MARKERS)
+        code = _HOLE_MARKERS.search(texts[-1]) is not None
         answer = text_answer(seed, code=code, max_tokens=max_tokens, stop=())
     return Job(
         "responses", model, stream, True, seed, count_tokens("".join(texts)), max_tokens,

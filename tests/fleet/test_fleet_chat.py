@@ -90,9 +90,11 @@ async def test_max_completion_tokens_and_stop(oai: openai.AsyncOpenAI) -> None:
     stopped = await oai.chat.completions.create(
         model="m", messages=MSG, max_completion_tokens=5, stop=["@@", third]
     )
-    assert stopped.choices[0].message.content == text[: text.index(third)]
+    expected = text[: text.index(third)]  # the first occurrence (words can repeat)
+    assert expected and stopped.choices[0].message.content == expected
     assert stopped.choices[0].finish_reason == "stop"
-    assert stopped.usage is not None and stopped.usage.completion_tokens == 2
+    assert stopped.usage is not None
+    assert stopped.usage.completion_tokens == len(expected.split())
 
 
 async def test_tool_call_round_trip(oai: openai.AsyncOpenAI) -> None:
