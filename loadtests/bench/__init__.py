@@ -1,0 +1,1 @@
+"""The overhead benchmark behind `make bench` (see docs/benchmarks.md)."""

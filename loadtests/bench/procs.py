@@ -1,0 +1,126 @@
+"""Server processes for the benchmark: free ports, pinning, time to ready, resident memory."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def cpu_count() -> int:
+    return len(os.sched_getaffinity(0))
+
+
+def tree(pid: int) -> list[int]:
+    """`pid` and all its descendants (uvicorn or litellm may fork workers)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(ppid, []).append(int(entry))
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(children.get(p, ()))
+    return out
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of the process tree (VmRSS from /proc), in MB (10^6 bytes)."""
+    total_kb = 0
+    for p in tree(pid):
+        try:
+            with open(f"/proc/{p}/status") as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        total_kb += int(line.split()[1])
+        except OSError:
+            continue
+    return total_kb * 1024 / 1e6
+
+
+def pin(pid: int, cpus: set[int]) -> None:
+    """Move every thread of every process in the tree onto `cpus` (no-op on one core)."""
+    if not cpus or cpu_count() < 2:
+        return
+    for p in tree(pid):
+        try:
+            for tid in os.listdir(f"/proc/{p}/task"):
+                os.sched_setaffinity(int(tid), cpus)
+        except OSError:
+            continue
+
+
+def _ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1) as r:
+            return bool(r.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+class Server:
+    """A server started by the benchmark: pinned from its first instruction via taskset."""
+
+    def __init__(self, name: str, args: list[str], port: int, ready_path: str, log: Path,
+                 cpus: set[int] | None = None, env: dict[str, str] | None = None,
+                 timeout: float = 120.0) -> None:
+        self.name, self.port, self.log = name, port, log
+        self.url = f"http://127.0.0.1:{port}"
+        if cpus and cpu_count() >= 2:
+            args = ["taskset", "-c", ",".join(map(str, sorted(cpus))), *args]
+        started = time.perf_counter()
+        with open(log, "wb") as out:
+            self.proc = subprocess.Popen(
+                args, cwd=ROOT, env={**os.environ, **(env or {})}, stdout=out,
+                stderr=subprocess.STDOUT, start_new_session=True,
+            )
+        deadline = started + timeout
+        while not _ok(self.url + ready_path):
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{name} exited with {self.proc.returncode}; see {log}")
+            if time.perf_counter() > deadline:
+                self.stop()
+                raise RuntimeError(f"{name} not ready after {timeout:.0f} s; see {log}")
+            time.sleep(0.01)
+        self.ready_s = time.perf_counter() - started
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def rss_mb(self) -> float:
+        return rss_mb(self.proc.pid)
+
+    def stop(self) -> None:
+        if self.proc.poll() is not None:
+            return
+        try:
+            os.killpg(self.proc.pid, signal.SIGTERM)  # its own session: children go too
+        except ProcessLookupError:
+            return
+        try:
+            self.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(5)

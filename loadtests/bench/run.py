@@ -1,0 +1,209 @@
+"""`make bench`: laneway's overhead against the fleet direct, a bare pass-through and LiteLLM.
+
+    .venv/bin/python -m loadtests.bench.run [--seconds 5] [--warmup 1] [--bodies qa,fim]
+
+One machine, one run, one load generator (wrk, one thread). On two or more cores the load
+generator and the fleet share CPU 0 and the server under test has CPU 1 to itself; for the
+"fleet direct" cell the fleet is moved onto CPU 1, so every server is measured alone on its
+core with the same generator. Results: a rich table here, JSON and Markdown in bench-results/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import secrets
+import socket
+import sys
+import time
+from pathlib import Path
+
+import yaml
+from rich.console import Console
+
+from loadtests.bench import litellm_proxy, report, wrk
+from loadtests.bench.bodies import KINDS, Body
+from loadtests.bench.procs import ROOT, Server, cpu_count, free_port, pin
+
+PY = sys.executable
+KEY = "sk-bench-team-a"
+HEADERS = {"Content-Type": "application/json", "Authorization": f"Bearer {KEY}"}
+FLEET_MODELS = [  # name, tier, lanes, fim, price in/out
+    ("qwen3-coder-1.5b", "small", ["completion", "qa"], "qwen", (0.05, 0.20)),
+    ("qwen3-14b", "medium", ["completion", "qa", "agentic"], "qwen", (0.30, 1.20)),
+    ("qwen3-235b-a22b", "large", ["qa", "agentic"], None, (1.20, 4.80)),
+]
+PINNED = "qwen3-coder-1.5b"  # what the non-routing targets are asked for
+console = Console(width=max(Console().width, 160))
+
+
+def redis_up(host: str = "127.0.0.1", port: int = 6379) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5) as s:
+            s.sendall(b"PING\r\n")
+            return s.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+def laneway_config(fleet: str, redis: bool) -> dict[str, object]:
+    """Every feature on: auth, the default policy, FIM families, Redis when it is there."""
+    cfg: dict[str, object] = {
+        "server": {"api_keys": [KEY], "max_body_bytes": 8388608},
+        "policy": "default",
+        "models": [
+            {"name": n, "api_base": fleet + "/v1", "tier": t, "lanes": lanes,
+             "context_window": 131072, "price_per_mtok": {"input": pi, "output": po},
+             **({"fim": fim} if fim else {})}
+            for n, t, lanes, fim, (pi, po) in FLEET_MODELS
+        ],
+    }
+    if redis:
+        cfg["redis"] = {"url": "redis://127.0.0.1:6379/0"}
+    return cfg
+
+
+class Bench:
+    def __init__(self, args: argparse.Namespace, out: Path) -> None:
+        self.args, self.out = args, out
+        self.res = report.Results()
+        two = cpu_count() >= 2
+        self.load_cpus: set[int] = {0} if two else set()
+        self.sut_cpus: set[int] = {1} if two else set()
+        self.nonce = secrets.token_hex(4)
+        self.bodies = [k.strip() for k in args.bodies.split(",") if k.strip()]
+
+    def script(self, body: Body, unique: bool, tag: str) -> Path:
+        p = self.out / f"{tag}-{body.path.rsplit('/', 1)[-1]}-{'u' if unique else 'f'}.lua"
+        p.write_text(wrk.lua_script(body, HEADERS, unique, f"{self.nonce}{tag}"))
+        return p
+
+    def measure(self, target: str, url: str, model: str, unique: bool) -> None:
+        a = self.args
+        for kind in self.bodies:
+            body = KINDS[kind](model)
+            warm = self.script(body, unique, f"{target}-warm")
+            run = self.script(body, unique, target)
+            wrk.run(url, warm, 16, a.warmup, self.load_cpus)
+            c1 = wrk.run(url, run, 1, a.seconds, self.load_cpus)
+            c16 = wrk.run(url, run, 16, a.seconds, self.load_cpus)
+            self.res.cells.append(report.Cell(target, kind, c1, c16))
+            console.print(f"  {report.TARGETS[target]:32} {kind:4} {c16.rps:8,.0f} req/s c16  "
+                          f"p50 c1 {c1.p50_ms:.2f} ms  errors {c1.errors + c16.errors}")
+
+    def server(self, name: str, args: list[str], port: int, ready: str,
+               env: dict[str, str] | None = None) -> Server:
+        s = Server(name, args, port, ready, self.out / f"{name}.log", self.sut_cpus, env)
+        self.res.servers[name] = report.ServerInfo(ready_s=s.ready_s, cpu=str(self.sut_cpus))
+        return s
+
+    def finish(self, name: str, s: Server) -> None:
+        self.res.servers[name].rss_mb = s.rss_mb()
+        s.stop()
+
+    def run(self) -> report.Results:
+        port = free_port()
+        fleet = Server("fleet", [PY, "-m", "fleet", "--port", str(port), "--zero-latency"], port,
+                       "/healthz", self.out / "fleet.log", self.load_cpus)
+        self.res.servers["fleet"] = report.ServerInfo(ready_s=fleet.ready_s)
+        try:
+            self._all(fleet)
+        finally:
+            fleet.stop()
+        return self.res
+
+    def _all(self, fleet: Server) -> None:
+        console.print("(a) fleet direct")
+        pin(fleet.pid, self.sut_cpus)
+        self.measure("direct", fleet.url, PINNED, True)
+        self.res.servers["fleet"].rss_mb = fleet.rss_mb()
+        pin(fleet.pid, self.load_cpus)
+
+        console.print("(b) bare pass-through")
+        port = free_port()
+        s = self.server("bare", [PY, "-m", "loadtests.bench.bare_passthrough", str(port)], port,
+                        "/healthz", {"UPSTREAM": fleet.url})
+        try:
+            self.measure("bare", s.url, PINNED, True)
+        finally:
+            self.finish("bare", s)
+
+        console.print("(c, d) laneway")
+        redis = redis_up()
+        cfg = self.out / "laneway.yaml"
+        cfg.write_text(yaml.safe_dump(laneway_config(fleet.url, redis), sort_keys=False))
+        self.res.notes.append(
+            "laneway config: 3 models on the fleet, auth on, policy default, "
+            + ("redis.url redis://127.0.0.1:6379/0 (reachable)" if redis
+               else "NO redis.url: Redis at 127.0.0.1:6379 was not reachable"))
+        port = free_port()
+        s = self.server("laneway", [PY, "-m", "router.cli", "serve", "--config", str(cfg),
+                                    "--port", str(port)], port, "/readyz")
+        try:
+            self.measure("laneway", s.url, "auto", True)
+            self.measure("laneway-cache", s.url, "auto", False)
+        finally:
+            self.finish("laneway", s)
+
+        if self.args.skip_litellm:
+            self.res.notes.append("LiteLLM proxy skipped (--skip-litellm)")
+            return
+        console.print("(e) LiteLLM proxy (its own venv; first run installs it)")
+        exe, why = litellm_proxy.ensure_venv(self.out / "litellm-install.log")
+        if exe is None:
+            self.res.notes.append(f"LiteLLM proxy not measured: {why}")
+            return
+        self.res.notes.append(f"LiteLLM: {why}; one worker, no master key, no database")
+        lcfg = self.out / "litellm.yaml"
+        litellm_proxy.write_config(lcfg, fleet.url + "/v1", [m[0] for m in FLEET_MODELS])
+        port = free_port()
+        try:
+            s = self.server("litellm", litellm_proxy.command(exe, lcfg, port), port,
+                            "/health/liveliness", litellm_proxy.ENV)
+        except RuntimeError as exc:
+            self.res.notes.append(f"LiteLLM proxy did not start: {exc}")
+            return
+        try:
+            self.measure("litellm", s.url, PINNED, True)
+        finally:
+            self.finish("litellm", s)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m loadtests.bench.run", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--seconds", type=int, default=5.0, help="per cell and concurrency")
+    p.add_argument("--warmup", type=int, default=1.0, help="seconds at c16 before a cell")
+    p.add_argument("--bodies", default="qa,fim", help="comma list of: " + ",".join(KINDS))
+    p.add_argument("--skip-litellm", action="store_true")
+    p.add_argument("--out", default=str(ROOT / "bench-results"))
+    args = p.parse_args(argv)
+    if wrk.available() is None:
+        print("wrk is missing: apt-get install -y wrk (or `make bench`)", file=sys.stderr)
+        return 2
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    out = Path(args.out) / stamp
+    out.mkdir(parents=True, exist_ok=True)
+    load_before = os.getloadavg()
+    bench = Bench(args, out)
+    started = time.monotonic()
+    res = bench.run()
+    cpus = cpu_count()
+    res.notes.append(
+        f"{cpus} CPUs; " + ("wrk (-t1) and the fleet on CPU 0, the server under test on CPU 1 "
+                            "(the fleet itself on CPU 1 for cell a); Redis unpinned"
+                            if cpus >= 2 else "one CPU: nothing pinned"))
+    res.notes.append(f"{args.seconds:g} s per cell and concurrency after a {args.warmup:g} s "
+                     f"warm-up at c16; whole run {time.monotonic() - started:.0f} s; load "
+                     f"average before {load_before[0]:.2f}, after {os.getloadavg()[0]:.2f}")
+    report.print_rich(res, console)
+    (out / "results.json").write_text(json.dumps(dataclasses.asdict(res), indent=1))
+    (out / "results.md").write_text(report.markdown(res))
+    console.print(f"results: {out}/results.md and results.json")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
