@@ -136,11 +136,11 @@ def _content(view: View, body: dict[str, Any], notes: list[str]) -> tuple[Lane, 
     # A declared no-tools mode comes first: such prompts often name what they forbid
     # ("Don't use SEARCH/REPLACE blocks", "switch to Agent Mode").
     for text in view.system:
-        label = mk.first_marker(text, mk.QA_SYSTEM, mk.TEXT_HEAD, 0)
+        label = mk.first_marker(text, mk.QA_SYSTEM, mk.SYSTEM_HEAD, 0)
         if label:
             return Lane.QA, f"content: {label} in system prompt"
     for text in view.system:
-        label = mk.first_marker(text, mk.AGENT_SYSTEM)
+        label = mk.first_marker(text, mk.AGENT_SYSTEM, mk.SYSTEM_HEAD, mk.SYSTEM_TAIL)
         if label:
             return Lane.AGENTIC, f"content: {label} in system prompt"
     label = _agent_turn(view)
@@ -163,7 +163,7 @@ def _agent_turn(view: View) -> str | None:
         view.first_user if view.first_user is view.last_user else view.first_user + view.last_user
     )
     for text in turns:
-        label = mk.first_marker(text, mk.AGENT_USER)
+        label = mk.first_marker(text, mk.AGENT_USER, mk.TURN_HEAD, mk.TURN_TAIL)
         if label:
             return label
         head = text[:256]
@@ -180,23 +180,27 @@ def _completion_over_chat(view: View, body: dict[str, Any], notes: list[str]) ->
             family = mk.fim_family(text, anchored=True)
             if family:
                 return f"content: {family} FIM markers in chat message"
+    # Few-shot hole fillers send example turns under a hole-filler system prompt; any
+    # other multi-turn chat is a conversation, so its turns are not even scanned.
+    filler_system = any(_first_hole((t,), mk.HOLE_STRONG) for t in view.system)
+    if not (view.single_exchange or filler_system):
+        return None
     hole = _first_hole(view.last_user, mk.HOLE_STRONG)
-    weak = None if hole else _first_hole(view.last_user, mk.HOLE_WEAK)
-    if not hole and not weak:
+    if hole:
+        return f"content: hole marker {hole!r} in a one-shot chat{_sampling_hints(body)}"
+    weak = _first_hole(view.last_user, mk.HOLE_WEAK)
+    if not weak:
         return None
     hints = _sampling_hints(body)
-    filler_system = any(_first_hole((t,), mk.HOLE_STRONG) for t in view.system)
-    if hole and (view.single_exchange or filler_system):
-        return f"content: hole marker {hole!r} in a one-shot chat{hints}"
-    if weak and view.single_exchange and hints:
+    if hints:
         return f"content: cursor marker {weak!r} in a one-shot chat{hints}"
-    notes.append(f"content: hole/cursor marker {hole or weak!r} ignored (not a one-shot fill)")
+    notes.append(f"content: cursor marker {weak!r} ignored without completion-like sampling")
     return None
 
 
 def _first_hole(texts: tuple[str, ...], needles: tuple[str, ...]) -> str | None:
     for text in texts:
-        found = mk.first_literal(text, needles, mk.TEXT_HEAD, mk.TEXT_TAIL)
+        found = mk.first_literal(text, needles, mk.HOLE_HEAD, mk.HOLE_TAIL)
         if found:
             return found
     return None

@@ -18,8 +18,16 @@ from dataclasses import dataclass
 FIM_HEAD = 8192
 FIM_TAIL = 512
 ANCHOR = 48  # an "anchored" FIM marker starts/ends the text, give or take BOS/whitespace
-TEXT_HEAD = 16384
-TEXT_TAIL = 16384
+# Agent protocols open a system prompt (Cline's TOOL USE is ~300 chars in) or are
+# appended to it (Continue's tool list), so its head and a shorter tail suffice.
+SYSTEM_HEAD = 8192
+SYSTEM_TAIL = 4096
+# Agent turns start ("[tool for 'x'] Result:", "<task>") or end (environment details).
+TURN_HEAD = 8192
+TURN_TAIL = 8192
+# A hole sits between prefix and suffix; editors budget both to a few thousand tokens.
+HOLE_HEAD = 16384
+HOLE_TAIL = 16384
 LOWER_HEAD = 2048  # only this much is ever lower-cased, for the side-job phrases
 
 
@@ -86,23 +94,21 @@ HOLE_WEAK: tuple[str, ...] = ("<CURSOR>", "<|cursor|>", "<cursor>", "█")
 HOLE_STOPS: tuple[str, ...] = ("</COMPLETION>", "</FILL>", "</CODE>")
 
 # Tools described in a system prompt instead of a `tools` field (agent protocols).
+# Each miss costs a scan of the windows, so redundant needles (BEGIN_ARG's twin
+# "```tool", REPLACE's twin SEARCH) are left out.
 AGENT_SYSTEM: tuple[tuple[str, str], ...] = (
     ("\nTOOL USE\n", "Cline/Roo XML tool protocol"),
-    ("Tool use is formatted using XML-style tags", "Cline/Roo XML tool protocol"),
-    ("Tool uses are formatted using XML-style tags", "Cline/Roo XML tool protocol"),
+    ("formatted using XML-style tags", "Cline/Roo XML tool protocol"),
     ("<execute_command>", "XML tool <execute_command>"),
     ("<replace_in_file>", "XML tool <replace_in_file>"),
     ("<write_to_file>", "XML tool <write_to_file>"),
-    ("<apply_diff>", "XML tool <apply_diff>"),
     ("<attempt_completion>", "XML tool <attempt_completion>"),
     ("<read_file>", "XML tool <read_file>"),
     ("You are in agent mode", "Continue agent mode"),
     ("TOOL_NAME:", "Continue system-message tools (TOOL_NAME:)"),
     ("BEGIN_ARG:", "Continue system-message tools (BEGIN_ARG:)"),
-    ("```tool\n", "Continue system-message tools (```tool)"),
     ("SEARCH/REPLACE block", "Aider SEARCH/REPLACE edit format"),
     ("<<<<<<< SEARCH", "Aider SEARCH/REPLACE edit format"),
-    (">>>>>>> REPLACE", "Aider SEARCH/REPLACE edit format"),
     ("Act as an expert software developer", "Aider code-editing prompt"),
     ("Act as an expert architect engineer", "Aider architect prompt"),
     ("*** Begin Patch", "apply_patch edit format"),
@@ -164,7 +170,7 @@ def find_in_window(text: str, needle: str, head: int, tail: int) -> bool:
 
 
 def first_marker(
-    text: str, markers: tuple[tuple[str, str], ...], head: int = TEXT_HEAD, tail: int = TEXT_TAIL
+    text: str, markers: tuple[tuple[str, str], ...], head: int, tail: int
 ) -> str | None:
     """The label of the first marker found in the text's head/tail windows."""
     for needle, label in markers:

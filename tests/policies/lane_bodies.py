@@ -498,6 +498,17 @@ AGENTIC_CASES: list[Case] = [
             stream=False,
         ),
         "agentic",
+        "role 'tool' message in history",
+    ),
+    Case(
+        "assistant-tool-calls-without-results",
+        "chat",
+        chat(
+            user("open the settings file"),
+            asst("", tool_calls=[tool_call("call_s", "open_file", '{"path":"settings.json"}')]),
+            user("never mind, what's the default port?"),
+        ),
+        "agentic",
         "assistant tool_calls in history",
     ),
     Case(
@@ -530,7 +541,7 @@ AGENTIC_CASES: list[Case] = [
             {"role": "function", "name": "get_weather", "content": "18C, cloudy"},
         ),
         "agentic",
-        "function_call in history",
+        "role 'function' message in history",
     ),
     Case(
         "tool-choice-named-function",
@@ -919,7 +930,7 @@ QA_CASES: list[Case] = [
         "chat",
         chat(user("my progress bar prints █ instead of # on Windows, why?"), temperature=0.7),
         "qa",
-        "ignored (not a one-shot fill)",
+        "ignored without completion-like sampling",
     ),
     Case(
         "hole-marker-in-long-chat",
@@ -930,7 +941,7 @@ QA_CASES: list[Case] = [
             user("how do I escape {{FILL_HERE}} in jinja?"),
         ),
         "qa",
-        "ignored (not a one-shot fill)",
+        "default",
     ),
     Case(
         "responses-plain-string",

@@ -157,29 +157,51 @@ JSON = st.recursive(
     ),
     max_leaves=8,
 )
-KEYS = st.sampled_from(
-    [
-        "messages", "input", "prompt", "suffix", "tools", "functions", "tool_choice",
-        "function_call", "instructions", "temperature", "max_tokens", "stop", "role",
-        "content", "tool_calls", "type", "text",
-    ]
-)  # fmt: skip
-ROLES = st.sampled_from(["system", "developer", "user", "assistant", "tool", "function", None, 3])
+ROLES = st.sampled_from(["system", "developer", "user", "assistant", "tool", "function"]) | JSON
 MARKERS = st.sampled_from(
     ["<|fim_prefix|>", "[SUFFIX]", "<PRE>", "<task>", "{{FILL_HERE}}", "█", "TOOL USE", "", "x"]
 )
 TEXTY = st.builds(lambda a, b, c: a + b + c, MARKERS, st.text(max_size=20), MARKERS)
+PARTS = st.lists(st.fixed_dictionaries({"type": JSON, "text": TEXTY | JSON}), max_size=3)
 MESSAGE = st.fixed_dictionaries(
     {"role": ROLES},
     optional={
-        "content": TEXTY
-        | JSON
-        | st.lists(st.fixed_dictionaries({"type": JSON, "text": TEXTY}), max_size=3),
+        "content": TEXTY | PARTS | JSON,
         "tool_calls": JSON,
+        "function_call": JSON,
         "type": st.sampled_from(["message", "function_call", "reasoning"]) | JSON,
+        "output": JSON,
     },
 )
-BODY = st.dictionaries(KEYS | st.text(max_size=8), JSON | TEXTY | st.lists(MESSAGE, max_size=4))
+MESSAGES = st.lists(MESSAGE | JSON, max_size=5)
+# Every field the classifier reads, each with odd types too, plus unknown keys.
+KNOWN = st.fixed_dictionaries(
+    {},
+    optional={
+        "messages": MESSAGES | JSON,
+        "input": MESSAGES | TEXTY | JSON,
+        "prompt": TEXTY | st.lists(TEXTY | JSON, max_size=2) | JSON,
+        "suffix": TEXTY | JSON,
+        "instructions": TEXTY | JSON,
+        "tools": JSON,
+        "functions": JSON,
+        "tool_choice": JSON,
+        "function_call": JSON,
+        "temperature": JSON,
+        "max_tokens": JSON,
+        "max_completion_tokens": JSON,
+        "stop": st.lists(TEXTY, max_size=2) | JSON,
+    },
+)
+ANY_BODY = st.builds(
+    lambda known, extra: extra | known, KNOWN, st.dictionaries(st.text(max_size=8), JSON)
+)
+# Conversations without the tool fields that would end classification early.
+CONVERSATION = st.fixed_dictionaries(
+    {"messages": MESSAGES, "input": MESSAGES | TEXTY},
+    optional={"instructions": TEXTY | JSON, "temperature": JSON, "stop": JSON},
+)
+BODY = ANY_BODY | CONVERSATION
 HEADERS = st.dictionaries(
     st.sampled_from(["x-laneway-lane", "user-agent", "x-title", "originator"]),
     st.text(max_size=20) | st.sampled_from(["qa", "Cline/1", "Roo Code", "codex_cli_rs"]),
