@@ -23,6 +23,7 @@ _COLON_KEYWORDS = re.compile(
 )
 # Block openers of languages without braces or colons: Ruby/Elixir/Lua/shell/Pascal.
 _WORD_OPENER = re.compile(r"(?:\bdo(?:\s*\|[^|]*\|)?|\bthen|\bbegin|\brepeat|->)$")
+_KEYWORD_HEADER = re.compile(r"^(?:def|class|module)\s+[\w.:?!]+(?:\(.*\))?\s*$")
 _DOCSTRING_END = ('"""', "'''")
 _CLOSERS = {")": "(", "]": "[", "}": "{"}
 
@@ -35,7 +36,7 @@ def decide(prefix: str, suffix: str) -> str:
     after = suffix if nl < 0 else suffix[:nl]
     if after.strip():
         return LINE  # code after the cursor on this line: finish the line, keep what follows
-    stack = _open_brackets(prefix[max(0, len(prefix) - WINDOW):])
+    stack = _open_brackets(_window(prefix, len(prefix)))
     inside_expr = bool(stack) and stack[-1] in "(["
     text = before.strip()
     if text:
@@ -47,6 +48,8 @@ def decide(prefix: str, suffix: str) -> str:
         return BLOCK  # empty file or nothing above the cursor yet
     if _opens_block(prev, _open_brackets_before_line(prefix, start)):
         return BLOCK
+    if _KEYWORD_HEADER.match(prev):
+        return BLOCK  # Ruby/Elixir 'def greet(name)' with no ':' or '{': its body follows
     if prev.endswith(_DOCSTRING_END) and _empty_body_after(suffix):
         return BLOCK  # 'def f():\n    """Doc."""\n    |' with nothing after: write the body
     return LINE
@@ -59,9 +62,9 @@ def _opens_block(line: str, stack: list[str]) -> bool:
     if code.endswith("{"):
         return True
     if code.endswith(":"):
-        if stack and stack[-1] in "([":
-            return False  # a lambda or slice inside brackets
-        return not stack or bool(_COLON_KEYWORDS.match(code))
+        # Compound statements and labels start with a keyword; a bare 'x:' is a type
+        # annotation or a dict key being typed, and inside brackets a lambda or a slice.
+        return not (stack and stack[-1] in "([") and bool(_COLON_KEYWORDS.match(code))
     return bool(_WORD_OPENER.search(code))
 
 
@@ -89,7 +92,15 @@ def _open_brackets_before_line(prefix: str, start: int) -> list[str]:
     # The previous line is judged with the brackets open before it, so 'case 1:' in a
     # switch still counts as an opener, and 'key:' inside a dict does not.
     end = prefix.rfind("\n", 0, max(0, start - 1)) + 1
-    return _open_brackets(prefix[max(0, end - WINDOW):end])
+    return _open_brackets(_window(prefix, end))
+
+
+def _window(prefix: str, end: int) -> str:
+    """Up to WINDOW chars before ``end``, from a line start (not inside a line's comment)."""
+    if end <= WINDOW:
+        return prefix[:end]
+    j = prefix.find("\n", end - WINDOW, end)
+    return prefix[j + 1 if j >= 0 else end - WINDOW:end]
 
 
 def _empty_body_after(suffix: str) -> bool:
