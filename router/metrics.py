@@ -1,20 +1,50 @@
-"""Every metric laneway exports, declared in one place (names and labels are the contract's)."""
+"""Every metric laneway exports, declared in one place (names and labels are the contract's).
+
+Single process: values live in this object's private registry. Several uvicorn workers
+(`laneway serve --workers N`): `PROMETHEUS_MULTIPROC_DIR` is set before the workers start,
+prometheus_client then backs every value with a per-process file, and `exposition()` sums
+them, so any worker's /metrics shows the whole server's totals.
+"""
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+import os
+import re
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
 
-# One family serves every lane, so buckets span completion milliseconds to agentic minutes;
-# dense below 1 s where the completion target (300 ms) sits.
-LATENCY_BUCKETS = (
-    0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75,
-    1.0, 1.5, 2.0, 3.0, 5.0, 8.0, 12.0, 20.0, 30.0, 60.0, 120.0, 300.0,
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
+
+if TYPE_CHECKING:
+    from policies.catalog import ModelSpec
+
+# One family serves every lane: completion answers in tens of milliseconds, agentic turns in
+# tens of seconds. Steps of ~1.25-1.5x keep histogram_quantile within ~15% at both ends, and
+# each lane's default target (0.3 s, 2 s, 8 s) is a boundary, so "share of requests over
+# target" is exact rather than interpolated. Per-lane families would save ~10 series per
+# lane but make every query lane-specific; not worth it at this cardinality.
+TTFT_BUCKETS = (
+    0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.125, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5,
+    0.75, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 10.0, 15.0, 20.0, 30.0, 45.0, 60.0, 120.0,
 )
-OVERHEAD_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.003, 0.005, 0.01, 0.025, 0.05, 0.1)
+# A whole answer can outlast its first token by minutes (agentic streams, total_s up to 15 min).
+DURATION_BUCKETS = (*TTFT_BUCKETS, 300.0, 600.0, 900.0)
+# laneway's own work: tens of microseconds when all is well, milliseconds when it is not.
+OVERHEAD_BUCKETS = (
+    0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.003, 0.005, 0.01, 0.025, 0.05, 0.1,
+)
+
+_LIVE_GAUGE_FILE = re.compile(r"gauge_live\w+?_(\d+)\.db$")
 
 
 class Metrics:
-    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+    def __init__(
+        self, registry: CollectorRegistry | None = None, multiprocess_dir: str | None = None
+    ) -> None:
+        # prometheus_client picks file-backed values at import time from this same variable,
+        # so reading it here keeps exposition consistent with how values are stored.
+        self.multiprocess_dir = multiprocess_dir or os.environ.get("PROMETHEUS_MULTIPROC_DIR")
         r = self.registry = registry or CollectorRegistry()
         p = "laneway_"
         self.requests = Counter(
@@ -22,19 +52,21 @@ class Metrics:
         )
         self.duration = Histogram(
             p + "request_duration_seconds", "Arrival to last byte", ["lane", "model"],
-            buckets=LATENCY_BUCKETS, registry=r,
+            buckets=DURATION_BUCKETS, registry=r,
         )
         self.ttft = Histogram(
             p + "time_to_first_token_seconds", "Arrival to first byte of the answer",
-            ["lane", "model"], buckets=LATENCY_BUCKETS, registry=r,
+            ["lane", "model"], buckets=TTFT_BUCKETS, registry=r,
         )
         self.overhead = Histogram(
             p + "overhead_seconds", "laneway's own time on a request (upstream time excluded)",
             ["lane"], buckets=OVERHEAD_BUCKETS, registry=r,
         )
         self.tokens = Counter(
-            p + "tokens", "Tokens by kind (input, output, trimmed)", ["lane", "model", "kind"],
-            registry=r,
+            p + "tokens",
+            "Tokens by kind: input/output as billed by the model (cache hits bill none), "
+            "trimmed as cut by laneway's budgets",
+            ["lane", "model", "kind"], registry=r,
         )
         self.cache_events = Counter(
             p + "cache_events", "Cache lookups and writes", ["tier", "result"], registry=r
@@ -42,16 +74,97 @@ class Metrics:
         self.cost = Counter(p + "cost_usd", "Spend at list price", ["lane", "model"], registry=r)
         self.cost_saved = Counter(
             p + "cost_saved_usd",
-            "Saving against sending everything to the largest model (cache hits included)",
+            "Saving against sending everything, untrimmed, to the largest model "
+            "(cache hits save that whole cost)",
             ["lane"], registry=r,
         )
         self.upstream_errors = Counter(
             p + "upstream_errors", "Failed upstream attempts", ["model", "reason"], registry=r
         )
+        # Workers' in-flight counts add up; "live" drops a dead worker's stale count.
         self.inflight = Gauge(
-            p + "inflight_requests", "Requests in progress", ["lane"], registry=r
+            p + "inflight_requests", "Requests in progress", ["lane"], registry=r,
+            multiprocess_mode="livesum",
         )
+        # Breakers are per worker. max: 0 only when every worker has ejected the model, i.e.
+        # this replica can no longer send it traffic (what "no healthy model" alerts need);
+        # a model failing in one worker only shows in upstream_errors_total.
         self.model_up = Gauge(
             p + "model_up", "1 when the model is taking traffic, 0 while ejected", ["model"],
-            registry=r,
+            registry=r, multiprocess_mode="livemax",
         )
+        # Not in the contract's list; they let dashboards and alerts follow the config and
+        # policy instead of repeating them: which lanes a model serves, each lane's target.
+        self.model_info = Gauge(
+            p + "model_info", "1 per configured model and lane it serves",
+            ["model", "tier", "lane"], registry=r, multiprocess_mode="livemax",
+        )
+        self.ttft_target = Gauge(
+            p + "ttft_target_seconds", "The lane's time-to-first-token target (policy)",
+            ["lane"], registry=r, multiprocess_mode="livemax",
+        )
+        self._described: set[tuple[str, str, str]] = set()
+        # Created on the first report: absent (not 0) when no Redis is configured.
+        self.redis_up: Gauge | None = None
+
+    # -- callbacks for the other rooms --------------------------------------------------------
+
+    def cache_event(self, tier: str, result: str) -> None:
+        """The cache's `on_event(tier, result)` sink."""
+        self.cache_events.labels(tier, result).inc()
+
+    def set_redis_up(self, up: bool) -> None:
+        """The cache's Redis health: call on every probe result (or on each change)."""
+        if self.redis_up is None:
+            # min: if any worker cannot reach Redis, part of the traffic runs without L2.
+            self.redis_up = Gauge(
+                "laneway_redis_up",
+                "1 while Redis (the shared L2 cache) answers, 0 while it does not",
+                registry=self.registry, multiprocess_mode="livemin",
+            )
+        self.redis_up.set(1 if up else 0)
+
+    def set_model_up(self, model: str, up: bool) -> None:
+        self.model_up.labels(model).set(1 if up else 0)
+
+    def describe(
+        self, models: Iterable[ModelSpec], ttft_targets_s: Mapping[str, float]
+    ) -> None:
+        """Publish the configuration's shape; call again after a reload."""
+        now = {(m.name, m.tier.name.lower(), lane) for m in models for lane in m.lanes}
+        # Zero rather than remove: with several workers the old value lives on in a file.
+        for gone in self._described - now:
+            self.model_info.labels(*gone).set(0)
+        for labels in now:
+            self.model_info.labels(*labels).set(1)
+        self._described = now
+        for lane, target in ttft_targets_s.items():
+            self.ttft_target.labels(lane).set(target)
+
+    # -- exposition ---------------------------------------------------------------------------
+
+    def exposition(self) -> bytes:
+        if self.multiprocess_dir is None:
+            return generate_latest(self.registry)
+        forget_dead_workers(self.multiprocess_dir)
+        # A fresh registry per scrape is prometheus_client's documented multiprocess pattern:
+        # the collector reads every worker's files each time.
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry, self.multiprocess_dir)
+        return generate_latest(registry)
+
+
+def forget_dead_workers(path: str) -> None:
+    """Drop the live gauges of workers that no longer exist (uvicorn restarts a crashed worker
+    under a new pid), so in-flight counts and health do not stick at their last values."""
+    try:
+        names = os.listdir(path)
+    except FileNotFoundError:
+        return
+    for pid in {int(m.group(1)) for n in names if (m := _LIVE_GAUGE_FILE.search(n))}:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            mark_process_dead(pid, path)
+        except PermissionError:
+            pass  # alive, owned by another user
