@@ -6,6 +6,7 @@ own, since `litellm[proxy]` pins its own FastAPI/uvicorn/pydantic versions.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -68,9 +69,25 @@ def write_config(path: Path, fleet_base: str, model_names: list[str]) -> None:
     path.write_text(yaml.safe_dump(config, sort_keys=False))
 
 
+# As for laneway and the bare pass-through: no access log line per request.
+_LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(levelname)s %(name)s %(message)s"}},
+    "handlers": {"err": {"class": "logging.StreamHandler", "formatter": "plain",
+                         "stream": "ext://sys.stderr"}},
+    "loggers": {
+        "uvicorn": {"handlers": ["err"], "level": "WARNING", "propagate": False},
+        "uvicorn.access": {"handlers": [], "level": "WARNING", "propagate": False},
+    },
+}
+
+
 def command(exe: Path, config: Path, port: int) -> list[str]:
+    log_config = config.with_name("litellm-logging.json")
+    log_config.write_text(json.dumps(_LOGGING))
     return [str(exe), "--config", str(config), "--host", "127.0.0.1", "--port", str(port),
-            "--num_workers", "1"]
+            "--num_workers", "1", "--log_config", str(log_config)]
 
 
 # No network at start-up (the cost map ships with the package), no telemetry, quiet logs.

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from loadtests.bench.wrk import WrkResult
@@ -154,7 +155,7 @@ def print_rich(res: Results, console: Console | None = None) -> None:
                   f"[green]{_verdict(c.met)}" if c.met else f"[red]{_verdict(c.met)}")
     console.print(k)
     for n in res.notes:
-        console.print(f"- {n}")
+        console.print(f"- {escape(n)}")
 
 
 def markdown(res: Results) -> str:

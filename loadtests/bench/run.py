@@ -35,6 +35,7 @@ FLEET_MODELS = [  # name, tier, lanes, fim, price in/out
     ("qwen3-14b", "medium", ["completion", "qa", "agentic"], "qwen", (0.30, 1.20)),
     ("qwen3-235b-a22b", "large", ["qa", "agentic"], None, (1.20, 4.80)),
 ]
+ALL_TARGETS = ("direct", "bare", "laneway", "litellm")
 PINNED = "qwen3-coder-1.5b"  # what the non-routing targets are asked for
 console = Console(width=max(Console().width, 160))
 
@@ -74,6 +75,7 @@ class Bench:
         self.sut_cpus: set[int] = {1} if two else set()
         self.nonce = secrets.token_hex(4)
         self.bodies = [k.strip() for k in args.bodies.split(",") if k.strip()]
+        self.targets = {k.strip() for k in args.targets.split(",") if k.strip()}
 
     def script(self, body: Body, unique: bool, tag: str) -> Path:
         p = self.out / f"{tag}-{body.path.rsplit('/', 1)[-1]}-{'u' if unique else 'f'}.lua"
@@ -104,23 +106,37 @@ class Bench:
         s.stop()
 
     def run(self) -> report.Results:
+        exe: Path | None = None
+        if "litellm" in self.targets:  # install first, while nothing is being measured
+            console.print("LiteLLM proxy venv (the first run installs it: a few minutes)")
+            exe, why = litellm_proxy.ensure_venv(self.out / "litellm-install.log")
+            self.res.notes.append(f"LiteLLM proxy: {why}" if exe is None else
+                                  f"LiteLLM: {why}; one worker, no master key, no database")
         port = free_port()
         fleet = Server("fleet", [PY, "-m", "fleet", "--port", str(port), "--zero-latency"], port,
                        "/healthz", self.out / "fleet.log", self.load_cpus)
         self.res.servers["fleet"] = report.ServerInfo(ready_s=fleet.ready_s)
         try:
-            self._all(fleet)
+            if "direct" in self.targets:
+                self.direct(fleet)
+            if "bare" in self.targets:
+                self.bare(fleet)
+            if "laneway" in self.targets:
+                self.laneway(fleet)
+            if exe is not None:
+                self.litellm(fleet, exe)
         finally:
             fleet.stop()
         return self.res
 
-    def _all(self, fleet: Server) -> None:
-        console.print("(a) fleet direct")
+    def direct(self, fleet: Server) -> None:
+        console.print("(a) fleet direct, moved onto the server core for this cell")
         pin(fleet.pid, self.sut_cpus)
         self.measure("direct", fleet.url, PINNED, True)
         self.res.servers["fleet"].rss_mb = fleet.rss_mb()
         pin(fleet.pid, self.load_cpus)
 
+    def bare(self, fleet: Server) -> None:
         console.print("(b) bare pass-through")
         port = free_port()
         s = self.server("bare", [PY, "-m", "loadtests.bench.bare_passthrough", str(port)], port,
@@ -130,6 +146,7 @@ class Bench:
         finally:
             self.finish("bare", s)
 
+    def laneway(self, fleet: Server) -> None:
         console.print("(c, d) laneway")
         redis = redis_up()
         cfg = self.out / "laneway.yaml"
@@ -147,15 +164,8 @@ class Bench:
         finally:
             self.finish("laneway", s)
 
-        if self.args.skip_litellm:
-            self.res.notes.append("LiteLLM proxy skipped (--skip-litellm)")
-            return
-        console.print("(e) LiteLLM proxy (its own venv; first run installs it)")
-        exe, why = litellm_proxy.ensure_venv(self.out / "litellm-install.log")
-        if exe is None:
-            self.res.notes.append(f"LiteLLM proxy not measured: {why}")
-            return
-        self.res.notes.append(f"LiteLLM: {why}; one worker, no master key, no database")
+    def litellm(self, fleet: Server, exe: Path) -> None:
+        console.print("(e) LiteLLM proxy")
         lcfg = self.out / "litellm.yaml"
         litellm_proxy.write_config(lcfg, fleet.url + "/v1", [m[0] for m in FLEET_MODELS])
         port = free_port()
@@ -177,7 +187,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seconds", type=int, default=5.0, help="per cell and concurrency")
     p.add_argument("--warmup", type=int, default=1.0, help="seconds at c16 before a cell")
     p.add_argument("--bodies", default="qa,fim", help="comma list of: " + ",".join(KINDS))
-    p.add_argument("--skip-litellm", action="store_true")
+    p.add_argument("--targets", default=",".join(ALL_TARGETS),
+                   help="comma list (default: all): " + ",".join(ALL_TARGETS))
     p.add_argument("--out", default=str(ROOT / "bench-results"))
     args = p.parse_args(argv)
     if wrk.available() is None:
