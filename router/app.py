@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
+import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -36,9 +38,26 @@ def create_app(config: Config) -> FastAPI:
         app.state.runtime = Runtime.build(config, Metrics(), session)
         for w in config.warnings:
             log.warning("config: %s", w)
+
+        def reload() -> None:
+            # Requests in flight keep the runtime they started with; new ones get the new one.
+            try:
+                new = load(app.state.runtime.config.source)
+                app.state.runtime = Runtime.build(
+                    new, app.state.runtime.metrics, session, previous=app.state.runtime
+                )
+            except Exception as exc:  # a bad edit must not take a serving proxy down
+                log.error("reload failed, keeping the running config: %s", exc)
+                return
+            log.warning("reloaded %s (policy %s)", new.source, app.state.runtime.policy.name)
+
+        loop = asyncio.get_running_loop()
+        if config.source.endswith((".yaml", ".yml")):
+            loop.add_signal_handler(signal.SIGHUP, reload)
         try:
             yield
         finally:
+            loop.remove_signal_handler(signal.SIGHUP)
             await session.close()
 
     app = FastAPI(

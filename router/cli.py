@@ -7,7 +7,8 @@ import os
 import sys
 from pathlib import Path
 
-from router.config import ConfigError, load
+from policies.policy import Policy, PolicyError, load_policy
+from router.config import Config, ConfigError, load
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -18,7 +19,7 @@ def _serve(args: argparse.Namespace) -> int:
         print("laneway serve: --config FILE (or LANEWAY_CONFIG) is required", file=sys.stderr)
         return 2
     try:
-        cfg = load(path)  # fail here, once, rather than in every worker
+        cfg, _ = _load_all(path)  # fail here, once, rather than in every worker
     except ConfigError as exc:
         print(f"laneway serve: {exc}", file=sys.stderr)
         return 2
@@ -38,9 +39,20 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _load_all(path: str) -> tuple[Config, Policy]:
+    """The config and the policy it names: both are checked before anything serves."""
+    cfg = load(path)
+    base = Path(path).resolve().parent
+    try:
+        policy = load_policy(cfg.raw.policy, base_dir=base)
+    except PolicyError as exc:
+        raise ConfigError(f"{path}: policy: {exc}") from None
+    return cfg, policy
+
+
 def _check_config(args: argparse.Namespace) -> int:
     try:
-        cfg = load(args.file)
+        cfg, _ = _load_all(args.file)
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 1
@@ -54,6 +66,47 @@ def _fleet(args: argparse.Namespace) -> int:
     from fleet.server import run
 
     run(args.host, args.port, args.config, zero_latency=args.zero_latency)
+    return 0
+
+
+def _explain(args: argparse.Namespace) -> int:
+    """Explain a request offline: the same planning code, no server, no upstream call."""
+    import asyncio
+
+    import orjson
+
+    from router.explain import explain
+    from router.metrics import Metrics
+    from router.runtime import Runtime
+
+    path = args.config or os.environ.get("LANEWAY_CONFIG")
+    if not path:
+        print("laneway explain: --config FILE (or LANEWAY_CONFIG) is required", file=sys.stderr)
+        return 2
+    try:
+        cfg, _ = _load_all(path)
+        payload = orjson.loads(Path(args.file).read_bytes())
+    except (ConfigError, OSError, orjson.JSONDecodeError) as exc:
+        print(f"laneway explain: {exc}", file=sys.stderr)
+        return 2
+    if isinstance(payload, dict) and "body" not in payload:
+        payload = {"path": args.path, "body": payload}  # a bare request body
+
+    async def run() -> dict[str, object]:
+        import aiohttp
+
+        async with aiohttp.ClientSession() as session:  # never used: explain calls nothing
+            rt = Runtime.build(cfg, Metrics(), session)
+            return explain(rt, payload, {}, "cli")
+
+    from router.errors import LanewayError
+
+    try:
+        result = asyncio.run(run())
+    except LanewayError as err:
+        print(orjson.dumps(err.payload(), option=orjson.OPT_INDENT_2).decode(), file=sys.stderr)
+        return 1
+    print(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode())
     return 0
 
 
@@ -85,6 +138,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--config", help="fleet YAML (profiles, faults)")
     p.add_argument("--zero-latency", action="store_true", help="answer at once (benchmarks)")
     p.set_defaults(func=_fleet)
+
+    p = sub.add_parser("explain", help="show the routing decision for a request body (JSON file)")
+    p.add_argument("file", help="a request body, or {\"path\": ..., \"body\": ...}")
+    p.add_argument("--config", help="YAML config (default: $LANEWAY_CONFIG)")
+    p.add_argument("--path", default="/v1/chat/completions", help="route of a bare body")
+    p.set_defaults(func=_explain)
 
     p = sub.add_parser("demo", help="route a realistic traffic mix on the simulated fleet")
     p.add_argument("--requests", type=int, default=0, help="0: the default mix size")

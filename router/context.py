@@ -21,6 +21,7 @@ class RequestContext:
     tenant: str
     started: float  # perf_counter at arrival
     stream: bool = False
+    body_bytes: int = 0  # size of the request body as received
     decision: LaneDecision | None = None
     requested_model: str = "auto"
     model: ModelSpec | None = None  # the model that answered (or is being tried)

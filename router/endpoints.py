@@ -12,10 +12,11 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.requests import Request
 from starlette.responses import Response
 
-from policies.lanes import Endpoint, classify
-from router.body import read_json, validate
+from policies.lanes import Endpoint
+from router.body import read_body, read_json, validate
 from router.context import RequestContext
 from router.errors import LanewayError
+from router.explain import explain as explain_request
 from router.pipeline import Pipeline
 from router.runtime import Runtime
 
@@ -77,7 +78,7 @@ async def _model_call(request: Request, endpoint: Endpoint) -> Response:
     ctx: RequestContext | None = None
     try:
         tenant = rt.keys.tenant(request.headers.get("authorization"))
-        body = await read_json(request, rt.config.raw.server.max_body_bytes)
+        body, size = await read_body(request, rt.config.raw.server.max_body_bytes)
         validate(endpoint, body)
         ctx = RequestContext(
             request_id=rid,
@@ -87,6 +88,7 @@ async def _model_call(request: Request, endpoint: Endpoint) -> Response:
             tenant=tenant,
             started=started,
             stream=bool(body.get("stream")),
+            body_bytes=size,
             requested_model=body["model"],
         )
         return await _until_disconnect(request, Pipeline(rt).handle(ctx))
@@ -132,35 +134,12 @@ async def explain(request: Request) -> Response:
     rt = _runtime(request)
     rid = request_id(request)
     try:
-        rt.keys.tenant(request.headers.get("authorization"))
+        tenant = rt.keys.tenant(request.headers.get("authorization"))
         payload = await read_json(request, rt.config.raw.server.max_body_bytes)
-        path = str(payload.get("path") or "/v1/chat/completions")
-        body = payload.get("body")
-        if not isinstance(body, dict):
-            from router.errors import InvalidRequest
-
-            raise InvalidRequest("'body' must be the request body object.", param="body")
-        endpoint = endpoint_for(path)
-        validate(endpoint, body)
-        decision = classify(endpoint, body, request.headers)
+        result = explain_request(rt, payload, request.headers, tenant)
     except LanewayError as err:
         return error_response(err, rid)
-    return Response(
-        orjson.dumps({"lane": decision.lane.value, "reasons": list(decision.reasons)}),
-        media_type=_JSON,
-    )
-
-
-def endpoint_for(path: str) -> Endpoint:
-    from router.errors import InvalidRequest
-
-    p = path.rstrip("/")
-    p = p[3:] if p.startswith("/v1") else p
-    for suffix, ep in (("/chat/completions", Endpoint.CHAT), ("/completions", Endpoint.COMPLETIONS),
-                       ("/responses", Endpoint.RESPONSES), ("/embeddings", Endpoint.EMBEDDINGS)):
-        if p == suffix:
-            return ep
-    raise InvalidRequest(f"Unknown path {path!r}.", param="path")
+    return Response(orjson.dumps(result), media_type=_JSON, headers={"x-request-id": rid})
 
 
 async def healthz(request: Request) -> Response:

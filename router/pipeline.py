@@ -8,33 +8,24 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
-from typing import Any
 
 from starlette.background import BackgroundTask
 from starlette.responses import Response, StreamingResponse
 
-from policies.catalog import ModelSpec
-from policies.lanes import classify
 from router.context import RequestContext
 from router.errors import (
     LanewayError,
-    ModelNotFound,
     NoHealthyModel,
     RateLimited,
     UpstreamError,
     UpstreamRejected,
     UpstreamTimeout,
 )
+from router.plan import plan
 from router.recorder import record
 from router.runtime import Runtime
 from router.sse import stream_ended_cleanly
 from router.upstream import Reply, StreamBroken, Timeouts, UpstreamFailure
-
-LANE_TIMEOUTS = {
-    "completion": Timeouts(connect_s=2.0, ttft_s=10.0, idle_s=10.0, total_s=60.0),
-    "qa": Timeouts(connect_s=5.0, ttft_s=60.0, idle_s=60.0, total_s=600.0),
-    "agentic": Timeouts(connect_s=5.0, ttft_s=120.0, idle_s=120.0, total_s=1800.0),
-}
 
 
 class Pipeline:
@@ -42,26 +33,36 @@ class Pipeline:
         self.rt = rt
 
     async def handle(self, ctx: RequestContext) -> Response:
-        ctx.decision = classify(ctx.endpoint, ctx.body, ctx.headers)
-        models = self._candidates(ctx)
-        timeouts = LANE_TIMEOUTS[ctx.lane]
+        rt = self.rt
+        p = plan(rt, ctx)
+        lp = p.lane
+        t = lp.timeouts
+        timeouts = Timeouts(t.connect_s, t.ttft_s, t.idle_s, t.total_s)
         failure: UpstreamFailure | None = None
-        for model in models:
-            ctx.model = model
-            body = self._prepare(ctx, model)
+        for candidate in p.choice.candidates:
+            model = ctx.model = candidate.model
+            body, trim = p.body_for(ctx, model)
+            ctx.upstream_body = body
+            ctx.tokens_before, ctx.trimmed_tokens = trim.tokens_before, trim.trimmed_tokens
+            ctx.input_tokens, ctx.scope = trim.tokens_after, trim.scope
             # cache seam: lookup (per chosen model) goes here; an early answer returns.
-            ctx.overhead_s += time.perf_counter() - ctx.started
-            client = self.rt.client_for(model)
             opened = time.perf_counter()
+            ctx.overhead_s += opened - ctx.started
             try:
-                reply = await client.open(model, ctx.endpoint, body, ctx.stream, timeouts, opened)
+                reply = await rt.client_for(model).open(
+                    model, ctx.endpoint, body, ctx.stream, timeouts, opened
+                )
             except UpstreamFailure as f:
                 failure = f
                 ctx.attempts.append((model.name, f.reason))
-                self.rt.metrics.upstream_errors.labels(model.name, f.reason).inc()
+                rt.metrics.upstream_errors.labels(model.name, f.reason).inc()
                 if not f.retryable:
-                    break
+                    break  # the request itself was refused: another model would refuse it too
+                rt.chooser.record_failure(model.name, f.reason)
                 continue
+            # A non-streamed answer's time covers the whole generation, not the first token.
+            ttft = reply.ttft_s if ctx.stream else None
+            rt.chooser.record_success(model.name, ctx.lane, ttft, p.needs.session)
             ctx.ttft_s = time.perf_counter() - ctx.started
             ctx.attempts.append((model.name, "ok"))
             if reply.rest is None:
@@ -69,7 +70,7 @@ class Pipeline:
                     reply.first,
                     media_type=reply.content_type,
                     headers=ctx.answer_headers(),
-                    background=BackgroundTask(record, self.rt, ctx, [reply.first], True),
+                    background=BackgroundTask(record, rt, ctx, [reply.first], True),
                 )
             return StreamingResponse(
                 self._relay(ctx, reply),
@@ -77,28 +78,6 @@ class Pipeline:
                 headers=ctx.answer_headers() | {"cache-control": "no-cache"},
             )
         raise _give_up(ctx, failure)
-
-    def _candidates(self, ctx: RequestContext) -> list[ModelSpec]:
-        name = ctx.requested_model
-        if name == "auto":
-            models = list(self.rt.by_lane.get(ctx.lane, ()))
-            if not models:
-                raise NoHealthyModel(f"No configured model serves the '{ctx.lane}' lane.")
-            return models
-        pinned = self.rt.config.by_name.get(name)
-        if pinned is None:
-            raise ModelNotFound(
-                f"The model '{name}' does not exist. Use 'auto' or one of: "
-                + ", ".join(m.name for m in self.rt.config.models),
-                param="model",
-            )
-        return [pinned, *(self.rt.config.by_name[f] for f in pinned.fallbacks)]
-
-    def _prepare(self, ctx: RequestContext, model: ModelSpec) -> dict[str, Any]:
-        body = dict(ctx.body)
-        body["model"] = model.upstream_model
-        ctx.upstream_body = body
-        return body
 
     async def _relay(self, ctx: RequestContext, reply: Reply) -> AsyncIterator[bytes]:
         chunks = [reply.first]

@@ -1,39 +1,86 @@
-"""The last stage: metrics and stats after the answer has gone out; never delays the client."""
+"""The last stage: metrics and the access line after the answer has gone out.
+
+`begin` marks a request in flight once its lane is known; `record` closes it exactly once,
+whatever the ending (answer, error, upstream failure, client gone), so the in-flight gauge
+cannot drift. Neither delays the client: `record` runs after the last byte.
+"""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 
+from router import logline
 from router.context import RequestContext
 from router.runtime import Runtime
 from router.sse import usage_of
 
+# Answers that cost no upstream call of their own.
+CACHE_HITS = frozenset({"l1", "l2", "typeahead", "coalesced"})
 
-def record(rt: Runtime, ctx: RequestContext, chunks: list[bytes], complete: bool) -> None:
+
+def begin(rt: Runtime, ctx: RequestContext) -> None:
+    """Count the request in flight; call once, as soon as its lane is decided."""
+    if ctx.inflight_lane is None:
+        ctx.inflight_lane = ctx.lane
+        rt.metrics.inflight.labels(ctx.inflight_lane).inc()
+
+
+def record(
+    rt: Runtime, ctx: RequestContext, chunks: Sequence[bytes] = (), complete: bool = False
+) -> None:
+    """Close the request: `chunks` is what the upstream (or cache) sent back, `complete`
+    whether the client got the whole answer. A second call for the same request is a no-op."""
+    if ctx.recorded:
+        return
+    ctx.recorded = True
     m = rt.metrics
+    if ctx.inflight_lane is not None:
+        m.inflight.labels(ctx.inflight_lane).dec()
+    duration = time.perf_counter() - ctx.started
     lane = ctx.lane
     model = ctx.model.name if ctx.model else "none"
-    if complete and ctx.model is not None:
-        usage, chars = usage_of(chunks, ctx.stream)
-        if usage:
-            ctx.input_tokens = int(usage.get("prompt_tokens") or usage.get("input_tokens") or 0)
-            ctx.output_tokens = int(
-                usage.get("completion_tokens") or usage.get("output_tokens") or 0
-            )
-        else:
-            ctx.output_tokens = chars // 4
-        cost = ctx.model.cost(ctx.input_tokens, ctx.output_tokens)
-        m.cost.labels(lane, model).inc(cost)
-        if rt.largest is not None:
-            saved = rt.largest.cost(ctx.input_tokens, ctx.output_tokens) - cost
+    cost = saved = 0.0
+    if chunks and ctx.model is not None:
+        _count_usage(ctx, list(chunks))
+        if ctx.cache not in CACHE_HITS:
+            # A cut-off stream was still generated, and billed, upstream.
+            cost = ctx.model.cost(ctx.input_tokens, ctx.output_tokens)
+            m.cost.labels(lane, model).inc(cost)
+            m.tokens.labels(lane, model, "input").inc(ctx.input_tokens)
+            m.tokens.labels(lane, model, "output").inc(ctx.output_tokens)
+        if complete:
+            # The yardstick: no laneway, every request as sent (untrimmed) to the largest
+            # model. A cache hit saves that whole cost.
+            sent = ctx.input_tokens + ctx.trimmed_tokens
+            saved = max(0.0, rt.largest.cost(sent, ctx.output_tokens) - cost)
             if saved > 0:
                 m.cost_saved.labels(lane).inc(saved)
-        m.tokens.labels(lane, model, "input").inc(ctx.input_tokens)
-        m.tokens.labels(lane, model, "output").inc(ctx.output_tokens)
     if ctx.trimmed_tokens:
         m.tokens.labels(lane, model, "trimmed").inc(ctx.trimmed_tokens)
     m.requests.labels(lane, model, str(ctx.status), ctx.cache).inc()
-    m.duration.labels(lane, model).observe(time.perf_counter() - ctx.started)
+    m.duration.labels(lane, model).observe(duration)
     if ctx.ttft_s is not None:
         m.ttft.labels(lane, model).observe(ctx.ttft_s)
     m.overhead.labels(lane).observe(ctx.overhead_s)
+    for name in {name for name, _ in ctx.attempts}:
+        sync_model_up(rt, name)
+    logline.emit(ctx, cost, saved, duration, rt.config.raw.server.log_prompts)
+
+
+def sync_model_up(rt: Runtime, model: str) -> None:
+    """Mirror a model's circuit breaker into `laneway_model_up`: 0 from its ejection until a
+    request succeeds on it again (half-open counts as still ejected)."""
+    closed = rt.chooser.breakers.state(model, time.monotonic()) == "closed"
+    rt.metrics.set_model_up(model, closed)
+
+
+def _count_usage(ctx: RequestContext, chunks: list[bytes]) -> None:
+    usage, chars = usage_of(chunks, ctx.stream)
+    if usage:
+        ctx.input_tokens = int(usage.get("prompt_tokens") or usage.get("input_tokens") or 0)
+        ctx.output_tokens = int(usage.get("completion_tokens") or usage.get("output_tokens") or 0)
+    elif chars:
+        # No usage (a stream without include_usage, or cut off): ~4 characters a token;
+        # the input count stays the pipeline's own estimate.
+        ctx.output_tokens = chars // 4

@@ -1,17 +1,21 @@
 """Everything built once from a config: the objects the pipeline's stages use.
 
 A reload builds a new Runtime and swaps it in; requests in flight keep the one they started
-with, so nothing changes under their feet.
+with, so nothing changes under their feet. Learned state (latency, breakers, affinity) is
+carried over to the new one.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 
 from policies.catalog import ModelSpec
+from policies.choose import Chooser
+from policies.policy import LANE_NAMES, Policy, load_policy
 from router.auth import KeyRing
 from router.config import Config
 from router.metrics import Metrics
@@ -21,36 +25,49 @@ from router.upstream import OpenAIUpstream
 @dataclass(eq=False)
 class Runtime:
     config: Config
+    policy: Policy
+    chooser: Chooser
     metrics: Metrics
     session: aiohttp.ClientSession
     openai: OpenAIUpstream
     keys: KeyRing
+    max_window: dict[str, int]  # per lane: the largest context window serving it
+    largest: ModelSpec  # the yardstick for "saved against sending everything to the largest"
     litellm: Any = None  # LitellmUpstream, only when a configured model needs it
-    by_lane: dict[str, tuple[ModelSpec, ...]] = field(default_factory=dict)
-    largest: ModelSpec | None = None
 
     @classmethod
-    def build(cls, config: Config, metrics: Metrics, session: aiohttp.ClientSession) -> Runtime:
-        litellm = None
-        if any(not m.openai_compatible for m in config.models):
+    def build(
+        cls,
+        config: Config,
+        metrics: Metrics,
+        session: aiohttp.ClientSession,
+        previous: Runtime | None = None,
+    ) -> Runtime:
+        base = Path(config.source).parent if config.source.endswith((".yaml", ".yml")) else None
+        policy = load_policy(config.raw.policy, base_dir=base)
+        old = previous.chooser if previous is not None else None
+        chooser = Chooser(
+            config.models,
+            policy,
+            latency=old.latency if old else None,
+            breakers=old.breakers if old else None,
+            affinity=old.affinity if old else None,
+        )
+        litellm = previous.litellm if previous is not None else None
+        if litellm is None and any(not m.openai_compatible for m in config.models):
             from router.upstream_litellm import LitellmUpstream
 
             litellm = LitellmUpstream()
-        by_lane = {
-            lane: tuple(
-                sorted(
-                    (m for m in config.models if lane in m.lanes),
-                    key=lambda m: (m.price_input + m.price_output, m.tier),
-                )
-            )
-            for lane in ("completion", "qa", "agentic")
+        max_window = {
+            lane: max((m.context_window for m in config.models if lane in m.lanes), default=0)
+            for lane in LANE_NAMES
         }
         largest = max(config.models, key=lambda m: (m.tier, m.price_input + m.price_output))
         for m in config.models:
             metrics.model_up.labels(m.name).set(1)
         return cls(
-            config, metrics, session, OpenAIUpstream(session), KeyRing(config), litellm, by_lane,
-            largest,
+            config, policy, chooser, metrics, session, OpenAIUpstream(session), KeyRing(config),
+            max_window, largest, litellm,
         )
 
     def client_for(self, model: ModelSpec) -> Any:

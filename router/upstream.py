@@ -27,6 +27,16 @@ PATHS = {
 }
 
 
+def endpoint_for_path(path: str) -> Endpoint | None:
+    """`/v1/chat/completions` or `/chat/completions` -> Endpoint.CHAT; None if not a model route."""
+    p = path.rstrip("/")
+    p = p[3:] if p.startswith("/v1/") else p
+    for endpoint, suffix in PATHS.items():
+        if p == suffix:
+            return endpoint
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class Timeouts:
     connect_s: float = 5.0

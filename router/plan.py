@@ -1,0 +1,124 @@
+"""The decisions for one request, before any upstream call: lane, candidates, trimmed bodies.
+
+Shared by the pipeline and by `/laneway/explain` (which plans with `dry_run=True` and stops).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from policies.affinity import session_key
+from policies.catalog import ModelSpec
+from policies.choose import Choice, Needs
+from policies.lanes import Endpoint, classify
+from policies.policy import LanePolicy
+from policies.trim import (
+    ContextTooLong,
+    TrimBudget,
+    TrimResult,
+    trim_agentic,
+    trim_chat,
+    trim_completion,
+)
+from router.context import RequestContext
+from router.errors import ContextLengthExceeded, ModelNotFound, NoHealthyModel
+from router.runtime import Runtime
+
+
+@dataclass(eq=False)
+class Plan:
+    lane: LanePolicy
+    choice: Choice
+    needs: Needs
+    budget: TrimBudget
+    shared: TrimResult | None  # a model-independent trim (qa, agentic), done once
+    by_family: dict[str | None, TrimResult] = field(default_factory=dict)
+
+    def body_for(self, ctx: RequestContext, model: ModelSpec) -> tuple[dict[str, Any], TrimResult]:
+        """The body to send `model`: trimmed (rendered for its FIM family) and renamed."""
+        trim = self.shared
+        if trim is None:
+            family = model.fim
+            trim = self.by_family.get(family)
+            if trim is None:
+                trim = trim_completion(ctx.endpoint.value, ctx.body, self.budget, family)
+                self.by_family[family] = trim
+        body = dict(trim.body)
+        body["model"] = model.upstream_model
+        return body, trim
+
+
+def plan(rt: Runtime, ctx: RequestContext, *, dry_run: bool = False) -> Plan:
+    ctx.decision = decision = classify(ctx.endpoint, ctx.body, ctx.headers)
+    lane = decision.lane.value
+    lp = rt.policy.lane(lane)
+    budget = TrimBudget(
+        input_tokens=lp.input_tokens or rt.max_window.get(lane, 0) or 1,
+        prefix_share=lp.prefix_share,
+        max_output_tokens=lp.max_output_tokens,
+        tool_output_tokens=lp.tool_output_tokens,
+        scope=lp.scope,
+    )
+    shared = _shared_trim(ctx, lane, budget)
+    body = ctx.body
+    estimate = shared.tokens_after if shared else min(ctx.body_bytes // 4, budget.input_tokens)
+    needs = Needs(
+        tools=bool(body.get("tools") or body.get("functions")),
+        fim=lane == "completion" and ctx.endpoint is Endpoint.COMPLETIONS,
+        input_tokens=estimate,
+        output_tokens=_max_output(body),
+        session=session_key(body, ctx.headers) if lp.affinity else None,
+    )
+    name = ctx.requested_model
+    if name == "auto":
+        choice = rt.chooser.choose(lane, needs, dry_run=dry_run)
+    elif name in rt.config.by_name:
+        choice = rt.chooser.pinned(name, lane, needs, dry_run=dry_run)
+    else:
+        raise ModelNotFound(
+            f"The model '{name}' does not exist. Use 'auto' or one of: "
+            + ", ".join(m.name for m in rt.config.models),
+            param="model",
+        )
+    if not choice.candidates and not dry_run:
+        headers = {}
+        if choice.retry_after_s is not None:
+            headers["retry-after"] = str(max(1, round(choice.retry_after_s)))
+        raise NoHealthyModel(
+            f"No model can serve this '{lane}' request: " + "; ".join(choice.reasons) + ".",
+            headers=headers,
+        )
+    return Plan(lp, choice, needs, budget, shared)
+
+
+def _shared_trim(ctx: RequestContext, lane: str, budget: TrimBudget) -> TrimResult | None:
+    if lane == "completion":
+        # Completions render for the chosen model's FIM family: trimmed per candidate.
+        return None if ctx.endpoint in (Endpoint.COMPLETIONS, Endpoint.CHAT) else _untouched(ctx)
+    if ctx.endpoint is Endpoint.EMBEDDINGS:
+        return _untouched(ctx)
+    try:
+        if lane == "agentic" and ctx.endpoint in (Endpoint.CHAT, Endpoint.RESPONSES):
+            return trim_agentic(ctx.endpoint.value, ctx.body, budget)
+        if ctx.endpoint is Endpoint.CHAT:
+            return trim_chat(ctx.body, budget)
+    except ContextTooLong as exc:
+        raise ContextLengthExceeded(
+            f"This request is too long for every model that serves the '{lane}' lane: {exc}.",
+            param="messages",
+        ) from None
+    return _untouched(ctx)
+
+
+def _untouched(ctx: RequestContext) -> TrimResult:
+    n = ctx.body_bytes // 4
+    return TrimResult(ctx.body, n, n, 0, None, None)
+
+
+def _max_output(body: dict[str, Any]) -> int:
+    for key in ("max_tokens", "max_completion_tokens", "max_output_tokens"):
+        v = body.get(key)
+        if isinstance(v, int) and not isinstance(v, bool) and v > 0:
+            return v
+    return 0
