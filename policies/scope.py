@@ -14,6 +14,7 @@ LINE = "line"
 BLOCK = "block"
 
 WINDOW = 2000  # chars of prefix scanned for open brackets: enough for a long call/literal
+LINE_TAIL = 400  # chars of a line looked at (minified code has 400 kB lines)
 
 # Keywords that make a trailing ':' open a block even inside braces (C/Go/Java case labels,
 # Python compound statements, C++ access specifiers).
@@ -31,9 +32,9 @@ _CLOSERS = {")": "(", "]": "[", "}": "{"}
 def decide(prefix: str, suffix: str) -> str:
     """``"line"`` or ``"block"`` for a cursor between ``prefix`` and ``suffix``."""
     start = prefix.rfind("\n") + 1
-    before = prefix[start:]
+    before = prefix[max(start, len(prefix) - LINE_TAIL):]  # a line's end decides; bounded
     nl = suffix.find("\n")
-    after = suffix if nl < 0 else suffix[:nl]
+    after = suffix[:LINE_TAIL] if nl < 0 else suffix[:min(nl, LINE_TAIL)]
     if after.strip():
         return LINE  # code after the cursor on this line: finish the line, keep what follows
     stack = _open_brackets(_window(prefix, len(prefix)))
@@ -81,7 +82,7 @@ def _previous_line(prefix: str, start: int) -> str | None:
     end = start - 1
     while end > 0:
         s = prefix.rfind("\n", 0, end) + 1
-        line = prefix[s:end].strip()
+        line = prefix[max(s, end - LINE_TAIL):end].strip()
         if line:
             return line
         end = s - 1
