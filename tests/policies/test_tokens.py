@@ -22,7 +22,8 @@ SAMPLES = {
     "typescript": "export async function load(url: string): Promise<Response> {\n"
                   "  const res = await fetch(url, { method: 'GET' });\n  return res;\n}\n" * 20,
     "go": "func (s *Server) Handle(w http.ResponseWriter, r *http.Request) {\n"
-          "\tif err := s.check(r); err != nil {\n\t\thttp.Error(w, err.Error(), 400)\n\t}\n}\n" * 20,
+          "\tif err := s.check(r); err != nil {\n\t\thttp.Error(w, err.Error(), 400)\n"
+          "\t}\n}\n" * 20,
     "prose": "The quick brown fox jumps over the lazy dog. " * 40,
     "chinese": "这是一个用于测试的中文句子，包含标点符号。" * 30,
     "accents": "Après le déjeuner, nous irons à la bibliothèque municipale. " * 30,
