@@ -75,7 +75,7 @@ def declared_tools(body: dict[str, Any]) -> str | None:
 
 
 def _roles(items: list[Any]) -> list[Any]:
-    """Each item's role (None for non-dicts): one C-speed comprehension per request."""
+    """Each item's role (None for non-dicts), computed once per request."""
     return [m.get("role") if isinstance(m, dict) else None for m in items]
 
 
@@ -137,20 +137,23 @@ def responses_view(body: dict[str, Any]) -> View:
         return View(declared)
     instructions = body.get("instructions")
     prefix = (instructions,) if isinstance(instructions, str) and instructions else ()
+    messages: list[dict[str, Any]] = []
+    if isinstance(body.get("previous_response_id"), str):
+        # The conversation continues server-side: count the earlier answer as a turn,
+        # so a follow-up is not mistaken for a one-shot request.
+        messages.append({"role": "assistant"})
     given = body.get("input")
     if isinstance(given, str):
-        return _conversation([{"content": given}], ["user"], prefix)
-    if not isinstance(given, list):
-        return _conversation([], [], prefix)
-    messages: list[dict[str, Any]] = []
-    for item in given:
-        if not isinstance(item, dict):
-            continue
-        kind = item.get("type")
-        if kind is None or kind == "message":
-            messages.append(item)
-        elif isinstance(kind, str) and (
-            kind.endswith(TOOL_ITEM_SUFFIXES) or kind in TOOL_ITEM_TYPES
-        ):
-            return View(f"shape: responses input item '{kind}'")
+        messages.append({"role": "user", "content": given})
+    elif isinstance(given, list):
+        for item in given:
+            if not isinstance(item, dict):
+                continue
+            kind = item.get("type")
+            if kind is None or kind == "message":
+                messages.append(item)
+            elif isinstance(kind, str) and (
+                kind.endswith(TOOL_ITEM_SUFFIXES) or kind in TOOL_ITEM_TYPES
+            ):
+                return View(f"shape: responses input item '{kind}'")
     return _conversation(messages, _roles(messages), prefix)

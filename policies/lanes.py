@@ -122,11 +122,11 @@ def _legacy_completion(body: dict[str, Any]) -> LaneDecision:
     suffix = body.get("suffix")
     if isinstance(suffix, str) and suffix:
         return LaneDecision(Lane.COMPLETION, ("shape: legacy completions with suffix",), "shape")
-    if isinstance(prompt, str):
-        family = mk.fim_family(prompt, anchored=False)
-        if family:
-            reason = f"content: {family} FIM markers in prompt"
-            return LaneDecision(Lane.COMPLETION, (reason,), "content")
+    family = mk.fim_family(prompt, anchored=False) if isinstance(prompt, str) else None
+    if family:
+        reason = f"content: {family} FIM markers in prompt"
+        return LaneDecision(Lane.COMPLETION, (reason,), "content")
+    if prompt is not None:  # text or token ids
         return LaneDecision(Lane.COMPLETION, ("shape: legacy completions prompt",), "shape")
     return LaneDecision(Lane.COMPLETION, ("default: legacy completions endpoint",), "default")
 
@@ -157,7 +157,10 @@ def _content(view: View, body: dict[str, Any], notes: list[str]) -> tuple[Lane, 
 
 def _agent_turn(view: View) -> str | None:
     for text in view.first_user:
-        if text.find("<task>", 0, mk.ANCHOR) >= 0:
+        # Cline/Roo open a task with "<task>\n...\n</task>"; both tags, at the start.
+        if text[: mk.ANCHOR].lstrip().startswith("<task>") and mk.find_in_window(
+            text, "</task>", mk.TURN_HEAD, mk.TURN_TAIL
+        ):
             return "Cline/Roo <task>"
     turns = (
         view.first_user if view.first_user is view.last_user else view.first_user + view.last_user

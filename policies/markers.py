@@ -80,6 +80,9 @@ FIM_FAMILIES: tuple[FimFamily, ...] = (
     ),
 )
 
+# Beginning-of-sequence tokens some clients write before the first FIM marker.
+BOS_TOKENS: tuple[str, ...] = ("<s>", "<|endoftext|>", "<｜begin▁of▁sentence｜>", "<bos>")
+
 # Completion over chat: an editor asks a chat model to fill a hole.
 HOLE_STRONG: tuple[str, ...] = (
     "{{FILL_HERE}}",
@@ -189,20 +192,34 @@ def first_literal(text: str, needles: tuple[str, ...], head: int, tail: int) -> 
 def fim_family(text: str, anchored: bool) -> str | None:
     """Name the FIM family whose markers this text carries, or None.
 
-    Anchored (used for chat messages, where a user may merely *mention* a marker): the
-    text must start with an opener or end with a closer, as a raw FIM prompt does.
-    Unanchored (a /completions prompt, already known to be a completion): any marker
-    in the head or tail window names the family, except codellama's HTML-like tags.
+    Unanchored (a /completions prompt, a completion whatever it holds): an opener near
+    the start, a closer at the end, or any marker in the head/tail windows names the
+    family; codellama's HTML-like ``<PRE>`` only counts near the start.
+    Anchored (a chat message, whose author may merely *ask about* a marker): the text
+    must be a FIM prompt, i.e. begin with an opener (after whitespace and a BOS token)
+    and either end with a closer or hold a second marker of the same family.
     """
     start = text[:ANCHOR]
-    end = text[-ANCHOR:]
+    end = text[-ANCHOR:].rstrip()
+    if anchored:
+        start = start.lstrip()
+        for bos in BOS_TOKENS:
+            if start.startswith(bos):
+                start = start[len(bos) :].lstrip()
+                break
     for fam in FIM_FAMILIES:
-        if any(start.find(m) >= 0 for m in fam.openers):
-            return fam.name
-        if any(end.rstrip().endswith(m) for m in fam.closers):
-            return fam.name
-        if anchored or fam.name == "codellama":
+        if anchored:
+            opener = next((m for m in fam.openers if start.startswith(m)), None)
+            if opener and (
+                end.endswith(fam.closers)
+                or any(m != opener and find_in_window(text, m, FIM_HEAD, FIM_TAIL) for m in fam.all)
+            ):
+                return fam.name
             continue
-        if any(find_in_window(text, m, FIM_HEAD, FIM_TAIL) for m in fam.all):
+        if any(start.find(m) >= 0 for m in fam.openers) or end.endswith(fam.closers):
+            return fam.name
+        if fam.name != "codellama" and any(
+            find_in_window(text, m, FIM_HEAD, FIM_TAIL) for m in fam.all
+        ):
             return fam.name
     return None

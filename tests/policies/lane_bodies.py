@@ -396,6 +396,20 @@ COMPLETION_CASES: list[Case] = [
         "deepseek FIM",
     ),
     Case(
+        "chat-raw-codestral-fim-with-bos",
+        "chat",
+        chat(user(f"<s>[SUFFIX]{TS_SUFFIX}[PREFIX]{TS_PREFIX}"), temperature=0),
+        "completion",
+        "codestral FIM markers in chat message",
+    ),
+    Case(
+        "legacy-token-id-prompt",
+        "completions",
+        {"model": "auto", "prompt": [50256, 318, 257], "max_tokens": 16},
+        "completion",
+        "legacy completions prompt",
+    ),
+    Case(
         "zed-edit-prediction-style",
         "chat",
         chat(
@@ -759,6 +773,44 @@ AGENTIC_CASES: list[Case] = [
         "function_call_output",
     ),
     Case(
+        "zed-agent-native-tools",
+        "chat",
+        chat(
+            system("You are a highly skilled software engineer with extensive knowledge."),
+            user([{"type": "text", "text": "Make the sidebar collapsible"}]),
+            tools=[
+                fn_tool("read_file"),
+                fn_tool("edit_file"),
+                fn_tool("terminal"),
+                fn_tool("grep"),
+            ],
+            tool_choice="auto",
+            stream=True,
+        ),
+        "agentic",
+        "4 tools declared",
+    ),
+    Case(
+        "cursor-like-agent-parallel-tool-calls",
+        "chat",
+        chat(
+            system("You are a powerful agentic AI coding assistant."),
+            user("<user_query>\nwhy is login slow?\n</user_query>"),
+            asst(
+                "",
+                tool_calls=[
+                    tool_call("t1", "codebase_search", '{"query":"login"}'),
+                    tool_call("t2", "grep_search", '{"query":"bcrypt"}'),
+                ],
+            ),
+            {"role": "tool", "tool_call_id": "t1", "content": "src/auth/login.ts"},
+            {"role": "tool", "tool_call_id": "t2", "content": "src/auth/hash.ts: bcrypt(14)"},
+            tools=[fn_tool("codebase_search"), fn_tool("grep_search"), fn_tool("edit_file")],
+        ),
+        "agentic",
+        "3 tools declared",
+    ),
+    Case(
         "multi-turn-chat-with-cline-ua",
         "chat",
         chat(
@@ -788,6 +840,14 @@ AGENTIC_CASES: list[Case] = [
         "agentic",
         "originator 'codex_cli_rs'",
         {"originator": "codex_cli_rs"},
+    ),
+    Case(
+        "codex-followup-previous-response-id",
+        "responses",
+        {"model": "auto", "input": "and now the tests", "previous_response_id": "resp_42"},
+        "agentic",
+        "originator 'codex_exec'",
+        {"originator": "codex_exec"},
     ),
 ]
 
@@ -981,6 +1041,27 @@ QA_CASES: list[Case] = [
         "chat-empty-tools-and-null-choice",
         "chat",
         chat(user("what's new in python 3.13?"), tools=[], tool_choice=None, functions=None),
+        "qa",
+        "default",
+    ),
+    Case(
+        "one-shot-question-starting-with-fim-token",
+        "chat",
+        chat(user("<|fim_prefix|> what does this token do in qwen coder?"), max_tokens=256),
+        "qa",
+        "default",
+    ),
+    Case(
+        "one-shot-question-ending-with-fim-token",
+        "chat",
+        chat(user("In a qwen FIM prompt, what comes right after <|fim_middle|>"), temperature=0),
+        "qa",
+        "default",
+    ),
+    Case(
+        "one-shot-question-about-task-tags",
+        "chat",
+        chat(user("<task> tags in Cline: how are they parsed?")),
         "qa",
         "default",
     ),

@@ -143,7 +143,7 @@ def test_agentic_never_completion_even_with_fim_or_hole_markers(case: Any, how: 
 def test_injection_would_be_completion_without_agent_signals() -> None:
     # The mutation above is strong enough to make a plain one-shot chat a completion,
     # so the agentic cases pass because of their agent signals, not a weak injection.
-    plain = B.chat(B.user("x"))
+    plain = B.chat(B.user(""))
     for how, fn in INJECTIONS.items():
         decision = classify(Endpoint.CHAT, _inject(plain, fn), {})
         assert decision.lane == Lane.COMPLETION, (how, decision)
@@ -261,3 +261,13 @@ def test_classify_is_fast_on_big_bodies(endpoint: Endpoint, make: Any) -> None:
         min(timeit.repeat(lambda: classify(endpoint, body, {}), number=runs, repeat=3)) / runs
     )
     assert per_call < 1e-3, f"{per_call * 1e6:.1f} µs per call"
+
+
+def test_scans_are_bounded_windows() -> None:
+    # Markers are looked for where clients put them, not everywhere: a hole marker in
+    # the middle of a 1 MB paste is not seen, which is what keeps classify O(1) in size.
+    filler = "y = 1\n" * 100_000
+    deep = B.chat(B.user(filler + "{{FILL_HERE}}" + filler), temperature=0)
+    assert classify(Endpoint.CHAT, deep, {}).lane == Lane.QA
+    near_end = B.chat(B.user(filler + "{{FILL_HERE}}\n"), temperature=0)
+    assert classify(Endpoint.CHAT, near_end, {}).lane == Lane.COMPLETION
