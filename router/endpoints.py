@@ -19,6 +19,7 @@ from router.errors import LanewayError
 from router.explain import explain as explain_request
 from router.pipeline import Pipeline
 from router.runtime import Runtime
+from router.scrub import scrub
 
 _JSON = "application/json"
 
@@ -80,6 +81,7 @@ async def _model_call(request: Request, endpoint: Endpoint) -> Response:
         tenant = rt.keys.tenant(request.headers.get("authorization"))
         body, size = await read_body(request, rt.config.raw.server.max_body_bytes)
         validate(endpoint, body)
+        scrub(body)  # before any stage reads it: only the config says where a call goes
         ctx = RequestContext(
             request_id=rid,
             endpoint=endpoint,
