@@ -136,7 +136,7 @@ def _content(view: View, body: dict[str, Any], notes: list[str]) -> tuple[Lane, 
     # A declared no-tools mode comes first: such prompts often name what they forbid
     # ("Don't use SEARCH/REPLACE blocks", "switch to Agent Mode").
     for text in view.system:
-        label = mk.first_marker(text, mk.QA_SYSTEM, mk.SYSTEM_HEAD, 0)
+        label = mk.first_marker(text, mk.QA_SYSTEM, mk.SYSTEM_HEAD, mk.SYSTEM_TAIL)
         if label:
             return Lane.QA, f"content: {label} in system prompt"
     for text in view.system:
@@ -158,8 +158,8 @@ def _content(view: View, body: dict[str, Any], notes: list[str]) -> tuple[Lane, 
 def _agent_turn(view: View) -> str | None:
     for text in view.first_user:
         # Cline/Roo open a task with "<task>\n...\n</task>"; both tags, at the start.
-        if text[: mk.ANCHOR].lstrip().startswith("<task>") and mk.find_in_window(
-            text, "</task>", mk.TURN_HEAD, mk.TURN_TAIL
+        if text[: mk.ANCHOR].lstrip().startswith(mk.TASK_OPEN) and mk.find_in_window(
+            text, mk.TASK_CLOSE, mk.TURN_HEAD, mk.TURN_TAIL
         ):
             return "Cline/Roo <task>"
     turns = (
@@ -185,8 +185,9 @@ def _completion_over_chat(view: View, body: dict[str, Any], notes: list[str]) ->
                 return f"content: {family} FIM markers in chat message"
     # Few-shot hole fillers send example turns under a hole-filler system prompt; any
     # other multi-turn chat is a conversation, so its turns are not even scanned.
-    filler_system = any(_first_hole((t,), mk.HOLE_STRONG) for t in view.system)
-    if not (view.single_exchange or filler_system):
+    if not view.single_exchange and not any(
+        mk.first_literal(t, mk.HOLE_STRONG, mk.SYSTEM_HEAD, mk.SYSTEM_TAIL) for t in view.system
+    ):
         return None
     hole = _first_hole(view.last_user, mk.HOLE_STRONG)
     if hole:

@@ -94,7 +94,7 @@ HOLE_STRONG: tuple[str, ...] = (
 # Cursor glyphs also turn up in ordinary questions ("why does my bar print █?"), so
 # they only count with completion-like sampling settings.
 HOLE_WEAK: tuple[str, ...] = ("<CURSOR>", "<|cursor|>", "<cursor>", "█")
-HOLE_STOPS: tuple[str, ...] = ("</COMPLETION>", "</FILL>", "</CODE>")
+HOLE_STOPS: tuple[str, ...] = ("</COMPLETION>",)
 
 # Tools described in a system prompt instead of a `tools` field (agent protocols).
 # Each miss costs a scan of the windows, so redundant needles (BEGIN_ARG's twin
@@ -126,7 +126,7 @@ AGENT_USER: tuple[tuple[str, str], ...] = (
     ("[TASK RESUMPTION]", "Cline/Roo task resumption"),
     ("You have access to the following tools", "ReAct tool list"),
 )
-AGENT_USER_START: tuple[tuple[str, str], ...] = (("<task>", "Cline/Roo <task> turn"),)
+TASK_OPEN, TASK_CLOSE = "<task>", "</task>"  # a Cline/Roo task opens the first user turn
 TOOL_RESULT_TAIL = "] Result:"  # "[execute_command for 'npm test'] Result:"
 
 # Client modes that declare "no tools, just answer".
@@ -137,7 +137,6 @@ QA_SYSTEM: tuple[tuple[str, str], ...] = (
 # One-shot side jobs; matched on a lower-cased, bounded head only.
 SIDE_JOBS: tuple[tuple[str, str], ...] = (
     ("commit message", "commit message"),
-    ("git commit", "commit message"),
     ("pull request description", "pull request description"),
     ("title for", "title"),
     ("conversation title", "title"),
