@@ -88,19 +88,22 @@ class StoredAnswer:
             return str(first.get("text") or "")
         return str((first.get("message") or {}).get("content") or "")
 
-    def to_bytes(self) -> bytes:
-        meta = {"f": FORMAT, "k": self.kind, "m": self.model, "t": self.stored_at, "u": self.usage}
+    def to_bytes(self, key: str = "") -> bytes:
+        meta = {"f": FORMAT, "key": key, "k": self.kind, "m": self.model, "t": self.stored_at,
+                "u": self.usage}
         return orjson.dumps(meta) + b"\n" + self.body
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> StoredAnswer | None:
-        """None for anything that is not a stored answer of this format (never raises)."""
+    def from_bytes(cls, data: bytes, key: str = "") -> StoredAnswer | None:
+        """None for anything that is not a stored answer of this format, or was stored under
+        another key (never raises). The key check makes a confused connection — a reply
+        meant for another request — a miss, never somebody else's answer."""
         head, sep, body = data.partition(b"\n")
         if not sep:
             return None
         try:
             meta = orjson.loads(head)
-            if not isinstance(meta, dict) or meta.get("f") != FORMAT:
+            if not isinstance(meta, dict) or meta.get("f") != FORMAT or meta.get("key") != key:
                 return None
             return cls(meta["k"], body, str(meta["m"]), float(meta["t"]), bool(meta["u"]))
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):

@@ -5,9 +5,10 @@ Fault rules:
   task and the caller stops waiting at the deadline, whatever the client library is doing
   (a frozen server, a connect that hangs, cluster slot refreshes): a sick Redis costs a
   request at most the timeout, and the answer is a miss (fail open).
-- A breaker: after `failures` consecutive faults it opens, and reads and writes skip Redis
-  at once (a miss, a dropped write). A background task PINGs every `probe_interval_s`
-  while it is open — or not yet known to be up — and closes it on the first answer, so
+- A breaker: after `failures` faults within a short window it opens, and reads and writes
+  skip Redis at once (a miss, a dropped write). A background task PINGs (every shard of a
+  cluster) every `probe_interval_s` while it is open or Redis is not yet known to be up,
+  and closes it on the first answer, so
   caching resumes by itself once Redis is back; while closed it PINGs now and then so
   `state()` stays true even without traffic.
 - Writes never delay an answer: `put` queues (bounded; when full the write is dropped and
@@ -26,6 +27,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any, Literal, TypeVar
 
@@ -50,27 +52,38 @@ def split_cluster_url(url: str) -> tuple[str, bool]:
 
 
 class Breaker:
-    """Consecutive faults open it; only a successful probe (or operation) closes it."""
+    """`failures` faults within `window_s` open it — consecutive or not, so that one frozen
+    node of a cluster (a third of the keys) trips it as surely as a frozen single Redis.
+    Only a successful probe closes it (`reset`)."""
 
-    __slots__ = ("_fails", "failures", "open", "opened_at", "trips")
+    __slots__ = ("_faults", "failures", "open", "trips", "window_s")
 
-    def __init__(self, failures: int = 3) -> None:
+    def __init__(self, failures: int = 3, window_s: float = 2.0) -> None:
         self.failures = failures
-        self._fails = 0
+        self.window_s = window_s
+        self._faults: deque[float] = deque(maxlen=failures)
         self.open = False
-        self.opened_at = 0.0
         self.trips = 0
 
-    def success(self) -> None:
-        self._fails = 0
-        self.open = False
-
     def failure(self) -> None:
-        self._fails += 1
-        if not self.open and self._fails >= self.failures:
+        now = time.monotonic()
+        self._faults.append(now)
+        if (
+            not self.open
+            and len(self._faults) >= self.failures
+            and now - self._faults[0] <= self.window_s
+        ):
             self.open = True
-            self.opened_at = time.monotonic()
             self.trips += 1
+
+    def trip(self) -> None:
+        if not self.open:
+            self.open = True
+            self.trips += 1
+
+    def reset(self) -> None:
+        self._faults.clear()
+        self.open = False
 
 
 class RedisStore:
@@ -94,6 +107,7 @@ class RedisStore:
         self.timeout_s = timeout_s
         self.write_timeout_s = write_timeout_s or max(0.25, timeout_s * 5)
         self.probe_interval_s = probe_interval_s
+        self.init_timeout_s = max(2.0, self.write_timeout_s)
         self.health_interval_s = health_interval_s
         self.batch = batch
         self.breaker = Breaker(failures)
@@ -103,6 +117,7 @@ class RedisStore:
         self._queue: asyncio.Queue[tuple[str, bytes, int]] | None = None
         self._queue_size = queue_size
         self._tasks: list[asyncio.Task[None]] = []
+        self._wake = asyncio.Event()
         self._closed = False
         options: dict[str, Any] = {
             "socket_timeout": self.write_timeout_s,
@@ -119,7 +134,7 @@ class RedisStore:
             pool = BlockingConnectionPool.from_url(
                 plain_url, max_connections=max_connections, timeout=self.write_timeout_s, **options
             )
-            self.client = Redis(connection_pool=pool)
+            self.client = Redis.from_pool(pool)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -143,6 +158,8 @@ class RedisStore:
             await asyncio.wait_for(self.client.aclose(), 1.0)
 
     def state(self) -> Literal["ok", "degraded"]:
+        with contextlib.suppress(RuntimeError):  # no running loop: report what is known
+            self.start()
         return "ok" if self.healthy and not self.breaker.open else "degraded"
 
     # -- operations --------------------------------------------------------------------------
@@ -150,7 +167,7 @@ class RedisStore:
     async def get(self, key: str) -> bytes | None:
         """The stored value, or None: a miss, or Redis could not answer in time (fail open)."""
         self.start()
-        if self.breaker.open:
+        if self.breaker.open or self._unmapped():
             self._event("skip")
             return None
         try:
@@ -214,22 +231,38 @@ class RedisStore:
             pipe.set(key, value, px=ttl_ms)
         await pipe.execute()
 
+    def _unmapped(self) -> bool:
+        """A cluster client that must (re)learn the slot map first: the prober does that, with
+        a longer deadline, so no request pays for it — or cancels it halfway, forever."""
+        if self.cluster and getattr(self.client, "_initialize", False):
+            self._wake.set()
+            return True
+        return False
+
     async def _prober(self) -> None:
         while True:
             try:
-                await self._bounded(self.client.ping(), self.write_timeout_s)
+                if self._unmapped():
+                    assert isinstance(self.client, RedisCluster)
+                    await self._bounded(self.client.initialize(), self.init_timeout_s)
+                await self._bounded(self._ping(), self.write_timeout_s)
             except Exception as exc:
                 if self.healthy is not False:
                     log.warning("cache: Redis unreachable (%s); serving without L2", _brief(exc))
                 self.healthy = False
-                self.breaker.failure()
-                self.breaker.open = True
+                self.breaker.trip()
             else:
                 if self.healthy is False or self.breaker.open:
                     log.info("cache: Redis is back; L2 resumes")
-                self._ok()
+                self.healthy = True
+                self.breaker.reset()
             healthy = self.healthy and not self.breaker.open
-            await asyncio.sleep(self.health_interval_s if healthy else self.probe_interval_s)
+            self._wake.clear()
+            # A breaker that opens meanwhile wakes the prober early: recovery starts at once.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    self._wake.wait(), self.health_interval_s if healthy else self.probe_interval_s
+                )
 
     # -- helpers -----------------------------------------------------------------------------
 
@@ -248,9 +281,14 @@ class RedisStore:
             raise TimeoutError(f"Redis did not answer within {timeout_s * 1000:.0f} ms")
         return task.result()
 
+    async def _ping(self) -> None:
+        if isinstance(self.client, RedisCluster):
+            await self.client.ping(target_nodes=RedisCluster.PRIMARIES)  # every shard
+        else:
+            await self.client.ping()
+
     def _ok(self) -> None:
         self.healthy = True
-        self.breaker.success()
 
     def _fault(self, op: str, exc: BaseException) -> None:
         was_open = self.breaker.open
@@ -258,6 +296,7 @@ class RedisStore:
         self._event("error")
         if self.breaker.open and not was_open:
             self.healthy = False
+            self._wake.set()
             log.warning("cache: Redis %s failed (%s); breaker open", op, _brief(exc))
 
     def _drop(self) -> None:

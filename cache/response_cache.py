@@ -13,7 +13,6 @@ tier `l1`/`typeahead` with `hit`/`miss`/`store`; `l2` with `hit`/`miss`/`error`/
 
 from __future__ import annotations
 
-import contextlib
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -135,7 +134,7 @@ class ResponseCache:
         if self.l2 is None:
             return None
         raw = await self.l2.get(plan.key)
-        answer = StoredAnswer.from_bytes(raw) if raw is not None else None
+        answer = StoredAnswer.from_bytes(raw, plan.key) if raw is not None else None
         if answer is None or answer.kind != plan.kind or not self._usable(plan, answer):
             return None
         self.l1.put(plan.key, answer, plan.ttl_s)
@@ -163,7 +162,7 @@ class ResponseCache:
         if self.l1.put(plan.key, answer, plan.ttl_s):
             self.event("l1", "store")
         if self.l2 is not None:
-            self.l2.put(plan.key, answer.to_bytes(), plan.ttl_s)
+            self.l2.put(plan.key, answer.to_bytes(plan.key), plan.ttl_s)
         self._remember(plan, answer)
 
     def _remember(self, plan: CachePlan, answer: StoredAnswer) -> None:
@@ -181,11 +180,7 @@ class ResponseCache:
 
     def state(self) -> Literal["ok", "degraded", "disabled"]:
         """L2's health for /readyz: disabled (no Redis configured), ok, or degraded."""
-        if self.l2 is None:
-            return "disabled"
-        with contextlib.suppress(RuntimeError):  # no running loop: report what is known
-            self.l2.start()
-        return self.l2.state()
+        return "disabled" if self.l2 is None else self.l2.state()
 
     async def start(self) -> None:
         if self.l2 is not None:
