@@ -155,7 +155,6 @@ def _finish(out: dict[str, Any], budget: TrimBudget, scope: str, source: str | N
     stop = out.get("stop")
     client = [stop] if isinstance(stop, str) else [s for s in stop if isinstance(s, str)] \
         if isinstance(stop, list) else []
-    allowed = max(MAX_STOPS, len(client))
     own = client
     ours: list[str] = []
     if source is not None and family is not None and family != source:
@@ -170,8 +169,10 @@ def _finish(out: dict[str, Any], budget: TrimBudget, scope: str, source: str | N
         if s and s not in merged:
             merged.append(s)
     merged = [s for s in merged if s in own] + [s for s in merged if s not in own]
+    if len(client) <= MAX_STOPS:  # a longer list means the server accepts more: keep all
+        merged = merged[:MAX_STOPS]
     if merged != client:
-        out["stop"] = merged[:allowed]
+        out["stop"] = merged
     return _cap_output(out, budget, scope)
 
 
