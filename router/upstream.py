@@ -2,7 +2,12 @@
 
 `open()` returns once the answer has *started* (headers, and the first chunk of a stream),
 so the pipeline can still fall back to another model before a byte reaches the client.
-Only laneway retries: aiohttp never retries by itself, and neither does this module.
+Only laneway retries: aiohttp never retries a POST by itself, and neither does this module.
+
+Timeouts (per lane, from the policy): `connect_s` for the connection; a stream's first chunk
+within `ttft_s`; each later chunk within `idle_s`; the whole answer within `total_s`. A
+non-streamed answer is silent until it is whole, so only `total_s` applies to it. Every
+failure, timeout or cancellation closes the upstream connection, so generation stops there.
 """
 
 from __future__ import annotations
@@ -112,22 +117,30 @@ class OpenAIUpstream:
         if model.api_key:
             headers["authorization"] = "Bearer " + model.api_key.reveal()
         url = model.api_base + PATHS[endpoint]
-        timeout = aiohttp.ClientTimeout(
-            total=None, connect=timeouts.connect_s, sock_read=timeouts.idle_s
-        )
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeouts.total_s
+        # A non-streamed answer is silent until it is whole: it has no first token to time
+        # and no idle gaps, so only the total limit applies to it.
+        first_within = min(timeouts.ttft_s, timeouts.total_s) if stream else timeouts.total_s
+        resp: aiohttp.ClientResponse | None = None
         try:
-            async with asyncio.timeout(timeouts.ttft_s):
-                resp = await self._session.post(
-                    url, data=orjson.dumps(body), headers=headers, timeout=timeout
-                )
-                if resp.status >= 400:
-                    data = await resp.read()
-                    resp.release()
-                    raise _status_failure(model, resp, data)
-                if stream:
-                    first = await resp.content.readany()
-                else:
-                    first = await resp.read()
+            try:
+                async with asyncio.timeout(first_within):
+                    resp = await self._session.post(
+                        url, data=orjson.dumps(body), headers=headers,
+                        timeout=aiohttp.ClientTimeout(total=None, connect=timeouts.connect_s),
+                    )
+                    if resp.status >= 400:
+                        data = await resp.read()
+                        resp.release()
+                        raise _status_failure(model, resp, data)
+                    first = await resp.content.readany() if stream else await resp.read()
+            except BaseException:
+                # A timeout, an error, the client leaving (CancelledError): drop the
+                # connection, which is how the upstream learns to stop generating.
+                if resp is not None:
+                    resp.close()
+                raise
         except UpstreamFailure:
             raise
         except TimeoutError:
@@ -142,20 +155,40 @@ class OpenAIUpstream:
             raise UpstreamFailure(
                 model.name, "transport", f"Model '{model.name}' failed: {type(exc).__name__}."
             ) from None
+        assert resp is not None
         ttft = time.perf_counter() - started
         content_type = resp.headers.get("content-type", "application/json")
         if not stream:
             resp.release()
             return Reply(resp.status, content_type, first, None, ttft, resp.release)
-        return Reply(resp.status, content_type, first, _rest(resp, model), ttft, resp.close)
+        rest = _rest(resp, model, timeouts.idle_s, deadline)
+        return Reply(resp.status, content_type, first, rest, ttft, resp.close)
 
 
-async def _rest(resp: aiohttp.ClientResponse, model: ModelSpec) -> AsyncIterator[bytes]:
+async def _rest(
+    resp: aiohttp.ClientResponse, model: ModelSpec, idle_s: float, deadline: float
+) -> AsyncIterator[bytes]:
+    loop = asyncio.get_running_loop()
     try:
-        async for chunk in resp.content.iter_any():
+        while True:
+            left = deadline - loop.time()
+            if left <= 0:
+                raise StreamBroken("total_timeout", f"Model '{model.name}' ran out of time.")
+            try:
+                # One timer per chunk bounds both the silence and the whole answer.
+                async with asyncio.timeout(min(idle_s, left)):
+                    chunk = await resp.content.readany()
+            except TimeoutError:
+                if idle_s < left:
+                    raise StreamBroken(
+                        "idle_timeout", f"Model '{model.name}' stopped sending."
+                    ) from None
+                raise StreamBroken(
+                    "total_timeout", f"Model '{model.name}' ran out of time."
+                ) from None
+            if not chunk:
+                return
             yield chunk
-    except TimeoutError:
-        raise StreamBroken("idle_timeout", f"Model '{model.name}' stopped sending.") from None
     except (aiohttp.ClientError, OSError) as exc:
         raise StreamBroken(
             "stream_cut", f"Model '{model.name}' stream failed: {type(exc).__name__}."
