@@ -87,11 +87,10 @@ def _conversation(items: list[Any], roles: list[Any], prefix: tuple[str, ...]) -
     value, and only dict items ever have a str role.
     """
     n_user = roles.count("user")
-    system: list[Any] = []
-    if "system" in roles or "developer" in roles:
-        system = [m.get("content") for m, r in zip(items, roles, strict=True) if r in _SYSTEM]
-        if len(system) > MAX_SYSTEM:  # keep the newest too: reminders come last
-            system = system[: MAX_SYSTEM - 1] + system[-1:]
+    at = sorted(_indices(roles, "system") + _indices(roles, "developer"))
+    if len(at) > MAX_SYSTEM:  # keep the newest too: reminders come last
+        at = at[: MAX_SYSTEM - 1] + at[-1:]
+    system = [items[i].get("content") for i in at]
     first: tuple[str, ...] = ()
     last: tuple[str, ...] = ()
     if n_user:
@@ -107,7 +106,14 @@ def _conversation(items: list[Any], roles: list[Any], prefix: tuple[str, ...]) -
     return View(None, texts, first, last, n_user, roles.count("assistant"), last_role)
 
 
-_SYSTEM = ("system", "developer")  # a tuple: ``in`` compares with ==, safe for any JSON
+def _indices(roles: list[Any], role: str) -> list[int]:
+    """Where ``role`` occurs; ``list.index`` scans in C, so few system turns cost little."""
+    found: list[int] = []
+    try:
+        while True:
+            found.append(roles.index(role, found[-1] + 1 if found else 0))
+    except ValueError:
+        return found
 
 
 def chat_view(body: dict[str, Any]) -> View:
