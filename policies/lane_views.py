@@ -1,9 +1,11 @@
 """Normalise chat and Responses bodies into the few things the lane classifier reads.
 
-One pass over the messages collects roles and counts and stops at the first tool-call
-shape (an agent loop is agentic whatever its text says). Only the texts the content
-rules need are kept: system/developer messages and the first and last user turns. The
-bodies are untrusted JSON, so every access checks its type and nothing here raises.
+The roles of all messages are read once; tool traffic (a ``tool`` message, assistant
+``tool_calls``) ends the work at once, since an agent loop is agentic whatever its text
+says. Otherwise only the texts the content rules need are kept: system/developer
+messages and the first and last user turns, never the history in between. Bodies are
+untrusted JSON, so every access checks its type, roles are compared and never hashed,
+and nothing here raises.
 """
 
 from __future__ import annotations
