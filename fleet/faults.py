@@ -49,7 +49,7 @@ class FaultSpec:
         }
 
     def is_empty(self) -> bool:
-        return not self.as_dict()
+        return self is NO_FAULT or self == NO_FAULT
 
 
 NO_FAULT = FaultSpec()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -94,26 +95,37 @@ def _auth_error(request: web.Request, state: FleetState) -> web.Response | None:
     return error_response(401, "Incorrect API key provided.")
 
 
-async def _read_json(request: web.Request) -> tuple[Any, bool]:
+def _loads(raw: bytes) -> Any:
     try:
-        return orjson.loads(await request.read()), True
+        return orjson.loads(raw)
     except orjson.JSONDecodeError:
-        return None, False
+        return _BAD_JSON
 
 
-def generation_handler(
-    parse: Callable[[Any], Job], stream_of: Callable[..., Iterator[shapes.Frame]],
-    body_of: Callable[..., dict[str, Any]], id_prefix: str,
-) -> Callable[[web.Request], Any]:
+_BAD_JSON = object()
+
+
+@dataclass(frozen=True, slots=True)
+class Api:
+    """One generation API: how to read its body and how to write its answers."""
+
+    parse: Callable[[Any], Job]
+    stream_of: Callable[..., Iterator[shapes.Frame]]
+    body_of: Callable[..., dict[str, Any]]
+    id_prefix: str
+
+
+def generation_handler(api: Api) -> Callable[[web.Request], Any]:
     async def handle(request: web.Request) -> web.StreamResponse:
         state = request.app[STATE]
-        body, ok = await _read_json(request)
+        raw = await request.read()
+        body = _loads(raw)
         model = body.get("model") if isinstance(body, dict) else None
         stream = isinstance(body, dict) and body.get("stream") is True
-        entry = state.begin(request, model if isinstance(model, str) else None, body, stream)
+        logged = None if body is _BAD_JSON else body
+        entry = state.begin(request, model if isinstance(model, str) else None, logged, stream)
         try:
-            resp = await _generate(request, state, entry, body if ok else _BAD_JSON, parse,
-                                   stream_of, body_of, id_prefix)
+            resp = await _generate(request, state, entry, api, raw, body)
         except (ClientGone, ConnectionResetError):
             state.finish(entry, "cancelled", None)
             return web.Response(status=499)  # nobody reads it; aiohttp drops it quietly
@@ -129,13 +141,8 @@ def generation_handler(
     return handle
 
 
-_BAD_JSON = object()
-
-
 async def _generate(
-    request: web.Request, state: FleetState, entry: Entry, body: Any,
-    parse: Callable[[Any], Job], stream_of: Callable[..., Iterator[shapes.Frame]],
-    body_of: Callable[..., dict[str, Any]], id_prefix: str,
+    request: web.Request, state: FleetState, entry: Entry, api: Api, raw: bytes, body: Any
 ) -> web.StreamResponse:
     denied = _auth_error(request, state)
     if denied is not None:
@@ -144,7 +151,7 @@ async def _generate(
         return error_response(400, "We could not parse the JSON body of your request.")
     settings = state.settings
     try:
-        job = parse(body)
+        job = state.job_for(api.id_prefix, raw, body, api.parse)
         profile = settings.profile_for(job.model)
         check_profile(job, profile)
         header = request.headers.get("x-fleet-fault")
@@ -175,7 +182,7 @@ async def _generate(
     tokens_per_s = fault.tokens_per_s or profile.tokens_per_s
     # Few tokens per chunk, at most ~100 chunks/s: realistic without flooding the loop.
     per_chunk = max(1, round(tokens_per_s / 100))
-    rid = f"{id_prefix}{entry['id'].removeprefix('req_')}{job.seed & 0xFFFFFFFF:08x}"
+    rid = f"{api.id_prefix}{entry['id'].removeprefix('req_')}{job.seed & 0xFFFFFFFF:08x}"
     created = int(time.time())
     if not job.stream:
         gen_time = job.completion_tokens * per_token
@@ -185,12 +192,14 @@ async def _generate(
             )
             gen_time = n_chunks * chunk_delay
         await pause(request, ttft + gen_time)
-        payload = orjson.dumps(body_of(job, rid=rid, created=created, **_extra(job, body)))
-        if fault.cut_stream or fault.stream_error:
+        payload = orjson.dumps(api.body_of(job, rid=rid, created=created, **_extra(job, body)))
+        if fault.cut_stream:
             return await _cut_body(request, state, entry, payload)
+        if fault.stream_error:  # no stream to break: fail the plain answer instead
+            return error_response(500, "Simulated error while generating.")
         return web.Response(body=payload, headers=_JSON)
     groups = [shapes.group_pieces(a, per_chunk, fault.chunks) for a in job.answers]
-    frames = stream_of(job, groups=groups, rid=rid, created=created, **_extra(job, body))
+    frames = api.stream_of(job, groups=groups, rid=rid, created=created, **_extra(job, body))
     return await _stream(request, state, entry, frames, fault, ttft, per_token, chunk_delay)
 
 
@@ -260,10 +269,11 @@ async def _stream(
 
 async def embeddings(request: web.Request) -> web.StreamResponse:
     state = request.app[STATE]
-    body, ok = await _read_json(request)
+    body = _loads(await request.read())
     model = body.get("model") if isinstance(body, dict) else None
-    entry = state.begin(request, model if isinstance(model, str) else None, body, False)
-    resp = _embeddings(request, state, body if ok else _BAD_JSON)
+    logged = None if body is _BAD_JSON else body
+    entry = state.begin(request, model if isinstance(model, str) else None, logged, False)
+    resp = _embeddings(request, state, body)
     state.finish(entry, "done" if resp.status < 400 else "error", resp.status)
     return resp
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from fleet import control, shapes
-from fleet.handlers import embeddings, generation_handler, json_response
+from fleet.handlers import Api, embeddings, error_response, generation_handler, json_response
 from fleet.inputs import parse_chat, parse_completion, parse_responses
 from fleet.profiles import FleetSettings, load_settings
 from fleet.state import STATE, FleetState
@@ -31,16 +31,23 @@ async def _healthz(request: web.Request) -> web.Response:
     return json_response({"status": "ok"})
 
 
+async def _unknown(request: web.Request) -> web.Response:
+    # OpenAI answers unknown URLs with a JSON error too; aiohttp's default is plain text.
+    return error_response(
+        404, f"Unknown request URL: {request.method} {request.path}.", code="unknown_url"
+    )
+
+
 def build_app(settings: FleetSettings) -> web.Application:
     # No client_max_size surprise: agentic requests carry long contexts (64 MiB is plenty).
     app = web.Application(client_max_size=64 * 1024 * 1024)
     app[STATE] = FleetState(settings)
-    chat = generation_handler(parse_chat, shapes.chat_stream, shapes.chat_body, "chatcmpl-")
+    chat = generation_handler(Api(parse_chat, shapes.chat_stream, shapes.chat_body, "chatcmpl-"))
     legacy = generation_handler(
-        parse_completion, shapes.completion_stream, shapes.completion_body, "cmpl-"
+        Api(parse_completion, shapes.completion_stream, shapes.completion_body, "cmpl-")
     )
     responses = generation_handler(
-        parse_responses, shapes.responses_stream, shapes.responses_body, "resp_"
+        Api(parse_responses, shapes.responses_stream, shapes.responses_body, "resp_")
     )
     for prefix in ("/v1", ""):
         app.router.add_post(f"{prefix}/chat/completions", chat)
@@ -50,6 +57,7 @@ def build_app(settings: FleetSettings) -> web.Application:
         app.router.add_get(f"{prefix}/models", _models)
     app.router.add_get("/healthz", _healthz)
     control.add_routes(app)
+    app.router.add_route("*", "/{tail:.*}", _unknown)  # last: only what nothing else took
     return app
 
 

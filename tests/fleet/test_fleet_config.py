@@ -80,6 +80,15 @@ async def test_models_health_log_and_stats(fleet: FleetServer, http: aiohttp.Cli
     assert stats["by_state"] == {"done": 3} and stats["inflight"] == 0
 
 
+async def test_unknown_urls_are_json_errors(
+    fleet: FleetServer, http: aiohttp.ClientSession
+) -> None:
+    for method, path in [("GET", "/v1/nothing"), ("GET", "/v1/chat/completions")]:
+        async with http.request(method, f"{fleet.root}{path}") as resp:
+            assert resp.status == 404
+            assert (await resp.json())["error"]["code"] == "unknown_url"
+
+
 async def test_wait_returns_early_when_nothing_comes(
     fleet: FleetServer, http: aiohttp.ClientSession
 ) -> None:

@@ -140,3 +140,16 @@ async def test_required_api_key(http: aiohttp.ClientSession) -> None:
     ]
     assert [e["state"] for e in log] == ["error", "done"]
     assert log[1]["body"] == CHAT and log[1]["model"] == "m"
+
+
+async def test_cut_non_stream_body_and_stream_error_without_stream(
+    fleet: FleetServer, http: aiohttp.ClientSession
+) -> None:
+    headers = {"x-fleet-fault": "cut_stream"}
+    async with http.post(f"{fleet.url}/chat/completions", json=CHAT, headers=headers) as resp:
+        assert resp.status == 200
+        with pytest.raises(aiohttp.ClientPayloadError):  # fewer bytes than Content-Length
+            await resp.read()
+    headers = {"x-fleet-fault": "stream_error"}
+    async with http.post(f"{fleet.url}/chat/completions", json=CHAT, headers=headers) as resp:
+        assert resp.status == 500
