@@ -118,6 +118,7 @@ class RedisStore:
         self._queue_size = queue_size
         self._tasks: list[asyncio.Task[None]] = []
         self._wake = asyncio.Event()
+        self._probed = asyncio.Event()
         self._closed = False
         options: dict[str, Any] = {
             "socket_timeout": self.write_timeout_s,
@@ -145,6 +146,14 @@ class RedisStore:
         loop = asyncio.get_running_loop()
         self._queue = asyncio.Queue(self._queue_size)
         self._tasks = [loop.create_task(self._writer()), loop.create_task(self._prober())]
+
+    async def connect(self, timeout_s: float = 2.0) -> bool:
+        """Start, and wait (bounded) for the first probe: a cluster's slot map is then known
+        before the first request. True when Redis answered; laneway serves either way."""
+        self.start()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._probed.wait(), timeout_s)
+        return self.state() == "ok"
 
     async def close(self) -> None:
         self._closed = True
@@ -256,6 +265,7 @@ class RedisStore:
                     log.info("cache: Redis is back; L2 resumes")
                 self.healthy = True
                 self.breaker.reset()
+            self._probed.set()
             healthy = self.healthy and not self.breaker.open
             self._wake.clear()
             # A breaker that opens meanwhile wakes the prober early: recovery starts at once.

@@ -182,9 +182,10 @@ class ResponseCache:
         """L2's health for /readyz: disabled (no Redis configured), ok, or degraded."""
         return "disabled" if self.l2 is None else self.l2.state()
 
-    async def start(self) -> None:
+    async def start(self, timeout_s: float = 2.0) -> None:
+        """At startup (lifespan): connect to Redis, waiting at most `timeout_s` for it."""
         if self.l2 is not None:
-            self.l2.start()
+            await self.l2.connect(timeout_s)
 
     async def close(self) -> None:
         await self.flights.close()
