@@ -38,7 +38,7 @@ prometheus:
 demo: install
 	$(BIN)/laneway demo
 
-test: install redis-server
+test: install redis-server prometheus
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -q -p no:cacheprovider
