@@ -37,6 +37,10 @@ class RequestContext:
     overhead_s: float = 0.0
     error_reason: str | None = None
     attempts: list[tuple[str, str]] = field(default_factory=list)  # (model, outcome)
+    # The recorder's bookkeeping: the lane counted in flight (None: not yet), and whether
+    # the request was recorded, so every ending records once and in-flight cannot drift.
+    inflight_lane: str | None = None
+    recorded: bool = False
 
     @property
     def lane(self) -> str:
