@@ -13,7 +13,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from policies.catalog import ModelSpec, Secret, Tier
 
@@ -30,11 +37,30 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class LimitSection(_Strict):
+    requests_per_minute: int | None = Field(default=None, gt=0)
+    tokens_per_minute: int | None = Field(default=None, gt=0)
+
+
+class LimitsSection(LimitSection):
+    """Per API key (tenant). `keys` overrides, keyed by the `api_keys` entry as written."""
+
+    keys: dict[str, LimitSection] = Field(default_factory=dict)
+
+
 class ServerSection(_Strict):
     api_keys: list[str] = Field(default_factory=list)
     max_body_bytes: int = Field(default=8 * 1024 * 1024, gt=0)
     log_prompts: bool = False
     shutdown_grace_s: float = Field(default=30.0, ge=0)
+    limits: LimitsSection = Field(default_factory=LimitsSection)
+
+    @model_validator(mode="after")
+    def _known_limit_keys(self) -> ServerSection:
+        unknown = sorted(set(self.limits.keys) - set(self.api_keys))
+        if unknown:
+            raise ValueError(f"limits.keys: not entries of api_keys: {len(unknown)} given")
+        return self
 
 
 class RedisSection(_Strict):
@@ -85,6 +111,8 @@ class Tenant:
 
     id: str
     key: Secret
+    # The `api_keys` entry as written ("env:TEAM_A_KEY", or a literal key: kept out of repr).
+    entry: str = field(default="", repr=False)
 
 
 @dataclass(frozen=True)
@@ -167,7 +195,7 @@ def parse(data: Any, source: str = "<config>") -> Config:
     for i, k in enumerate(raw.server.api_keys):
         key = _resolve(k, f"server.api_keys[{i}]", warnings)
         if key:
-            tenants.append(Tenant(id=tenant_id(key), key=Secret(key)))
+            tenants.append(Tenant(id=tenant_id(key), key=Secret(key), entry=k))
     if raw.server.api_keys and not tenants:
         # Keys were asked for but none resolved: refuse to serve open rather than fail open.
         warnings.append("server.api_keys: no key resolved; every request will be refused")
