@@ -59,6 +59,19 @@ def rss_mb(pid: int) -> float:
     return total_kb * 1024 / 1e6
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time used so far by the process tree (all threads), in seconds."""
+    ticks = 0
+    for p in tree(pid):
+        try:
+            with open(f"/proc/{p}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+        except (OSError, IndexError, ValueError):
+            continue
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def pin(pid: int, cpus: set[int]) -> None:
     """Move every thread of every process in the tree onto `cpus` (no-op on one core)."""
     if not cpus or cpu_count() < 2:
@@ -84,7 +97,7 @@ class Server:
 
     def __init__(self, name: str, args: list[str], port: int, ready_path: str, log: Path,
                  cpus: set[int] | None = None, env: dict[str, str] | None = None,
-                 timeout: float = 120.0) -> None:
+                 timeout: float = 120.0, cwd: Path = ROOT) -> None:
         self.name, self.port, self.log = name, port, log
         self.url = f"http://127.0.0.1:{port}"
         if cpus and cpu_count() >= 2:
@@ -92,7 +105,7 @@ class Server:
         started = time.perf_counter()
         with open(log, "wb") as out:
             self.proc = subprocess.Popen(
-                args, cwd=ROOT, env={**os.environ, **(env or {})}, stdout=out,
+                args, cwd=cwd, env={**os.environ, **(env or {})}, stdout=out,
                 stderr=subprocess.STDOUT, start_new_session=True,
             )
         deadline = started + timeout
@@ -124,3 +137,17 @@ class Server:
         except subprocess.TimeoutExpired:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(5)
+
+
+def export_tree(ref: str, dest: Path) -> Path:
+    """The project's packages as committed at `ref`, unpacked into `dest` (run with cwd=dest).
+
+    Lets a benchmark measure a consistent state while others are mid-edit in the work tree.
+    """
+    dest.mkdir(parents=True, exist_ok=True)
+    archive = subprocess.run(
+        ["git", "archive", ref, "router", "policies", "cache", "fleet"], cwd=ROOT,
+        capture_output=True, check=True,
+    )
+    subprocess.run(["tar", "-x", "-C", str(dest)], input=archive.stdout, check=True)
+    return dest

@@ -48,7 +48,8 @@ TARGETS = {
 SERVER_OF = {"direct": "fleet", "bare": "bare", "laneway": "laneway",
              "laneway-cache": "laneway", "litellm": "litellm"}
 COLUMNS = ["body", "target", "req/s c16", "p50 c1 ms", "p99 c1 ms", "p50 c16 ms",
-           "p99 c16 ms", "errors", "x-laneway-cache", "wrk CPU c16", "RSS MB", "ready s"]
+           "p99 c16 ms", "CPU ms/req", "errors", "x-laneway-cache", "wrk CPU c16", "RSS MB",
+           "ready s"]
 
 
 def _ms(v: float) -> str:
@@ -70,7 +71,8 @@ def rows(res: Results) -> list[list[str]]:
         srv = res.servers.get(SERVER_OF[c.target], ServerInfo())
         out.append([
             c.body, TARGETS[c.target], f"{c.c16.rps:,.0f}", _ms(c.c1.p50_ms), _ms(c.c1.p99_ms),
-            _ms(c.c16.p50_ms), _ms(c.c16.p99_ms), str(c.c1.errors + c.c16.errors), _cache(c),
+            _ms(c.c16.p50_ms), _ms(c.c16.p99_ms), f"{c.c16.cpu_ms_per_request:.3f}",
+            str(c.c1.errors + c.c16.errors), _cache(c),
             f"{c.c16.wrk_cpu:.0%}",
             f"{srv.rss_mb:.0f}" if srv.rss_mb is not None else "-",
             f"{srv.ready_s:.2f}" if srv.ready_s is not None else "-",

@@ -16,6 +16,7 @@ import json
 import os
 import secrets
 import socket
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -25,7 +26,7 @@ from rich.console import Console
 
 from loadtests.bench import litellm_proxy, report, wrk
 from loadtests.bench.bodies import KINDS, Body
-from loadtests.bench.procs import ROOT, Server, cpu_count, free_port, pin
+from loadtests.bench.procs import ROOT, Server, cpu_count, export_tree, free_port, pin
 
 PY = sys.executable
 KEY = "sk-bench-team-a"
@@ -76,28 +77,34 @@ class Bench:
         self.nonce = secrets.token_hex(4)
         self.bodies = [k.strip() for k in args.bodies.split(",") if k.strip()]
         self.targets = {k.strip() for k in args.targets.split(",") if k.strip()}
+        # laneway and the fleet run from the work tree, or from a commit exported aside.
+        self.src = Path(args.src) if args.src else ROOT
+        if args.ref:
+            self.src = export_tree(args.ref, out / "src")
 
     def script(self, body: Body, unique: bool, tag: str) -> Path:
         p = self.out / f"{tag}-{body.path.rsplit('/', 1)[-1]}-{'u' if unique else 'f'}.lua"
         p.write_text(wrk.lua_script(body, HEADERS, unique, f"{self.nonce}{tag}"))
         return p
 
-    def measure(self, target: str, url: str, model: str, unique: bool) -> None:
+    def measure(self, target: str, url: str, model: str, unique: bool, pid: int) -> None:
         a = self.args
         for kind in self.bodies:
             body = KINDS[kind](model)
             warm = self.script(body, unique, f"{target}-warm")
             run = self.script(body, unique, target)
             wrk.run(url, warm, 16, a.warmup, self.load_cpus)
-            c1 = wrk.run(url, run, 1, a.seconds, self.load_cpus)
-            c16 = wrk.run(url, run, 16, a.seconds, self.load_cpus)
+            c1 = wrk.run(url, run, 1, a.seconds, self.load_cpus, watch=pid)
+            c16 = wrk.run(url, run, 16, a.seconds, self.load_cpus, watch=pid)
             self.res.cells.append(report.Cell(target, kind, c1, c16))
             console.print(f"  {report.TARGETS[target]:32} {kind:4} {c16.rps:8,.0f} req/s c16  "
-                          f"p50 c1 {c1.p50_ms:.2f} ms  errors {c1.errors + c16.errors}")
+                          f"p50 c1 {c1.p50_ms:.2f} ms  CPU {c16.cpu_ms_per_request:.3f} ms/req  "
+                          f"errors {c1.errors + c16.errors}")
 
     def server(self, name: str, args: list[str], port: int, ready: str,
-               env: dict[str, str] | None = None) -> Server:
-        s = Server(name, args, port, ready, self.out / f"{name}.log", self.sut_cpus, env)
+               env: dict[str, str] | None = None, cwd: Path = ROOT) -> Server:
+        s = Server(name, args, port, ready, self.out / f"{name}.log", self.sut_cpus, env,
+                   cwd=cwd)
         self.res.servers[name] = report.ServerInfo(ready_s=s.ready_s, cpu=str(self.sut_cpus))
         return s
 
@@ -114,7 +121,7 @@ class Bench:
                                   f"LiteLLM: {why}; one worker, no master key, no database")
         port = free_port()
         fleet = Server("fleet", [PY, "-m", "fleet", "--port", str(port), "--zero-latency"], port,
-                       "/healthz", self.out / "fleet.log", self.load_cpus)
+                       "/healthz", self.out / "fleet.log", self.load_cpus, cwd=self.src)
         self.res.servers["fleet"] = report.ServerInfo(ready_s=fleet.ready_s)
         try:
             if "direct" in self.targets:
@@ -132,7 +139,7 @@ class Bench:
     def direct(self, fleet: Server) -> None:
         console.print("(a) fleet direct, moved onto the server core for this cell")
         pin(fleet.pid, self.sut_cpus)
-        self.measure("direct", fleet.url, PINNED, True)
+        self.measure("direct", fleet.url, PINNED, True, fleet.pid)
         self.res.servers["fleet"].rss_mb = fleet.rss_mb()
         pin(fleet.pid, self.load_cpus)
 
@@ -142,7 +149,7 @@ class Bench:
         s = self.server("bare", [PY, "-m", "loadtests.bench.bare_passthrough", str(port)], port,
                         "/healthz", {"UPSTREAM": fleet.url})
         try:
-            self.measure("bare", s.url, PINNED, True)
+            self.measure("bare", s.url, PINNED, True, s.pid)
         finally:
             self.finish("bare", s)
 
@@ -157,10 +164,10 @@ class Bench:
                else "NO redis.url: Redis at 127.0.0.1:6379 was not reachable"))
         port = free_port()
         s = self.server("laneway", [PY, "-m", "router.cli", "serve", "--config", str(cfg),
-                                    "--port", str(port)], port, "/readyz")
+                                    "--port", str(port)], port, "/readyz", cwd=self.src)
         try:
-            self.measure("laneway", s.url, "auto", True)
-            self.measure("laneway-cache", s.url, "auto", False)
+            self.measure("laneway", s.url, "auto", True, s.pid)
+            self.measure("laneway-cache", s.url, "auto", False, s.pid)
         finally:
             self.finish("laneway", s)
 
@@ -176,9 +183,21 @@ class Bench:
             self.res.notes.append(f"LiteLLM proxy did not start: {exc}")
             return
         try:
-            self.measure("litellm", s.url, PINNED, True)
+            self.measure("litellm", s.url, PINNED, True, s.pid)
         finally:
             self.finish("litellm", s)
+
+
+def _rev(ref: str) -> str:
+    done = subprocess.run(["git", "rev-parse", "--short", ref], cwd=ROOT, capture_output=True,
+                          text=True)
+    return done.stdout.strip() or ref
+
+
+def _dirty() -> bool:
+    done = subprocess.run(["git", "status", "--porcelain", "--", "router", "policies", "cache",
+                           "fleet"], cwd=ROOT, capture_output=True, text=True)
+    return bool(done.stdout.strip())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -190,6 +209,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--targets", default=",".join(ALL_TARGETS),
                    help="comma list (default: all): " + ",".join(ALL_TARGETS))
     p.add_argument("--out", default=str(ROOT / "bench-results"))
+    p.add_argument("--ref", help="run laneway and the fleet as committed at this git ref "
+                   "(default: the work tree as it is)")
+    p.add_argument("--src", help="run laneway and the fleet from this directory instead")
     args = p.parse_args(argv)
     if wrk.available() is None:
         print("wrk is missing: apt-get install -y wrk (or `make bench`)", file=sys.stderr)
@@ -206,6 +228,10 @@ def main(argv: list[str] | None = None) -> int:
         f"{cpus} CPUs; " + ("wrk (-t1) and the fleet on CPU 0, the server under test on CPU 1 "
                             "(the fleet itself on CPU 1 for cell a); Redis unpinned"
                             if cpus >= 2 else "one CPU: nothing pinned"))
+    res.notes.append("laneway and fleet code: " + (
+        f"git {args.ref} ({_rev(args.ref)})" if args.ref else f"directory {args.src}"
+        if args.src else f"work tree at {_rev('HEAD')}"
+        + (" with uncommitted changes" if _dirty() else "")))
     res.notes.append(f"{args.seconds:g} s per cell and concurrency after a {args.warmup:g} s "
                      f"warm-up at c16; whole run {time.monotonic() - started:.0f} s; load "
                      f"average before {load_before[0]:.2f}, after {os.getloadavg()[0]:.2f}")

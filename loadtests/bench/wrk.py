@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from loadtests.bench.bodies import PLACEHOLDER, Body
+from loadtests.bench.procs import cpu_seconds
 
 _COMMON = r"""
 local threads = {}
@@ -90,6 +91,12 @@ class WrkResult:
     status: dict[str, int] = field(default_factory=dict)
     cache: dict[str, int] = field(default_factory=dict)
     wrk_cpu: float = 0.0  # cores used by wrk itself (1.0 = one core saturated)
+    server_cpu_s: float = 0.0  # CPU seconds the watched server used during the run
+
+    @property
+    def cpu_ms_per_request(self) -> float:
+        """The server's own CPU cost of one request: robust to other load on the machine."""
+        return self.server_cpu_s * 1000 / self.requests if self.requests else 0.0
 
     @property
     def ok(self) -> int:
@@ -109,16 +116,19 @@ def available() -> str | None:
 
 
 def run(url: str, script: Path, connections: int, seconds: float, cpus: set[int] | None,
-        timeout_s: float = 10.0) -> WrkResult:
+        timeout_s: float = 10.0, watch: int | None = None) -> WrkResult:
+    """One wrk run; `watch` is the server's pid, whose CPU time is measured meanwhile."""
     args = ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s",
             f"--timeout={timeout_s:g}s", "-s", str(script), url]
     if cpus and len(os.sched_getaffinity(0)) >= 2:
         args = ["taskset", "-c", ",".join(map(str, sorted(cpus))), *args]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    server_before = cpu_seconds(watch) if watch else 0.0
     started = time.perf_counter()
     done = subprocess.run(args, capture_output=True, text=True, timeout=seconds + 60)
     wall = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    server_cpu = cpu_seconds(watch) - server_before if watch else 0.0
     line = next((ln for ln in done.stdout.splitlines() if ln.startswith("BENCH ")), None)
     if done.returncode != 0 or line is None:
         raise RuntimeError(f"wrk failed ({done.returncode}): {done.stderr or done.stdout}")
@@ -135,4 +145,5 @@ def run(url: str, script: Path, connections: int, seconds: float, cpus: set[int]
         status=d["status"],
         cache=d["cache"],
         wrk_cpu=cpu / wall if wall else 0.0,
+        server_cpu_s=server_cpu,
     )
