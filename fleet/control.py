@@ -7,8 +7,8 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from fleet.errors import error_response, json_response
 from fleet.faults import fault_from_mapping
-from fleet.handlers import error_response, json_response
 from fleet.profiles import profile_as_dict
 from fleet.state import STATE
 

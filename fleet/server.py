@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from fleet import control, shapes
-from fleet.handlers import Api, embeddings, error_response, generation_handler, json_response
+from fleet.embeddings import embeddings
+from fleet.errors import error_response, json_response
+from fleet.handlers import Api, generation_handler
 from fleet.inputs import parse_chat, parse_completion, parse_responses
 from fleet.profiles import FleetSettings, load_settings
 from fleet.state import STATE, FleetState

@@ -9,6 +9,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from fleet.__main__ import main as fleet_main
 from fleet.profiles import ConfigError, load_settings, settings_from_mapping
 from fleet.server import FleetServer
 
@@ -119,12 +120,8 @@ async def test_python_dash_m_fleet_serves(http: aiohttp.ClientSession) -> None:
         assert await asyncio.wait_for(proc.wait(), 10) == 0  # SIGTERM is a clean stop
 
 
-async def test_python_dash_m_fleet_rejects_a_bad_config(tmp_path: Path) -> None:
+def test_cli_rejects_a_bad_config(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("models: {x: {speed: 3}}\n")
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "fleet", "--port", "0", "--config", str(bad),
-        stderr=asyncio.subprocess.PIPE, cwd=str(EXAMPLE.parents[1]),
-    )
-    _, err = await asyncio.wait_for(proc.communicate(), 10)
-    assert proc.returncode == 2 and b"models.x.speed" in err
+    assert fleet_main(["--port", "0", "--config", str(bad)]) == 2  # before serving anything
+    assert "models.x.speed: unknown key" in capsys.readouterr().err

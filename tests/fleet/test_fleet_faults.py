@@ -153,3 +153,29 @@ async def test_cut_non_stream_body_and_stream_error_without_stream(
     headers = {"x-fleet-fault": "stream_error"}
     async with http.post(f"{fleet.url}/chat/completions", json=CHAT, headers=headers) as resp:
         assert resp.status == 500
+
+
+async def _read_until_cut(resp: aiohttp.ClientResponse) -> list[str]:
+    received = b""
+    with pytest.raises(aiohttp.ClientPayloadError):
+        async for piece in resp.content.iter_any():
+            received += piece
+    return [line for line in received.decode().split("\n") if line]
+
+
+async def test_cut_past_the_end_still_withholds_the_ending(
+    fleet: FleetServer, http: aiohttp.ClientSession
+) -> None:
+    plain = {k: v for k, v in STREAM.items() if k != "stream"}
+    async with http.post(f"{fleet.url}/chat/completions", json=plain) as resp:
+        full = (await resp.json())["choices"][0]["message"]["content"]
+    headers = {"x-fleet-fault": "cut_stream=1000"}
+    async with http.post(f"{fleet.url}/chat/completions", json=STREAM, headers=headers) as resp:
+        lines = await _read_until_cut(resp)
+    chunks = [orjson.loads(line[6:]) for line in lines]
+    assert "".join(c["choices"][0]["delta"].get("content", "") for c in chunks) == full
+    assert all(c["choices"][0]["finish_reason"] is None for c in chunks)
+    body = {"model": "m", "input": "Hi", "stream": True}
+    async with http.post(f"{fleet.url}/responses", json=body, headers=headers) as resp:
+        events = [line for line in await _read_until_cut(resp) if line.startswith("event:")]
+    assert events[-1] == "event: response.output_text.delta"
