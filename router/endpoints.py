@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Awaitable
 
 import orjson
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -18,6 +18,7 @@ from router.context import RequestContext
 from router.errors import LanewayError
 from router.explain import explain as explain_request
 from router.pipeline import Pipeline
+from router.recorder import record
 from router.runtime import Runtime
 from router.scrub import scrub
 
@@ -93,11 +94,21 @@ async def _model_call(request: Request, endpoint: Endpoint) -> Response:
             body_bytes=size,
             requested_model=body["model"],
         )
-        return await _until_disconnect(request, Pipeline(rt).handle(ctx))
+        response = await _until_disconnect(request, Pipeline(rt).handle(ctx))
     except LanewayError as err:
         if ctx is not None:
             ctx.status = err.status
+            record(rt, ctx)
         return error_response(err, rid, ctx)
+    except Exception:
+        if ctx is not None:  # a bug: still close the request's books, then let it surface
+            ctx.status, ctx.error_reason = 500, "internal"
+            record(rt, ctx)
+        raise
+    if response.status_code == 499:  # the client left before the answer started
+        ctx.status, ctx.error_reason = 499, "client_gone"
+        record(rt, ctx)
+    return response
 
 
 async def chat(request: Request) -> Response:
@@ -163,4 +174,4 @@ async def readyz(request: Request) -> Response:
 
 async def metrics(request: Request) -> Response:
     rt = _runtime(request)
-    return Response(generate_latest(rt.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    return Response(rt.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)

@@ -22,7 +22,7 @@ from router.errors import (
     UpstreamTimeout,
 )
 from router.plan import plan
-from router.recorder import record
+from router.recorder import begin, record
 from router.runtime import Runtime
 from router.sse import stream_ended_cleanly
 from router.upstream import Reply, StreamBroken, Timeouts, UpstreamFailure
@@ -35,6 +35,7 @@ class Pipeline:
     async def handle(self, ctx: RequestContext) -> Response:
         rt = self.rt
         p = plan(rt, ctx)
+        begin(rt, ctx)  # in flight from here on: every ending goes through record()
         lp = p.lane
         t = lp.timeouts
         timeouts = Timeouts(t.connect_s, t.ttft_s, t.idle_s, t.total_s)
