@@ -84,6 +84,7 @@ class AccessLog:
         self._queue_handler = QueueHandler(q)
         self._listener = QueueListener(q, handler)
         self._listener.start()
+        self._saved = (ACCESS.level, ACCESS.propagate)
         ACCESS.addHandler(self._queue_handler)
         ACCESS.setLevel(logging.INFO)
         # Only the JSON line, and only once: not again through the root logger's handlers.
@@ -91,6 +92,8 @@ class AccessLog:
 
     def close(self) -> None:
         ACCESS.removeHandler(self._queue_handler)
+        ACCESS.setLevel(self._saved[0])  # setLevel, not .level=: it resets the level caches
+        ACCESS.propagate = self._saved[1]
         self._listener.stop()
 
 

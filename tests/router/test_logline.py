@@ -1,0 +1,81 @@
+"""The access line: one JSON object per request, no keys, prompts only when asked for."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import orjson
+import pytest
+from recorder_kit import answer, context, runtime
+
+from router import logline
+from router.recorder import begin, record
+
+Read = Callable[[], tuple[list[dict[str, Any]], str]]
+
+
+@pytest.fixture
+def access() -> Iterator[Read]:
+    """Access lines go through the real writer thread; read() flushes it and parses them."""
+    out = io.StringIO()
+    log = logline.AccessLog(out)
+    closed = False
+
+    def read() -> tuple[list[dict[str, Any]], str]:
+        nonlocal closed
+        if not closed:
+            log.close()
+            closed = True
+        return [orjson.loads(x) for x in out.getvalue().splitlines()], out.getvalue()
+
+    yield read
+    read()
+
+
+def test_one_line_with_what_an_operator_needs(access: Read) -> None:
+    rt = runtime()
+    ctx = context(rt, trimmed_tokens=7, ttft_s=0.25, attempts=[("small", "ok")])
+    begin(rt, ctx)
+    record(rt, ctx, answer(120, 30), True)
+    (line,), raw = access()
+    assert line["request_id"] == "r1" and line["tenant"] == "t-abc"
+    assert line["lane"] == "qa" and line["reasons"] == ["chat without tools"]
+    assert line["model"] == "small" and line["cache"] == "miss" and line["status"] == 200
+    assert (line["tokens_in"], line["tokens_trimmed"], line["tokens_out"]) == (120, 7, 30)
+    assert line["cost_usd"] == pytest.approx((120 * 0.10 + 30 * 0.40) / 1e6)
+    assert line["saved_usd"] > 0
+    assert line["ttft_ms"] == 250.0 and line["duration_ms"] >= 0
+    assert line["attempts"] == [{"model": "small", "outcome": "ok"}]
+    assert "prompt" not in line
+    assert "sk-live-123" not in raw and "secret plan" not in raw
+
+
+def test_prompts_only_when_enabled(access: Read) -> None:
+    rt = runtime(log_prompts=True)
+    record(rt, context(rt), answer(1, 1), True)
+    (line,), raw = access()
+    assert line["prompt"] == {"messages": [{"role": "user", "content": "secret plan"}]}
+    assert "sk-live-123" not in raw  # headers are never logged
+
+
+def test_closing_restores_the_logger() -> None:
+    before = (logline.ACCESS.level, logline.ACCESS.propagate, list(logline.ACCESS.handlers))
+    logline.AccessLog(io.StringIO()).close()
+    after = (logline.ACCESS.level, logline.ACCESS.propagate, list(logline.ACCESS.handlers))
+    assert after == before
+
+
+def test_nothing_is_built_when_the_logger_is_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    def boom(*args: object, **kwargs: object) -> dict[str, Any]:
+        raise AssertionError("built a line nobody reads")
+
+    monkeypatch.setattr(logline, "fields", boom)
+    level = logline.ACCESS.level
+    assert logline.open_access_log(enabled=False) is None
+    try:
+        rt = runtime()
+        record(rt, context(rt), answer(1, 1), True)
+    finally:
+        logline.ACCESS.setLevel(level)
