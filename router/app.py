@@ -58,6 +58,7 @@ def create_app(config: Config) -> FastAPI:
             yield
         finally:
             loop.remove_signal_handler(signal.SIGHUP)
+            await app.state.runtime.limiter.close()
             await session.close()
 
     app = FastAPI(

@@ -7,7 +7,7 @@ carried over to the new one.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,8 @@ from policies.policy import LANE_NAMES, Policy, load_policy
 from router.auth import KeyRing
 from router.config import Config
 from router.metrics import Metrics
+from router.ratelimit import Limit, Limiter, build_limiter
+from router.supersede import Sessions
 from router.upstream import OpenAIUpstream
 
 
@@ -34,6 +36,8 @@ class Runtime:
     max_window: dict[str, int]  # per lane: the largest context window serving it
     largest: ModelSpec  # the yardstick for "saved against sending everything to the largest"
     litellm: Any = None  # LitellmUpstream, only when a configured model needs it
+    limiter: Limiter = field(default_factory=lambda: Limiter(Limit(), {}))
+    sessions: Sessions = field(default_factory=Sessions)  # in-flight completions per session
 
     @classmethod
     def build(
@@ -68,6 +72,8 @@ class Runtime:
         return cls(
             config, policy, chooser, metrics, session, OpenAIUpstream(session), KeyRing(config),
             max_window, largest, litellm,
+            build_limiter(config, previous.limiter if previous else None),
+            previous.sessions if previous else Sessions(),
         )
 
     def client_for(self, model: ModelSpec) -> Any:
