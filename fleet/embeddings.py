@@ -16,10 +16,12 @@ from fleet.state import STATE, FleetState
 
 async def embeddings(request: web.Request) -> web.StreamResponse:
     state = request.app[STATE]
-    body = loads(await request.read())
+    raw = await request.read()
+    body = loads(raw)
     model = body.get("model") if isinstance(body, dict) else None
     logged = None if body is BAD_JSON else body
-    entry = state.begin(request, model if isinstance(model, str) else None, logged, False)
+    entry = state.begin(request, model if isinstance(model, str) else None, logged, len(raw),
+                        False)
     resp = _embeddings(request, state, body)
     state.finish(entry, "done" if resp.status < 400 else "error", resp.status)
     return resp

@@ -75,7 +75,8 @@ def generation_handler(api: Api) -> Callable[[web.Request], Any]:
         model = body.get("model") if isinstance(body, dict) else None
         stream = isinstance(body, dict) and body.get("stream") is True
         logged = None if body is BAD_JSON else body
-        entry = state.begin(request, model if isinstance(model, str) else None, logged, stream)
+        entry = state.begin(request, model if isinstance(model, str) else None, logged, len(raw),
+                            stream)
         try:
             resp = await _generate(request, state, entry, api, raw, body)
         except (ClientGone, ConnectionResetError):

@@ -70,6 +70,8 @@ class FleetSettings:
     seed: int = 0
     # The request log is a ring: load tests must not grow memory without bound.
     log_limit: int = 10000
+    # Bodies kept in that log, in bytes; past it the oldest bodies are dropped.
+    log_body_bytes: int = 256 * 1024 * 1024
 
     def profile_for(self, model: str) -> ModelProfile:
         found = self.profiles.get(model) or self.profiles.get(model.lower())
@@ -95,7 +97,10 @@ class ConfigError(ValueError):
     """A fleet config file that does not match the documented format."""
 
 
-_TOP_KEYS = {"require_api_key", "zero_latency", "seed", "log_limit", "default", "models", "faults"}
+_TOP_KEYS = {
+    "require_api_key", "zero_latency", "seed", "log_limit", "log_body_bytes", "default",
+    "models", "faults",
+}
 _PROFILE_KEYS = {
     "tier", "ttft_ms", "tokens_per_s", "jitter", "context_window", "fim", "tools",
     "price_per_mtok", "aliases",
@@ -176,6 +181,7 @@ def settings_from_mapping(raw: Mapping[str, Any], zero_latency: bool = False) ->
         zero_latency=zero_latency or bool(raw.get("zero_latency", False)),
         seed=int(raw.get("seed", 0)),
         log_limit=max(1, int(raw.get("log_limit", 10000))),
+        log_body_bytes=max(0, int(raw.get("log_body_bytes", 256 * 1024 * 1024))),
     )
 
 

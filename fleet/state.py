@@ -47,6 +47,8 @@ class FleetState:
         # Answers depend only on the body, so repeated bodies (load tests, typeahead bursts)
         # reuse the parsed Job. Bounded in count and body size to bound memory.
         self._jobs: dict[tuple[str, bytes], Any] = {}
+        self._body_bytes = 0  # sum of body sizes still held by the log
+        self._with_body: deque[Entry] = deque()  # logged entries holding a body, oldest first
 
     # -- faults ---------------------------------------------------------------------------
     def effective_fault(self, model: str, header: FaultSpec | None) -> FaultSpec:
@@ -72,6 +74,8 @@ class FleetState:
 
     def reset(self) -> None:
         self._log.clear()
+        self._with_body.clear()
+        self._body_bytes = 0
         self._runtime_faults.clear()
         self.by_model.clear()
         self.by_path.clear()
@@ -92,7 +96,10 @@ class FleetState:
         return job
 
     # -- request log ----------------------------------------------------------------------
-    def begin(self, request: web.Request, model: str | None, body: Any, stream: bool) -> Entry:
+    def begin(
+        self, request: web.Request, model: str | None, body: Any, size: int, stream: bool
+    ) -> Entry:
+        """Log a request as `pending`; `size` is its body's length in bytes."""
         self._next_id += 1
         headers = request.headers
         auth = headers.get("authorization")
@@ -101,6 +108,7 @@ class FleetState:
             "path": request.path,
             "model": model,
             "body": body,
+            "body_bytes": size,
             "stream": stream,
             "headers": {k: headers[k] for k in _LOGGED_HEADERS if k in headers},
             # Kept verbatim on purpose: proxy tests assert the configured upstream key is sent.
@@ -111,12 +119,34 @@ class FleetState:
             "status": None,
             "fault": None,
         }
+        if len(self._log) == self._log.maxlen:
+            self._drop_body(self._log[0])  # about to fall off the ring
         self._log.append(entry)
+        self._keep_bodies_in_budget(entry)
         self.by_model[model or ""] += 1
         self.by_path[request.path] += 1
         self.inflight += 1
         self._notify()
         return entry
+
+    def _drop_body(self, entry: Entry) -> None:
+        if entry["body"] is not None:
+            self._body_bytes -= entry["body_bytes"]
+            entry["body"] = None
+            entry["body_dropped"] = True
+
+    def _keep_bodies_in_budget(self, entry: Entry) -> None:
+        # Agentic bodies can be megabytes: past the budget the oldest logged bodies are
+        # dropped (their entries stay), so long load tests cannot exhaust memory.
+        if entry["body"] is not None:
+            self._body_bytes += entry["body_bytes"]
+            self._with_body.append(entry)
+        with_body = self._with_body
+        while with_body and (
+            with_body[0]["body"] is None
+            or (self._body_bytes > self.settings.log_body_bytes and with_body[0] is not entry)
+        ):
+            self._drop_body(with_body.popleft())
 
     def finish(self, entry: Entry, state: str, status: int | None) -> None:
         if entry["state"] != "pending":

@@ -11,7 +11,7 @@ import pytest
 
 from fleet.__main__ import main as fleet_main
 from fleet.profiles import ConfigError, load_settings, settings_from_mapping
-from fleet.server import FleetServer
+from fleet.server import FleetServer, start
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "fleet" / "fleet.example.yaml"
 
@@ -125,3 +125,19 @@ def test_cli_rejects_a_bad_config(tmp_path: Path, capsys: pytest.CaptureFixture[
     bad.write_text("models: {x: {speed: 3}}\n")
     assert fleet_main(["--port", "0", "--config", str(bad)]) == 2  # before serving anything
     assert "models.x.speed: unknown key" in capsys.readouterr().err
+
+
+async def test_log_is_bounded_in_entries_and_body_bytes(http: aiohttp.ClientSession) -> None:
+    settings = settings_from_mapping({"zero_latency": True, "log_limit": 4, "log_body_bytes": 300})
+    async with await start(settings) as fleet:
+        for i in range(6):
+            text = f"question {i} " + "x" * 60
+            chat = {"model": "m", "messages": [{"role": "user", "content": text}]}
+            await (await http.post(f"{fleet.url}/chat/completions", json=chat)).read()
+        log = (await (await http.get(f"{fleet.root}/fleet/requests")).json())["requests"]
+    assert [e["id"] for e in log] == [f"req_{i:06d}" for i in range(3, 7)]
+    size = log[-1]["body_bytes"]
+    assert 125 < size <= 150  # two bodies fit in 300 bytes, three do not
+    assert [e["body"] is not None for e in log] == [False, False, True, True]
+    assert log[0]["body_dropped"] is True
+    assert log[-1]["body"]["messages"][0]["content"].startswith("question 5")
