@@ -17,7 +17,9 @@ from starlette.responses import Response
 from router import endpoints
 from router.config import Config, load
 from router.errors import LanewayError, MethodNotAllowed, RouteNotFound
+from router.logline import open_access_log
 from router.metrics import Metrics
+from router.recorder import describe
 from router.runtime import Runtime
 from router.upstream import new_session
 
@@ -36,6 +38,8 @@ def create_app(config: Config) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         session = new_session()
         app.state.runtime = Runtime.build(config, Metrics(), session)
+        describe(app.state.runtime)
+        access_log = open_access_log(os.environ.get("LANEWAY_ACCESS_LOG", "1") != "0")
         for w in config.warnings:
             log.warning("config: %s", w)
 
@@ -46,6 +50,7 @@ def create_app(config: Config) -> FastAPI:
                 app.state.runtime = Runtime.build(
                     new, app.state.runtime.metrics, session, previous=app.state.runtime
                 )
+                describe(app.state.runtime)
             except Exception as exc:  # a bad edit must not take a serving proxy down
                 log.error("reload failed, keeping the running config: %s", exc)
                 return
@@ -60,6 +65,8 @@ def create_app(config: Config) -> FastAPI:
             loop.remove_signal_handler(signal.SIGHUP)
             await app.state.runtime.limiter.close()
             await session.close()
+            if access_log is not None:
+                access_log.close()
 
     app = FastAPI(
         title="laneway", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None,

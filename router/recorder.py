@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
+from policies.policy import LANE_NAMES
 from router import logline
 from router.context import RequestContext
 from router.runtime import Runtime
@@ -49,6 +50,7 @@ def record(
             m.cost.labels(lane, model).inc(cost)
             m.tokens.labels(lane, model, "input").inc(ctx.input_tokens)
             m.tokens.labels(lane, model, "output").inc(ctx.output_tokens)
+            rt.limiter.charge(ctx.tenant, ctx.input_tokens + ctx.output_tokens)
         if complete:
             # The yardstick: no laneway, every request as sent (untrimmed) to the largest
             # model. A cache hit saves that whole cost.
@@ -66,6 +68,15 @@ def record(
     for name in {name for name, _ in ctx.attempts}:
         sync_model_up(rt, name)
     logline.emit(ctx, cost, saved, duration, rt.config.raw.server.log_prompts)
+
+
+def describe(rt: Runtime) -> None:
+    """Publish a (re)built runtime's shape: lanes per model, each lane's target, and model
+    health as the breakers (carried over a reload) know it."""
+    targets = {lane: rt.policy.lane(lane).ttft_target_ms / 1000 for lane in LANE_NAMES}
+    rt.metrics.describe(rt.config.models, targets)
+    for m in rt.config.models:
+        sync_model_up(rt, m.name)
 
 
 def sync_model_up(rt: Runtime, model: str) -> None:
