@@ -145,7 +145,7 @@ async def _generate(
     return await _stream(request, state, entry, list(frames), fault, pace)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built per request, and frozen __init__ is slower
 class Pacing:
     ttft: float  # seconds before the first chunk
     per_token: float  # seconds per generated token after that

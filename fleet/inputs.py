@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from fleet.answers import (
@@ -43,10 +43,13 @@ class Job:
     answers: tuple[Answer, ...]  # one per choice (several only for a legacy prompt list)
     fim_family: str | None = None  # FIM form the prompt used, for profile checks and the log
     has_tools: bool = False
+    completion_tokens: int = field(init=False)
 
-    @property
-    def completion_tokens(self) -> int:
-        return sum(a.completion_tokens for a in self.answers)
+    def __post_init__(self) -> None:
+        # Computed once: jobs are memoised and read on every request.
+        object.__setattr__(
+            self, "completion_tokens", sum(a.completion_tokens for a in self.answers)
+        )
 
 
 # Signs of "completion over chat": editors asking a chat model to fill a hole.
