@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 import uuid
-from collections.abc import Awaitable
 
 import orjson
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -21,6 +19,7 @@ from router.pipeline import Pipeline
 from router.recorder import record
 from router.runtime import Runtime
 from router.scrub import scrub
+from router.supersede import guarded
 
 _JSON = "application/json"
 
@@ -47,32 +46,6 @@ def _runtime(request: Request) -> Runtime:
     return rt
 
 
-async def _until_disconnect(request: Request, work: Awaitable[Response]) -> Response:
-    """Await `work`, cancelling it if the client goes away first, so the upstream call stops."""
-    task = asyncio.current_task()
-    assert task is not None
-    gone = False
-
-    async def watch() -> None:
-        nonlocal gone
-        while True:
-            message = await request.receive()
-            if message["type"] == "http.disconnect":
-                gone = True
-                task.cancel()
-                return
-
-    watcher = asyncio.get_running_loop().create_task(watch())
-    try:
-        return await work
-    except asyncio.CancelledError:
-        if gone:
-            return Response(status_code=499)
-        raise
-    finally:
-        watcher.cancel()
-
-
 async def _model_call(request: Request, endpoint: Endpoint) -> Response:
     started = time.perf_counter()
     rt = _runtime(request)
@@ -80,6 +53,7 @@ async def _model_call(request: Request, endpoint: Endpoint) -> Response:
     ctx: RequestContext | None = None
     try:
         tenant = rt.keys.tenant(request.headers.get("authorization"))
+        await rt.limiter.admit(tenant)  # before reading the body: a refusal costs nothing
         body, size = await read_body(request, rt.config.raw.server.max_body_bytes)
         validate(endpoint, body)
         scrub(body)  # before any stage reads it: only the config says where a call goes
@@ -94,7 +68,8 @@ async def _model_call(request: Request, endpoint: Endpoint) -> Response:
             body_bytes=size,
             requested_model=body["model"],
         )
-        response = await _until_disconnect(request, Pipeline(rt).handle(ctx))
+        # Cancelled if the client leaves or a newer completion of its session arrives.
+        return await guarded(request, ctx, Pipeline(rt).handle(ctx), rt.sessions)
     except LanewayError as err:
         if ctx is not None:
             ctx.status = err.status
@@ -105,10 +80,6 @@ async def _model_call(request: Request, endpoint: Endpoint) -> Response:
             ctx.status, ctx.error_reason = 500, "internal"
             record(rt, ctx)
         raise
-    if response.status_code == 499:  # the client left before the answer started
-        ctx.status, ctx.error_reason = 499, "client_gone"
-        record(rt, ctx)
-    return response
 
 
 async def chat(request: Request) -> Response:

@@ -66,9 +66,10 @@ class Turn:
         if self.reason is not None:
             return
         self.reason = reason
+        # Set before the cancel lands, so the pipeline records this outcome.
+        self.ctx.error_reason = "superseded" if reason == "superseded" else "client_gone"
         if reason == "superseded":
-            # Set before the cancel lands, so the pipeline records this outcome, not 499.
-            self.ctx.status, self.ctx.error_reason = Superseded.status, "superseded"
+            self.ctx.status = Superseded.status
         if self.waiting and self.task is not None:
             self.task.cancel()
 
