@@ -146,7 +146,9 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=_explain)
 
     p = sub.add_parser("demo", help="route a realistic traffic mix on the simulated fleet")
-    p.add_argument("--requests", type=int, default=0, help="0: the default mix size")
+    from router.demo import add_arguments as demo_arguments  # the demo owns its options
+
+    demo_arguments(p)
     p.set_defaults(func=_demo)
 
     args = parser.parse_args(argv)
