@@ -221,8 +221,9 @@ def split_fim(prompt: str) -> tuple[str, str, str] | None:
         end = prompt.find(mid, hole)
         prefix = prompt[start + len(pre) : hole]
         suffix = prompt[hole + len(suf) : end if end >= 0 else len(prompt)]
-        if family == "codellama":  # "<PRE> P <SUF>S <MID>": the template adds a space
+        if family == "codellama":  # "<PRE> P <SUF>S <MID>": the template adds spaces
             prefix = prefix.removeprefix(" ").removesuffix(" ")
+            suffix = suffix.removesuffix(" ")
         return family, prefix, suffix
     s_at = prompt.find("[SUFFIX]")
     p_at = prompt.find("[PREFIX]", s_at + 1) if s_at >= 0 else -1

@@ -5,9 +5,11 @@ from __future__ import annotations
 import aiohttp
 import openai
 import orjson
+import pytest
 from fleet_testkit import sse_lines
 from openai.types import Completion
 
+from fleet.answers import cursor_indent, split_fim
 from fleet.profiles import FleetSettings, ModelProfile
 from fleet.server import FleetServer, start
 
@@ -103,3 +105,19 @@ async def test_context_window_is_enforced(http: aiohttp.ClientSession) -> None:
         body["prompt"] = "x" * 300
         async with http.post(f"{fleet.url}/completions", json=body) as resp:
             assert resp.status == 200
+
+
+@pytest.mark.parametrize(("prompt", "family"), [
+    ("<|repo_name|>r\n<|file_sep|>a.py\n<|fim_prefix|>P<|fim_suffix|>S<|fim_middle|>", "qwen"),
+    ("<fim_prefix>P<fim_suffix>S<fim_middle>", "starcoder"),
+    ("<PRE> P <SUF>S <MID>", "codellama"),
+    ("<｜fim▁begin｜>P<｜fim▁hole｜>S<｜fim▁end｜>", "deepseek"),
+    ("[SUFFIX]S[PREFIX]P", "codestral"),
+])
+def test_split_fim_families(prompt: str, family: str) -> None:
+    assert split_fim(prompt) == (family, "P", "S")
+
+
+def test_plain_prompts_are_not_fim() -> None:
+    assert split_fim("def f(x):\n    return x  # <PRE> is not enough") is None
+    assert cursor_indent("class A:\n    def f(self):\n        ") == "        "
