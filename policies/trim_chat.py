@@ -20,7 +20,9 @@ _IMAGE_TYPES = frozenset({"image_url", "input_image", "image"})
 # Identifiers and payloads the model never reads as text.
 _SKIP_KEYS = frozenset({"type", "role", "id", "call_id", "tool_call_id", "status",
                         "image_url", "file_data", "file_id", "detail", "cache_control"})
-_KEEP_ROLES = frozenset({"system", "developer"})
+# Never cut: a call's name or arguments (cut JSON is a broken call), nor reasoning blobs.
+_UNCUT_KEYS = _SKIP_KEYS | {"tool_calls", "function_call", "name", "arguments",
+                            "encrypted_content"}
 
 
 def _strings(obj: Any) -> Iterator[str]:
@@ -73,7 +75,7 @@ def _largest_text(obj: Any) -> tuple[Any, Any, str] | None:
         node = stack.pop()
         pairs = node.items() if isinstance(node, dict) else enumerate(node)
         for key, value in pairs:
-            if isinstance(node, dict) and key in _SKIP_KEYS:
+            if isinstance(node, dict) and key in _UNCUT_KEYS:
                 continue
             if isinstance(value, str):
                 if best is None or len(value) > len(best[2]):
