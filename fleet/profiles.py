@@ -38,7 +38,9 @@ class ModelProfile:
     aliases: tuple[str, ...] = ()
 
 
-DEFAULT_PROFILE = ModelProfile(name="default")
+# Unknown names get a fast, roomy profile: tests pinning arbitrary names should not trip
+# over a context limit they never configured.
+DEFAULT_PROFILE = ModelProfile(name="default", context_window=131072)
 
 BUILTIN_PROFILES: tuple[ModelProfile, ...] = (
     ModelProfile(
@@ -47,7 +49,7 @@ BUILTIN_PROFILES: tuple[ModelProfile, ...] = (
     ),
     ModelProfile(
         name="qwen3-14b", tier="medium", ttft_ms=250, tokens_per_s=90,
-        price_input_per_mtok=0.35, price_output_per_mtok=1.40,
+        context_window=131072, price_input_per_mtok=0.35, price_output_per_mtok=1.40,
     ),
     ModelProfile(
         name="qwen3-235b-a22b", tier="large", ttft_ms=900, tokens_per_s=35,
