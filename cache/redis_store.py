@@ -101,6 +101,7 @@ class RedisStore:
         health_interval_s: float = 2.0,
         max_connections: int = 64,
         on_event: EventSink | None = None,
+        on_health: Callable[[bool], None] | None = None,
     ) -> None:
         plain_url, named_cluster = split_cluster_url(url)
         self.cluster = cluster or named_cluster
@@ -114,6 +115,7 @@ class RedisStore:
         self.healthy: bool | None = None  # None until the first probe or operation answers
         self.dropped = 0
         self.on_event = on_event
+        self.on_health = on_health
         self._queue: asyncio.Queue[tuple[str, bytes, int]] | None = None
         self._queue_size = queue_size
         self._tasks: list[asyncio.Task[None]] = []
@@ -266,6 +268,8 @@ class RedisStore:
                 self.healthy = True
                 self.breaker.reset()
             self._probed.set()
+            if self.on_health is not None:
+                self.on_health(self.state() == "ok")
             healthy = self.healthy and not self.breaker.open
             self._wake.clear()
             # A breaker that opens meanwhile wakes the prober early: recovery starts at once.

@@ -26,6 +26,7 @@ from cache.singleflight import Flight, SingleFlight, Source
 from cache.typeahead import TypeaheadIndex, TypeaheadScope, typeahead_scope
 
 EventSink = Callable[[str, str], None]
+DEFAULT_L1_BYTES = 64 << 20
 Tier = Literal["l1", "l2", "typeahead"]
 
 
@@ -46,7 +47,9 @@ class CachePlan:
     kind: str  # chat | completions | responses
     model: str  # laneway's name of the model the key is for
     ttl_s: float
-    want_usage: bool  # stream_options.include_usage: a stream replay ends with usage
+    # The answer must carry usage: always for a JSON answer; for a stream, when the request
+    # asked (`stream_options.include_usage`). Answers without it do not serve such requests.
+    want_usage: bool
     bypass: str | None = None
     typeahead: TypeaheadScope | None = None
     prefix: str = ""
@@ -104,7 +107,8 @@ class ResponseCache:
             "endpoint"
         )
         options = body.get("stream_options")
-        want_usage = isinstance(options, Mapping) and bool(options.get("include_usage"))
+        asked = isinstance(options, Mapping) and bool(options.get("include_usage"))
+        want_usage = asked or not body.get("stream")
         if reason is not None or rule is None:
             self.event("bypass", reason or "lane")
             return CachePlan("", kind, model, 0, want_usage, bypass=reason or "lane")
@@ -144,8 +148,10 @@ class ResponseCache:
     def join(self, plan: CachePlan, *, streaming: bool, source: Source) -> Flight:
         """Share one upstream call among identical requests; the leader's `source()` runs
         it, and a completed answer is stored. See `cache.singleflight` for the semantics."""
+        # Requests that want usage and those that do not fly apart: a stream that did not ask
+        # must not get a usage chunk, and one that asked must.
         flight = self.flights.join(
-            plan.key,
+            plan.key + ("#u" if plan.want_usage else "#n"),
             kind=plan.kind,
             streaming=streaming,
             model=plan.model,
@@ -218,13 +224,19 @@ def build_cache(
     redis_url: str | None,
     cluster: bool,
     timeout_ms: int,
-    l1_bytes: int,
+    l1_bytes: int = DEFAULT_L1_BYTES,
     *,
     on_event: EventSink | None = None,
+    on_health: Callable[[bool], None] | None = None,
 ) -> ResponseCache:
     """From config: no Redis URL means in-process only; no Redis and no L1 means disabled.
-    Nothing connects here: Redis is reached lazily, so laneway starts without it."""
+    Nothing connects here (see `start`), so laneway starts without Redis. `on_event` gets
+    every cache event, `on_health` every Redis probe result (for `laneway_redis_up`)."""
     if not redis_url and l1_bytes <= 0:
         return DisabledCache(on_event)
-    l2 = RedisStore(redis_url, cluster=cluster, timeout_s=timeout_ms / 1000) if redis_url else None
+    l2 = None
+    if redis_url:
+        l2 = RedisStore(
+            redis_url, cluster=cluster, timeout_s=timeout_ms / 1000, on_health=on_health
+        )
     return ResponseCache(MemoryCache(l1_bytes), l2, TypeaheadIndex(), on_event)

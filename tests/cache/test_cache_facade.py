@@ -160,12 +160,19 @@ async def test_usage_is_replayed_only_when_it_exists(
     await serve(a, plan(a, no_usage), Upstream(chat_chunks(["x"], usage=False)))
     assert await a.lookup(plan(a, no_usage)) is not None
     assert await a.lookup(plan(a)) is None  # asks for usage; the stored answer has none
+    assert await a.lookup(plan(a, CHAT | {"stream": False})) is None  # JSON answers carry it
+    await serve(a, plan(a), Upstream(chat_chunks(["x"])))  # a fresh answer, with usage
+    assert await a.lookup(plan(a, CHAT | {"stream": False})) is not None
+    assert await a.lookup(plan(a, no_usage)) is not None
 
 
 async def test_redis_frozen_and_killed_mid_traffic(
     replicas: tuple[ResponseCache, ResponseCache], redis_server: RedisServer
 ) -> None:
     a, b = replicas
+    health: list[bool] = []
+    assert b.l2 is not None
+    b.l2.on_health = health.append
     await serve(a, plan(a), Upstream(chat_chunks(["warm"])))
     await drained(a)
 
@@ -195,6 +202,7 @@ async def test_redis_frozen_and_killed_mid_traffic(
     while b.state() != "ok":
         assert time.monotonic() < deadline, "caching did not resume"
         await asyncio.sleep(0.02)
+    assert False in health and health[-1] is True  # reported down, then up (redis_up)
     await serve(b, plan(b, CHAT | {"temperature": 0.1}), Upstream(chat_chunks(["late"])))
     await drained(b)
     assert int(redis_server.cli("dbsize")) >= 2  # writes reach Redis again
