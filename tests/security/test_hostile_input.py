@@ -1,0 +1,167 @@
+"""Hostile bodies: smuggled redirects, oversized uploads, malformed JSON, secret-fishing errors."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+from conftest import BODY_LIMIT, UPSTREAM_KEY, auth, fleet_log, secrets_in, set_fault
+from procs import Proc
+
+CHAT = {"model": "auto", "messages": [{"role": "user", "content": "What is a closure?"}]}
+BIG = 40 * 1024 * 1024
+
+
+def smuggled(decoy: Proc) -> dict:
+    evil = decoy.url + "/v1"
+    return {
+        "api_base": evil, "base_url": evil, "api_key": "sk-evil-123456", "api_version": "x",
+        "custom_llm_provider": "openai", "extra_headers": {"authorization": "Bearer sk-evil"},
+        "model_list": [{"model_name": "auto", "litellm_params": {"api_base": evil}}],
+        "fallbacks": [{"auto": ["evil"]}], "num_retries": 9, "mock_response": "pwned",
+        "aws_secret_access_key": "x", "litellm_params": {"api_base": evil},
+        "extra_body": {"api_base": evil, "model": "qwen3-235b-a22b", "top_k": 20},
+        "metadata": {"trace": "t-1", "api_base": evil, "headers": {"x": "y"}},
+    }
+
+
+@pytest.mark.parametrize("path,body", [
+    ("/v1/chat/completions", CHAT),
+    ("/v1/chat/completions", CHAT | {"stream": True}),
+    ("/v1/completions", {"model": "auto", "prompt": "def add(a, b):\n    ", "max_tokens": 16}),
+    ("/v1/responses", {"model": "auto", "input": "Explain a mutex."}),
+])
+def test_smuggled_redirects_never_leave_laneway(guarded: Proc, upstream: Proc, decoy: Proc,
+                                                client: httpx.Client, path: str, body: dict):
+    r = client.post(guarded.url + path, json=body | smuggled(decoy), headers=auth())
+    assert r.status_code == 200, r.text
+    assert fleet_log(decoy) == []
+    [sent] = fleet_log(upstream)
+    forwarded = sent["body"]
+    leftovers = set(forwarded) & set(smuggled(decoy)) - {"extra_body", "metadata"}
+    assert not leftovers
+    assert forwarded["extra_body"] == {"top_k": 20}
+    assert forwarded["metadata"] == {"trace": "t-1"}
+    assert forwarded["model"] != "qwen3-235b-a22b" or body is not CHAT
+    assert sent["authorization"]["value"] == f"Bearer {UPSTREAM_KEY}"
+    assert "pwned" not in r.text
+
+
+async def _upload(url: str, chunked: bool) -> tuple[int, int]:
+    """Send a 40 MiB body while watching for the answer; (status, bytes sent by then)."""
+    u = urlsplit(url)
+    reader, writer = await asyncio.open_connection(u.hostname, u.port)
+    framing = "transfer-encoding: chunked" if chunked else f"content-length: {BIG}"
+    writer.write(
+        f"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n"
+        f"authorization: Bearer {auth()['authorization'][7:]}\r\n{framing}\r\n\r\n".encode()
+    )
+    answer = asyncio.ensure_future(reader.readuntil(b"\r\n\r\n"))
+    piece = b'{"model": "auto", "messages": [' + b" " * (256 * 1024)
+    sent = 0
+    try:
+        while sent < BIG and not answer.done():
+            data = piece[: BIG - sent]
+            writer.write(b"%x\r\n%s\r\n" % (len(data), data) if chunked else data)
+            sent += len(data)
+            try:
+                await asyncio.wait_for(writer.drain(), 5)
+            except (ConnectionError, TimeoutError):
+                break  # the server stopped reading: it has answered (or will, at once)
+        head = await asyncio.wait_for(answer, 10)
+    finally:
+        writer.close()
+    return int(head.split(b" ", 2)[1]), sent
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+async def test_40_mib_body_is_refused_early_without_buffering(guarded: Proc, chunked: bool):
+    before = rss_kib(guarded.proc.pid)
+    status, sent = await _upload(guarded.url, chunked)
+    assert status == 413
+    # Refused after about the limit (plus what socket buffers hold), never after the whole.
+    assert sent < BODY_LIMIT + 8 * 1024 * 1024, sent
+    assert rss_kib(guarded.proc.pid) - before < 16 * 1024
+    assert httpx.get(guarded.url + "/healthz").status_code == 200
+
+
+MALFORMED = [
+    (b"", None), (b"{", None), (b"[]", None), (b'"text"', None), (b"1", None), (b"null", None),
+    (b'{"model": "auto", "messages": [{"role": "user", "content": "\xff\xfe"}]}', None),
+    (b'{"model": "auto", "messages": [{"role": "user", "content": "\\ud800"}]}', None),
+    (b'\xef\xbb\xbf{"model": "auto", "messages": []}', None),
+    (b'{"model": 5, "messages": [{"role": "user", "content": "x"}]}', "model"),
+    (b'{"messages": [{"role": "user", "content": "x"}]}', "model"),
+    (b'{"model": "auto", "messages": "hello"}', "messages"),
+    (b'{"model": "auto", "messages": []}', "messages"),
+    (b'{"model": "auto", "messages": [5]}', "messages[0]"),
+    (b'{"model": "auto", "messages": [{"role": "user", "content": 5}]}', "messages[0].content"),
+    (b'{"model": "auto", "messages": [{"role": "user"}], "stream": "yes"}', "stream"),
+    (b'{"model": "auto", "messages": [{"role": "user"}], "max_tokens": "9"}', "max_tokens"),
+    (b'{"model": "auto", "messages": [{"role": "user"}], "temperature": true}', "temperature"),
+    (b'{"model": "auto", "messages": [{"role": "user"}], "tools": {}}', "tools"),
+]
+
+
+@pytest.mark.parametrize("raw,param", MALFORMED)
+def test_malformed_bodies_get_openai_shaped_400(guarded: Proc, upstream: Proc,
+                                               client: httpx.Client, raw: bytes, param: str):
+    r = client.post(guarded.url + "/v1/chat/completions", content=raw,
+                    headers=auth() | {"content-type": "application/json"})
+    assert r.status_code == 400, r.text
+    err = r.json()["error"]
+    assert set(err) == {"message", "type", "param", "code"}
+    assert err["type"] == "invalid_request_error"
+    if param:
+        assert err["param"] == param
+    assert fleet_log(upstream) == []
+
+
+def test_invalid_content_length_is_400(guarded: Proc, client: httpx.Client):
+    from test_auth import raw_request
+
+    status, _ = raw_request(guarded.url, "POST", "/v1/chat/completions", b"{}",
+                               auth() | {"content-length": "abc"})
+    assert status == 400
+
+
+@pytest.mark.parametrize("path,status", [
+    ("/v1/chat/completions", 400), ("/v1/completions", 502), ("/v1/embeddings", 502),
+])
+def test_upstream_errors_quoting_the_key_never_pass_it_on(guarded: Proc, client: httpx.Client,
+                                                          path: str, status: int):
+    body = {"model": "leaky", "messages": [{"role": "user", "content": "hi"}], "prompt": "x",
+            "input": "x"}
+    r = client.post(guarded.url + path, json=body, headers=auth())
+    assert r.status_code == status, r.text
+    assert "error" in r.json()
+    assert not secrets_in(r.text + str(r.headers))
+
+
+def test_forced_fleet_errors_leak_nothing(guarded: Proc, upstream: Proc, client: httpx.Client):
+    for status in (500, 503, 401, 429):
+        set_fault(upstream, {"status": status})
+        for body in (CHAT, CHAT | {"stream": True}):
+            r = client.post(guarded.url + "/v1/chat/completions", json=body, headers=auth())
+            assert r.status_code >= 400 and not secrets_in(r.text + str(r.headers))
+    metrics = client.get(guarded.url + "/metrics").text
+    assert not secrets_in(metrics)
+
+
+def test_no_key_in_the_log(guarded: Proc, client: httpx.Client):
+    """Runs last in this module: everything above has been logged by now."""
+    client.post(guarded.url + "/v1/chat/completions", json=CHAT,
+                headers={"authorization": "Bearer " + UPSTREAM_KEY})  # a key in the wrong place
+    log = guarded.log()
+    assert log, "laneway wrote no log at all"
+    assert not secrets_in(log)
