@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from policies.policy import Policy, PolicyError, load_policy
@@ -24,19 +28,44 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"laneway serve: {exc}", file=sys.stderr)
         return 2
     os.environ["LANEWAY_CONFIG"] = str(Path(path).resolve())
-    uvicorn.run(
-        "router.app:app_from_env",
-        factory=True,
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        loop="uvloop",
-        http="httptools",
-        access_log=False,
-        log_level=args.log_level,
-        timeout_graceful_shutdown=int(cfg.raw.server.shutdown_grace_s),
-    )
+    if not args.access_log:
+        os.environ["LANEWAY_ACCESS_LOG"] = "0"
+    with _metrics_dir(args.workers):
+        uvicorn.run(
+            "router.app:app_from_env",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            loop="uvloop",
+            http="httptools",
+            access_log=False,  # laneway writes its own: one JSON line per request
+            log_level=args.log_level,
+            timeout_graceful_shutdown=int(cfg.raw.server.shutdown_grace_s),
+        )
     return 0
+
+
+@contextmanager
+def _metrics_dir(workers: int) -> Iterator[None]:
+    """With several workers, each keeps its metrics in files under a fresh directory that
+    any worker's /metrics adds up. It must be in the environment before the workers import
+    prometheus_client, and is removed at exit so that no stale count survives a restart.
+    A PROMETHEUS_MULTIPROC_DIR already set (e.g. a tmpfs) is where the directory goes."""
+    parent = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if workers <= 1 and parent is None:
+        yield  # one process: plain in-memory metrics, no file writes per request
+        return
+    run = tempfile.mkdtemp(prefix="laneway-metrics-", dir=parent)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = run
+    try:
+        yield
+    finally:
+        shutil.rmtree(run, ignore_errors=True)
+        if parent is None:
+            del os.environ["PROMETHEUS_MULTIPROC_DIR"]
+        else:
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = parent
 
 
 def _load_all(path: str) -> tuple[Config, Policy]:
@@ -126,6 +155,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--port", type=int, default=8080)
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--log-level", default="warning")
+    p.add_argument("--no-access-log", dest="access_log", action="store_false",
+                   help="no JSON line per request on stdout")
     p.set_defaults(func=_serve)
 
     p = sub.add_parser("check-config", help="validate a config without serving")
