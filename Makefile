@@ -43,6 +43,13 @@ test: install redis-server prometheus
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
+# Load test on this machine: fleet + laneway (+ Redis when one answers on 127.0.0.1:6379) +
+# locust headless, loopback only. Results (CSV, HTML) land in loadtests/results/.
+LOAD_TIME ?= 30s
+LOAD_USERS ?= 20
+load: install
+	$(BIN)/python -m loadtests.load --time $(LOAD_TIME) --users $(LOAD_USERS)
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy

@@ -116,9 +116,9 @@ def build(total: int, seed: int) -> Plan:
     files = b.corpus()
     want = split(total)
     sessions: list[Session] = []
-    sessions += _fill(want["completion"], lambda left: _typing(rng, files, left))
-    sessions += _fill(want["qa"], lambda left: _questions(rng, files, left))
-    sessions += _fill(want["agentic"], lambda left: _agent(rng, files, left))
+    sessions += _fill(want["completion"], lambda left: typing_session(rng, files, left))
+    sessions += _fill(want["qa"], lambda left: questions(rng, files, left))
+    sessions += _fill(want["agentic"], lambda left: agent_run(rng, files, left))
     # Interleaved, as traffic arrives: sessions start in this order.
     rng.shuffle(sessions)
     return Plan(seed, tuple(sessions))
@@ -133,7 +133,7 @@ def _fill(budget: int, make: Any) -> list[Session]:
     return out
 
 
-def _typing(rng: random.Random, files: tuple[SourceFile, ...], left: int) -> Typing:
+def typing_session(rng: random.Random, files: tuple[SourceFile, ...], left: int) -> Typing:
     f = rng.choice(files)
     style = rng.choices(b.FIM_STYLES, weights=(5, 2, 2, 2))[0]
     context = tuple(rng.sample(files, 2)) if style in ("qwen", "tabby") else ()
@@ -163,7 +163,7 @@ def _edit(rng: random.Random, f: SourceFile, burst: int, accepts: int, repeat: b
     return Edit(f, starts[i] + indent, starts[i] + len(text), typed, burst, accepts, repeat)
 
 
-def _questions(rng: random.Random, files: tuple[SourceFile, ...], left: int) -> Questions:
+def questions(rng: random.Random, files: tuple[SourceFile, ...], left: int) -> Questions:
     chats: list[Chat] = []
     for _ in range(rng.randint(2, 4)):
         if left <= 0:
@@ -193,7 +193,7 @@ def _chat(rng: random.Random, files: tuple[SourceFile, ...], left: int) -> Chat:
     return Chat(body, tuple(rng.sample(b.FOLLOW_UPS, follow)), repeat)
 
 
-def _agent(rng: random.Random, files: tuple[SourceFile, ...], left: int) -> AgentRun:
+def agent_run(rng: random.Random, files: tuple[SourceFile, ...], left: int) -> AgentRun:
     kind = rng.choice(("tools", "tools", "cline"))
     steps = min(rng.randint(3, 8), left)
     if 0 < left - steps < 2:

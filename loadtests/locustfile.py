@@ -1,0 +1,111 @@
+"""Load-test any laneway with the traffic coding tools send, 70/20/10 across the lanes.
+
+    locust -f loadtests/locustfile.py --host http://laneway:8080      # web UI
+    LANEWAY_API_KEY=sk-... locust -f loadtests/locustfile.py --host URL --headless -u 50 -t 5m
+
+Each user replays sessions of the demo's mix (router/demo): typing sessions with bursts and
+typeahead (Continue's Qwen/StarCoder/DeepSeek FIM prompts, Tabby's prompt + suffix),
+questions (Continue chat, Aider ask, commit messages), agent runs (OpenAI tools, Cline XML).
+Request names carry the lane (`completion:qwen:typeahead`, `qa:chat`, `agentic:cline-xml`),
+and a request whose `x-laneway-lane` is not the lane it was written for counts as a failure:
+a load test that routes wrongly has not passed.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import random
+from typing import ClassVar
+
+from locust import FastHttpUser, between, task
+
+from router.demo import bodies, mix
+from router.demo.script import Answer, Request, parse_sse, script
+
+# Sessions per task: short enough that a user changes files and topics often.
+_BUDGET = {"completion": 6, "qa": 3, "agentic": 5}
+_USER_NUMBERS = itertools.count()
+
+
+class _LanewayUser(FastHttpUser):
+    abstract = True
+    lane: ClassVar[str] = ""
+    # Agent runs carry long contexts; the large model may take a while on a loaded host.
+    network_timeout = 120.0
+    connection_timeout = 10.0
+
+    def on_start(self) -> None:
+        # Each user its own stream of sessions, reproducible from LOCUST_SEED.
+        seed = int(os.environ.get("LOCUST_SEED", "0"))
+        self.rng = random.Random(seed * 100_003 + next(_USER_NUMBERS))
+        self.files = bodies.corpus()
+        key = os.environ.get("LANEWAY_API_KEY")
+        self.headers: dict[str, str] = {}
+        if key:
+            self.headers["authorization"] = f"Bearer {key}"
+
+    def run_session(self, session: mix.Session) -> None:
+        steps = script(session)
+        request = next(steps)
+        while True:
+            answer = self.send(request)
+            if answer is None:
+                return  # a failed step ends the session, as it would stop a real tool
+            try:
+                request = steps.send(answer)
+            except StopIteration:
+                return
+
+    def send(self, req: Request) -> Answer | None:
+        with self.client.post(req.path, json=req.body, headers=self.headers,
+                              name=req.kind, catch_response=True) as resp:
+            lane = resp.headers.get("x-laneway-lane") if resp.headers else None
+            if resp.status_code != 200:
+                resp.failure(f"HTTP {resp.status_code}: {(resp.text or '')[:200]}")
+                return None
+            if lane != req.expected:
+                resp.failure(f"x-laneway-lane is {lane!r}, expected {req.expected!r}")
+                return None
+            answer, error = parse_sse(resp.content or b"")
+            if error is not None:
+                resp.failure(f"stream ended with an error: {error.get('message')}")
+                return None
+            resp.success()
+            return answer
+
+
+class CompletionUser(_LanewayUser):
+    """Typing in an editor: bursts of FIM requests, typeahead, repeats."""
+
+    weight = 70
+    lane = "completion"
+    wait_time = between(0.2, 1.0)
+
+    @task
+    def typing(self) -> None:
+        self.run_session(mix.typing_session(self.rng, self.files, _BUDGET["completion"]))
+
+
+class QAUser(_LanewayUser):
+    """Asking: Continue chat, Aider ask, commit messages; some questions asked again."""
+
+    weight = 20
+    lane = "qa"
+    wait_time = between(1.0, 3.0)
+
+    @task
+    def ask(self) -> None:
+        self.run_session(mix.questions(self.rng, self.files, _BUDGET["qa"]))
+
+
+class AgentUser(_LanewayUser):
+    """An agent loop: OpenAI tools or Cline's XML tools, context growing each step."""
+
+    weight = 10
+    lane = "agentic"
+    wait_time = between(0.5, 2.0)
+
+    @task
+    def agent(self) -> None:
+        self.run_session(mix.agent_run(self.rng, self.files, _BUDGET["agentic"]))
