@@ -50,6 +50,20 @@ LOAD_USERS ?= 20
 load: install
 	$(BIN)/python -m loadtests.load --time $(LOAD_TIME) --users $(LOAD_USERS)
 
+# Overhead benchmark (docs/benchmarks.md): fleet direct, a bare FastAPI pass-through, laneway
+# (cache misses and hits) and LiteLLM's proxy (own venv in .bench/, made on first run), all
+# driven by wrk on 127.0.0.1; a few minutes. BENCH_ARGS, e.g. "--ref HEAD --seconds 5".
+BENCH_ARGS ?=
+bench: install
+	@command -v wrk >/dev/null 2>&1 || { \
+	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	    echo "installing wrk (Debian package)"; \
+	    (apt-get update -qq && apt-get install -y -qq wrk >/dev/null) || exit 1; \
+	  else \
+	    echo "wrk is missing: install it (Debian: apt-get install -y wrk)" >&2; exit 1; \
+	  fi; }
+	$(BIN)/python -m loadtests.bench.run $(BENCH_ARGS)
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy

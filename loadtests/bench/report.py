@@ -48,7 +48,8 @@ TARGETS = {
 SERVER_OF = {"direct": "fleet", "bare": "bare", "laneway": "laneway",
              "laneway-cache": "laneway", "litellm": "litellm"}
 COLUMNS = ["body", "target", "req/s c16", "p50 c1 ms", "p99 c1 ms", "p50 c16 ms",
-           "p99 c16 ms", "CPU ms/req", "errors", "x-laneway-cache", "wrk CPU c16", "RSS MB",
+           "p99 c16 ms", "CPU ms/req", "errors", "x-laneway-cache", "wrk CPU c16",
+           "fleet CPU c16", "RSS MB",
            "ready s"]
 
 
@@ -73,7 +74,7 @@ def rows(res: Results) -> list[list[str]]:
             c.body, TARGETS[c.target], f"{c.c16.rps:,.0f}", _ms(c.c1.p50_ms), _ms(c.c1.p99_ms),
             _ms(c.c16.p50_ms), _ms(c.c16.p99_ms), f"{c.c16.cpu_ms_per_request:.3f}",
             str(c.c1.errors + c.c16.errors), _cache(c),
-            f"{c.c16.wrk_cpu:.0%}",
+            f"{c.c16.wrk_cpu:.0%}", f"{c.c16.upstream_cores:.0%}" if c.c16.upstream_cpu_s else "-",
             f"{srv.rss_mb:.0f}" if srv.rss_mb is not None else "-",
             f"{srv.ready_s:.2f}" if srv.ready_s is not None else "-",
         ])

@@ -75,6 +75,7 @@ class Bench:
         self.load_cpus: set[int] = {0} if two else set()
         self.sut_cpus: set[int] = {1} if two else set()
         self.nonce = secrets.token_hex(4)
+        self.fleet_pid = 0
         self.bodies = [k.strip() for k in args.bodies.split(",") if k.strip()]
         self.targets = {k.strip() for k in args.targets.split(",") if k.strip()}
         # laneway and the fleet run from the work tree, or from a commit exported aside.
@@ -94,8 +95,9 @@ class Bench:
             warm = self.script(body, unique, f"{target}-warm")
             run = self.script(body, unique, target)
             wrk.run(url, warm, 16, a.warmup, self.load_cpus)
-            c1 = wrk.run(url, run, 1, a.seconds, self.load_cpus, watch=pid)
-            c16 = wrk.run(url, run, 16, a.seconds, self.load_cpus, watch=pid)
+            up = self.fleet_pid if pid != self.fleet_pid else None
+            c1 = wrk.run(url, run, 1, a.seconds, self.load_cpus, watch=pid, upstream=up)
+            c16 = wrk.run(url, run, 16, a.seconds, self.load_cpus, watch=pid, upstream=up)
             self.res.cells.append(report.Cell(target, kind, c1, c16))
             console.print(f"  {report.TARGETS[target]:32} {kind:4} {c16.rps:8,.0f} req/s c16  "
                           f"p50 c1 {c1.p50_ms:.2f} ms  CPU {c16.cpu_ms_per_request:.3f} ms/req  "
@@ -123,6 +125,7 @@ class Bench:
         fleet = Server("fleet", [PY, "-m", "fleet", "--port", str(port), "--zero-latency"], port,
                        "/healthz", self.out / "fleet.log", self.load_cpus, cwd=self.src)
         self.res.servers["fleet"] = report.ServerInfo(ready_s=fleet.ready_s)
+        self.fleet_pid = fleet.pid
         try:
             if "direct" in self.targets:
                 self.direct(fleet)

@@ -92,6 +92,12 @@ class WrkResult:
     cache: dict[str, int] = field(default_factory=dict)
     wrk_cpu: float = 0.0  # cores used by wrk itself (1.0 = one core saturated)
     server_cpu_s: float = 0.0  # CPU seconds the watched server used during the run
+    upstream_cpu_s: float = 0.0  # ... and the fleet behind it (0 when it is the server)
+
+    @property
+    def upstream_cores(self) -> float:
+        """How busy the fleet was (1.0 = a whole core): near 1 means it set the pace."""
+        return self.upstream_cpu_s / self.duration_s if self.duration_s else 0.0
 
     @property
     def cpu_ms_per_request(self) -> float:
@@ -116,19 +122,22 @@ def available() -> str | None:
 
 
 def run(url: str, script: Path, connections: int, seconds: float, cpus: set[int] | None,
-        timeout_s: float = 10.0, watch: int | None = None) -> WrkResult:
-    """One wrk run; `watch` is the server's pid, whose CPU time is measured meanwhile."""
+        timeout_s: float = 10.0, watch: int | None = None, upstream: int | None = None
+        ) -> WrkResult:
+    """One wrk run; `watch` and `upstream` are pids whose CPU time is measured meanwhile."""
     args = ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s",
             f"--timeout={timeout_s:g}s", "-s", str(script), url]
     if cpus and len(os.sched_getaffinity(0)) >= 2:
         args = ["taskset", "-c", ",".join(map(str, sorted(cpus))), *args]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     server_before = cpu_seconds(watch) if watch else 0.0
+    upstream_before = cpu_seconds(upstream) if upstream else 0.0
     started = time.perf_counter()
     done = subprocess.run(args, capture_output=True, text=True, timeout=seconds + 60)
     wall = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     server_cpu = cpu_seconds(watch) - server_before if watch else 0.0
+    upstream_cpu = cpu_seconds(upstream) - upstream_before if upstream else 0.0
     line = next((ln for ln in done.stdout.splitlines() if ln.startswith("BENCH ")), None)
     if done.returncode != 0 or line is None:
         raise RuntimeError(f"wrk failed ({done.returncode}): {done.stderr or done.stdout}")
@@ -146,4 +155,5 @@ def run(url: str, script: Path, connections: int, seconds: float, cpus: set[int]
         cache=d["cache"],
         wrk_cpu=cpu / wall if wall else 0.0,
         server_cpu_s=server_cpu,
+        upstream_cpu_s=upstream_cpu,
     )
