@@ -242,7 +242,8 @@ def trim_chat(body: dict[str, Any], budget: TrimBudget) -> TrimResult:
     kept, used = keep_tail(work, limit, required, spans)
     if len(kept) == len(messages) and all(a is b for a, b in zip(kept, messages, strict=True)):
         return _result(body, used, used)
-    dropped = [m for m in messages if not any(m is k for k in kept)]
+    kept_ids = {id(m) for m in kept}
+    dropped = [m for m in messages if id(m) not in kept_ids]
     before = used + sum(estimate(m) for m in dropped)
     return _result({**body, "messages": kept}, before, used)
 
@@ -264,9 +265,9 @@ def trim_agentic(endpoint: str, body: dict[str, Any], budget: TrimBudget) -> Tri
     for i, item in enumerate(work):
         if not (_is_result(item) or _is_text_result(item)):
             continue
-        if upper(item) > each and cost(item, each) > each:  # bytes first: most are small
+        if upper(item) > each:  # bytes first: most outputs are small, nothing to count
             work[i] = shrink(item, each)
-            changed = True
+            changed = changed or work[i] is not item
     fixed = _fixed_cost(body)
     if fixed + sum(upper(m) for m in work) <= window:
         after = fixed + sum(estimate(m) for m in work)

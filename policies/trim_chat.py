@@ -110,7 +110,10 @@ def shrink(msg: Any, limit: int) -> Any:
         node, key, text = found
         node[key] = ""
         room = limit - cost(new, limit)  # what the rest of the message leaves for this text
-        node[key] = head_tail(text, room) if room > 0 else ""
+        # The message is over and the rest costs limit - room, so this text is over room.
+        node[key] = head_tail(text, room, over=True) if room > 0 else ""
+        if room > 0:
+            return new
         msg = new
     return msg
 

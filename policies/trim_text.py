@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from policies import tokens
 
+JOIN_SLACK = 4  # tokens reserved for the joins around an omission marker
 CHUNK = 2048  # chars per counted chunk: ~500 tokens; the one that overflows is recounted by line
 
 
@@ -85,33 +86,42 @@ def omission(lines: int, chars: int) -> str:
     return f"\n[... {lines} lines ({chars} chars) left out by laneway ...]\n"
 
 
-def head_tail(text: str, budget: int, head_share: float = 0.5) -> str:
+def head_tail(text: str, budget: int, head_share: float = 0.5, over: bool = False) -> str:
     """``text`` if it fits, else its head and tail (whole lines) around an omission marker.
 
     The marker says how much was left out so a model (and a human reading a trace) knows
-    the output was shortened, not that the tool printed nothing there.
+    the output was shortened, not that the tool printed nothing there. ``over``: the caller
+    already knows the text does not fit (saves counting it once more).
+
+    Cost: the kept text is counted once, as it is taken; the result is not recounted when
+    both cuts fall on line boundaries (those joins never add tokens; JOIN_SLACK covers the
+    marker's two joins).
     """
-    if tokens.count_upto(text, budget) <= budget:
+    if not over and tokens.count_upto(text, budget) <= budget:
         return text
-    avail = budget - tokens.count(omission(10**6, 10**8))
+    marker_cost = tokens.count(omission(10**6, 10**8))
+    avail = budget - marker_cost - JOIN_SLACK
     for _ in range(6):
         if avail <= 0:
             return cut_chars(text, budget, keep_end=False)
         head_end, used = take_forward(text, 0, int(avail * head_share))
-        head = text[:head_end] or cut_chars(text[: text.find("\n") + 1 or len(text)],
-                                            int(avail * head_share), keep_end=False)
-        used = tokens.count(head)
-        tail_start, _ = take_back(text, len(text), avail - used)
+        head, exact = text[:head_end], False
+        if not head:  # the first line alone is too long: cut it between characters
+            first = text[: text.find("\n") + 1 or len(text)]
+            head, exact = cut_chars(first, int(avail * head_share), keep_end=False), True
+            used = tokens.count(head)
+        tail_start, tail_used = take_back(text, len(text), avail - used)
         tail_start = max(tail_start, len(head))
         tail = text[tail_start:]
         if not tail and tail_start > len(head):  # the last line alone is too long
             last = text[text.rfind("\n", len(head), len(text) - 1) + 1:]
-            tail = cut_chars(last, avail - used, keep_end=True)
+            tail, exact = cut_chars(last, avail - used, keep_end=True), True
             tail_start = len(text) - len(tail)
+            tail_used = tokens.count(tail)
         gap = text[len(head):tail_start]
         out = head + omission(gap.count("\n"), len(gap)) + tail
-        n = tokens.count(out)
-        if n <= budget:
+        n = tokens.count(out) if exact else used + tail_used + marker_cost
+        if n <= budget - (0 if exact else JOIN_SLACK):
             return out
         avail -= n - budget + 2
     return cut_chars(text, budget, keep_end=False)
