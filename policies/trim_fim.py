@@ -64,12 +64,12 @@ def fit(fim: FimPrompt, family: str, limit: int, share: float = 0.75) -> Fitted:
             while n > limit and out.context:  # over by a header: drop the farthest file
                 out = replace(out, context=out.context[1:])
                 n = rendered_tokens(out, family)
-        if n <= limit or avail <= 0:
+        if n <= limit or avail <= 0:  # avail <= 0: the frame alone is over (absurd budgets)
             break
         avail -= n - limit + max(2, avail // 64)
     if before is None:
         # Too big to be worth counting whole: the dropped text at the kept text's measured
-        # tokens-per-char (a plain len/3 estimate is off by a third on ordinary code).
+        # tokens-per-char (the generic chars/2.8 estimate is 30-60% high on ordinary code).
         kept = max(1, _chars(out))
         before = n + -(-(_chars(fim) - kept) * n // kept)
     return Fitted(out, max(before, n), n)
