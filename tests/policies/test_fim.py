@@ -162,7 +162,7 @@ _path = st.from_regex(r"[a-z]{1,8}(/[a-z]{1,8})?\.(py|ts|go|rs)", fullmatch=True
 _files = st.lists(st.builds(FileContext, _path, _text.map(lambda t: t + "\n")), max_size=3)
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(
     family=st.sampled_from(fim.FAMILIES),
     target=st.sampled_from(fim.FAMILIES),

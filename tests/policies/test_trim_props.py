@@ -38,7 +38,7 @@ def _encoding_loaded() -> None:
     tokens.warm()
 
 
-@examples(200)
+@examples(150)
 @given(prefix=_text, suffix=_text, files=_files, family=st.sampled_from(fim.FAMILIES),
        target=st.none() | st.sampled_from(fim.FAMILIES), budget=st.integers(80, 2500),
        repo=st.none() | _path, path=st.none() | _path, scope=st.booleans())
@@ -130,7 +130,7 @@ def assert_paired(messages: list[Any]) -> None:
     assert not waiting
 
 
-@examples(150)
+@examples(100)
 @given(messages=conversations(), budget=st.integers(250, 4000))
 def test_qa_trim_holds_budget_pairing_and_last_user(messages: list[Any], budget: int) -> None:
     result = trim_chat({"messages": messages}, TrimBudget(budget))
@@ -155,7 +155,7 @@ def test_qa_trim_holds_budget_pairing_and_last_user(messages: list[Any], budget:
         assert optional == run
 
 
-@examples(100)
+@examples(80)
 @given(messages=conversations(_big_lines), window=st.integers(300, 20_000),
        cap=st.integers(40, 600))
 def test_agentic_caps_outputs_keeps_pairs_or_refuses(messages: list[Any], window: int,
