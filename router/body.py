@@ -9,10 +9,11 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
 from policies.lanes import Endpoint
 from router.errors import InvalidRequest, RequestTooLarge
+from router.supersede import ClientGone
 
 
 async def read_json(request: Request, limit: int) -> dict[str, Any]:
@@ -30,11 +31,14 @@ async def read_body(request: Request, limit: int) -> tuple[dict[str, Any], int]:
             raise InvalidRequest("Invalid Content-Length header.") from None
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise RequestTooLarge(f"Request body exceeds the limit of {limit} bytes.")
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise RequestTooLarge(f"Request body exceeds the limit of {limit} bytes.")
+            chunks.append(chunk)
+    except ClientDisconnect:
+        raise ClientGone("The client left while sending the body.") from None
     raw = chunks[0] if len(chunks) == 1 else b"".join(chunks)
     if not raw:
         raise InvalidRequest("The request body is empty; a JSON object is required.")
