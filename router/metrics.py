@@ -11,9 +11,10 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.metrics import MetricWrapperBase
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 
 if TYPE_CHECKING:
@@ -36,6 +37,7 @@ OVERHEAD_BUCKETS = (
 )
 
 _LIVE_GAUGE_FILE = re.compile(r"gauge_live\w+?_(\d+)\.db$")
+M = TypeVar("M", bound=MetricWrapperBase)
 
 
 class Metrics:
@@ -104,14 +106,25 @@ class Metrics:
             ["lane"], registry=r, multiprocess_mode="livemax",
         )
         self._described: set[tuple[str, str, str]] = set()
+        self._up: dict[str, bool] = {}
+        self._children: dict[tuple[MetricWrapperBase, tuple[str, ...]], MetricWrapperBase] = {}
         # Created on the first report: absent (not 0) when no Redis is configured.
         self.redis_up: Gauge | None = None
+
+    def of(self, family: M, *labels: str) -> M:
+        """`family.labels(*labels)`, remembered: labels() validates and takes a lock on every
+        call (~5 us), and one request touches a dozen series. Bounded like the series."""
+        key = (family, labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = family.labels(*labels)
+        return child  # type: ignore[return-value]
 
     # -- callbacks for the other rooms --------------------------------------------------------
 
     def cache_event(self, tier: str, result: str) -> None:
         """The cache's `on_event(tier, result)` sink."""
-        self.cache_events.labels(tier, result).inc()
+        self.of(self.cache_events, tier, result).inc()
 
     def set_redis_up(self, up: bool) -> None:
         """The cache's Redis health: call on every probe result (or on each change)."""
@@ -125,12 +138,16 @@ class Metrics:
         self.redis_up.set(1 if up else 0)
 
     def set_model_up(self, model: str, up: bool) -> None:
-        self.model_up.labels(model).set(1 if up else 0)
+        # Called after every request; write (a file, with several workers) only on change.
+        if self._up.get(model) is not up:
+            self._up[model] = up
+            self.of(self.model_up, model).set(1 if up else 0)
 
     def describe(
         self, models: Iterable[ModelSpec], ttft_targets_s: Mapping[str, float]
     ) -> None:
         """Publish the configuration's shape; call again after a reload."""
+        self._up.clear()  # a (re)built runtime may have set model_up behind set_model_up
         now = {(m.name, m.tier.name.lower(), lane) for m in models for lane in m.lanes}
         # Zero rather than remove: with several workers the old value lives on in a file.
         for gone in self._described - now:

@@ -24,7 +24,7 @@ def begin(rt: Runtime, ctx: RequestContext) -> None:
     """Count the request in flight; call once, as soon as its lane is decided."""
     if ctx.inflight_lane is None:
         ctx.inflight_lane = ctx.lane
-        rt.metrics.inflight.labels(ctx.inflight_lane).inc()
+        rt.metrics.of(rt.metrics.inflight, ctx.inflight_lane).inc()
 
 
 def record(
@@ -37,7 +37,7 @@ def record(
     ctx.recorded = True
     m = rt.metrics
     if ctx.inflight_lane is not None:
-        m.inflight.labels(ctx.inflight_lane).dec()
+        m.of(m.inflight, ctx.inflight_lane).dec()
     duration = time.perf_counter() - ctx.started
     lane = ctx.lane
     model = ctx.model.name if ctx.model else "none"
@@ -47,9 +47,9 @@ def record(
         if ctx.cache not in CACHE_HITS:
             # A cut-off stream was still generated, and billed, upstream.
             cost = ctx.model.cost(ctx.input_tokens, ctx.output_tokens)
-            m.cost.labels(lane, model).inc(cost)
-            m.tokens.labels(lane, model, "input").inc(ctx.input_tokens)
-            m.tokens.labels(lane, model, "output").inc(ctx.output_tokens)
+            m.of(m.cost, lane, model).inc(cost)
+            m.of(m.tokens, lane, model, "input").inc(ctx.input_tokens)
+            m.of(m.tokens, lane, model, "output").inc(ctx.output_tokens)
             rt.limiter.charge(ctx.tenant, ctx.input_tokens + ctx.output_tokens)
         if complete:
             # The yardstick: no laneway, every request as sent (untrimmed) to the largest
@@ -57,14 +57,14 @@ def record(
             sent = ctx.input_tokens + ctx.trimmed_tokens
             saved = max(0.0, rt.largest.cost(sent, ctx.output_tokens) - cost)
             if saved > 0:
-                m.cost_saved.labels(lane).inc(saved)
+                m.of(m.cost_saved, lane).inc(saved)
     if ctx.trimmed_tokens:
-        m.tokens.labels(lane, model, "trimmed").inc(ctx.trimmed_tokens)
-    m.requests.labels(lane, model, str(ctx.status), ctx.cache).inc()
-    m.duration.labels(lane, model).observe(duration)
+        m.of(m.tokens, lane, model, "trimmed").inc(ctx.trimmed_tokens)
+    m.of(m.requests, lane, model, str(ctx.status), ctx.cache).inc()
+    m.of(m.duration, lane, model).observe(duration)
     if ctx.ttft_s is not None:
-        m.ttft.labels(lane, model).observe(ctx.ttft_s)
-    m.overhead.labels(lane).observe(ctx.overhead_s)
+        m.of(m.ttft, lane, model).observe(ctx.ttft_s)
+    m.of(m.overhead, lane).observe(ctx.overhead_s)
     for name in {name for name, _ in ctx.attempts}:
         sync_model_up(rt, name)
     logline.emit(ctx, cost, saved, duration, rt.config.raw.server.log_prompts)

@@ -9,7 +9,8 @@ from recorder_kit import answer, context, runtime, value
 
 from policies.breaker import BreakerBoard
 from policies.lanes import Lane
-from router.recorder import begin, record, sync_model_up
+from policies.policy import load_policy
+from router.recorder import begin, describe, record, sync_model_up
 
 
 def test_inflight_rises_and_falls_once_even_if_recorded_twice() -> None:
@@ -102,4 +103,18 @@ def test_model_up_follows_the_breaker_of_attempted_models() -> None:
     assert value(rt, "laneway_model_up", model="large") == 1
     board.success("small")
     sync_model_up(rt, "small")
+    assert value(rt, "laneway_model_up", model="small") == 1
+
+
+def test_describe_publishes_lanes_targets_and_breaker_state() -> None:
+    rt = runtime()
+    rt.policy = load_policy("default")
+    for _ in range(rt.chooser.breakers.settings.failures):
+        rt.chooser.breakers.failure("large", time.monotonic(), "timeout")
+    rt.metrics.model_up.labels("large").set(1)  # as a fresh Runtime.build leaves it
+    describe(rt)
+    assert value(rt, "laneway_ttft_target_seconds", lane="completion") == 0.3
+    assert value(rt, "laneway_ttft_target_seconds", lane="agentic") == 8.0
+    assert value(rt, "laneway_model_info", model="small", tier="small", lane="qa") == 1
+    assert value(rt, "laneway_model_up", model="large") == 0  # ejected before the reload
     assert value(rt, "laneway_model_up", model="small") == 1

@@ -1,0 +1,48 @@
+"""Metric declarations: buckets that fit every lane, and multiprocess bookkeeping."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from router.metrics import DURATION_BUCKETS, TTFT_BUCKETS, Metrics, forget_dead_workers
+
+
+def test_lane_targets_are_bucket_bounds_and_both_ends_are_covered() -> None:
+    for target in (0.3, 2.0, 8.0):  # completion, qa, agentic defaults
+        assert target in TTFT_BUCKETS
+    assert TTFT_BUCKETS[0] <= 0.01 and TTFT_BUCKETS[-1] >= 60
+    assert DURATION_BUCKETS[-1] >= 900  # an agentic stream's total_s
+    # Fine steps where completions live, so a p95 near 300 ms is resolved to ~20%.
+    steps = [b / a for a, b in itertools.pairwise(TTFT_BUCKETS) if 0.05 <= a < 1.0]
+    assert max(steps) <= 1.5
+
+
+def test_children_are_remembered_per_label_set() -> None:
+    m = Metrics()
+    assert m.of(m.requests, "qa", "x", "200", "miss") is m.of(m.requests, "qa", "x", "200", "miss")
+    assert m.of(m.requests, "qa", "x", "200", "miss") is not m.of(m.requests, "qa", "x", "502",
+                                                                  "miss")
+
+
+def test_redis_up_is_absent_until_reported() -> None:
+    m = Metrics()
+    assert b"laneway_redis_up" not in m.exposition()
+    m.set_redis_up(False)
+    assert m.registry.get_sample_value("laneway_redis_up") == 0
+
+
+def test_dead_workers_lose_their_live_gauges_but_keep_their_counts(tmp_path: Path) -> None:
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    gone, alive = int(dead.stdout), os.getpid()
+    for name in (f"gauge_livesum_{gone}.db", f"gauge_livemax_{gone}.db",
+                 f"counter_{gone}.db", f"gauge_livesum_{alive}.db"):
+        (tmp_path / name).write_bytes(b"")
+    forget_dead_workers(str(tmp_path))
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        f"counter_{gone}.db", f"gauge_livesum_{alive}.db",
+    ]
