@@ -4,8 +4,9 @@ The line carries what an operator needs to follow a request (id, tenant, lane an
 model, cache, tokens, cost, timings, status, attempts) and never a key: tenants appear as
 their hashed ids. Prompt text appears only with `server.log_prompts: true`.
 
-Lines are written by a background thread (QueueHandler -> QueueListener), so the event loop
-only pays for building the dict and one queue put, and nothing when the logger is off.
+Lines are written by a background thread, so the event loop pays for building the dict,
+serialising it and one queue put (no LogRecord), and nothing when the logger is off.
+An operator who configures handlers for `laneway.access` gets ordinary log records instead.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ from __future__ import annotations
 import logging
 import queue
 import sys
+import threading
 import time
-from logging.handlers import QueueHandler, QueueListener
 from typing import IO, TYPE_CHECKING, Any
 
 import orjson
@@ -71,30 +72,56 @@ def emit(
     line = fields(ctx, cost_usd, saved_usd, duration_s, log_prompts)
     # OPT_NON_STR_KEYS/default=str: a prompt may hold anything JSON can; never fail a request
     # over its log line.
-    ACCESS.info(orjson.dumps(line, default=str, option=orjson.OPT_NON_STR_KEYS).decode())
+    options = orjson.OPT_NON_STR_KEYS | orjson.OPT_APPEND_NEWLINE
+    data = orjson.dumps(line, default=str, option=options)
+    handlers = ACCESS.handlers
+    if len(handlers) == 1 and isinstance(handlers[0], _LineQueue) and not ACCESS.filters:
+        # Our own writer: hand it the bytes. A LogRecord would cost more than the line.
+        handlers[0].lines.put(data)
+    else:  # handlers an operator configured: the ordinary logging path
+        ACCESS.info(data[:-1].decode())
+
+
+class _LineQueue(logging.Handler):
+    """Queues finished lines for the writer thread; ordinary records are formatted first."""
+
+    def __init__(self, lines: queue.SimpleQueue[bytes | None]) -> None:
+        super().__init__()
+        self.lines = lines
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.put(self.format(record).encode() + b"\n")
 
 
 class AccessLog:
-    """Owns the handler and writer thread of one worker; `close()` flushes what is queued."""
+    """Owns one worker's writer thread; `close()` writes out what is queued, then restores
+    the logger as it was."""
 
-    def __init__(self, stream: IO[str] | None = None) -> None:
-        handler = logging.StreamHandler(stream or sys.stdout)
-        handler.setFormatter(logging.Formatter("%(message)s"))
-        q: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
-        self._queue_handler = QueueHandler(q)
-        self._listener = QueueListener(q, handler)
-        self._listener.start()
+    def __init__(self, stream: IO[bytes] | None = None) -> None:
+        self._out = stream or sys.stdout.buffer
+        self._handler = _LineQueue(queue.SimpleQueue())
+        self._thread = threading.Thread(target=self._write, name="laneway-access", daemon=True)
+        self._thread.start()
         self._saved = (ACCESS.level, ACCESS.propagate)
-        ACCESS.addHandler(self._queue_handler)
+        ACCESS.addHandler(self._handler)
         ACCESS.setLevel(logging.INFO)
         # Only the JSON line, and only once: not again through the root logger's handlers.
         ACCESS.propagate = False
 
+    def _write(self) -> None:
+        lines = self._handler.lines
+        while (line := lines.get()) is not None:
+            self._out.write(line)
+            if lines.empty():  # one flush per burst, not per line
+                self._out.flush()
+        self._out.flush()
+
     def close(self) -> None:
-        ACCESS.removeHandler(self._queue_handler)
+        ACCESS.removeHandler(self._handler)
         ACCESS.setLevel(self._saved[0])  # setLevel, not .level=: it resets the level caches
         ACCESS.propagate = self._saved[1]
-        self._listener.stop()
+        self._handler.lines.put(None)
+        self._thread.join(timeout=5)
 
 
 def open_access_log(enabled: bool = True) -> AccessLog | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import logging
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -19,7 +20,7 @@ Read = Callable[[], tuple[list[dict[str, Any]], str]]
 @pytest.fixture
 def access() -> Iterator[Read]:
     """Access lines go through the real writer thread; read() flushes it and parses them."""
-    out = io.StringIO()
+    out = io.BytesIO()
     log = logline.AccessLog(out)
     closed = False
 
@@ -28,7 +29,8 @@ def access() -> Iterator[Read]:
         if not closed:
             log.close()
             closed = True
-        return [orjson.loads(x) for x in out.getvalue().splitlines()], out.getvalue()
+        text = out.getvalue().decode()
+        return [orjson.loads(x) for x in text.splitlines()], text
 
     yield read
     read()
@@ -62,7 +64,7 @@ def test_prompts_only_when_enabled(access: Read) -> None:
 
 def test_closing_restores_the_logger() -> None:
     before = (logline.ACCESS.level, logline.ACCESS.propagate, list(logline.ACCESS.handlers))
-    logline.AccessLog(io.StringIO()).close()
+    logline.AccessLog(io.BytesIO()).close()
     after = (logline.ACCESS.level, logline.ACCESS.propagate, list(logline.ACCESS.handlers))
     assert after == before
 
@@ -79,3 +81,12 @@ def test_nothing_is_built_when_the_logger_is_off(monkeypatch: pytest.MonkeyPatch
         record(rt, context(rt), answer(1, 1), True)
     finally:
         logline.ACCESS.setLevel(level)
+
+
+def test_configured_handlers_get_ordinary_records(caplog: pytest.LogCaptureFixture) -> None:
+    # An operator's own logging setup (here pytest's capture) sees the same JSON line.
+    rt = runtime()
+    with caplog.at_level(logging.INFO, logger="laneway.access"):
+        record(rt, context(rt), answer(3, 4), True)
+    (rec,) = [r for r in caplog.records if r.name == "laneway.access"]
+    assert orjson.loads(rec.getMessage())["tokens_out"] == 4
