@@ -21,7 +21,7 @@ from typing import ClassVar
 from locust import FastHttpUser, between, task
 
 from router.demo import bodies, mix
-from router.demo.script import Answer, Request, parse_sse, script
+from router.demo.script import Answer, Request, Script, parse_sse, script
 
 # Sessions per task: short enough that a user changes files and topics often.
 _BUDGET = {"completion": 6, "qa": 3, "agentic": 5}
@@ -40,22 +40,31 @@ class _LanewayUser(FastHttpUser):
         seed = int(os.environ.get("LOCUST_SEED", "0"))
         self.rng = random.Random(seed * 100_003 + next(_USER_NUMBERS))
         self.files = bodies.corpus()
+        self.steps: Script | None = None
+        self.pending: Request | None = None
         key = os.environ.get("LANEWAY_API_KEY")
         self.headers: dict[str, str] = {}
         if key:
             self.headers["authorization"] = f"Bearer {key}"
 
-    def run_session(self, session: mix.Session) -> None:
-        steps = script(session)
-        request = next(steps)
-        while True:
-            answer = self.send(request)
-            if answer is None:
-                return  # a failed step ends the session, as it would stop a real tool
-            try:
-                request = steps.send(answer)
-            except StopIteration:
-                return
+    def new_session(self) -> mix.Session:
+        raise NotImplementedError
+
+    @task
+    def step(self) -> None:
+        """One request of the user's current session (a new session when none is going).
+        One request per task, so a stopping run waits for one request, not a whole session."""
+        if self.steps is None or self.pending is None:
+            self.steps = script(self.new_session())
+            self.pending = next(self.steps)
+        answer = self.send(self.pending)
+        if answer is None:
+            self.steps = None  # a failed step ends the session, as it would stop a real tool
+            return
+        try:
+            self.pending = self.steps.send(answer)
+        except StopIteration:
+            self.steps = None
 
     def send(self, req: Request) -> Answer | None:
         with self.client.post(req.path, json=req.body, headers=self.headers,
@@ -80,11 +89,10 @@ class CompletionUser(_LanewayUser):
 
     weight = 70
     lane = "completion"
-    wait_time = between(0.2, 1.0)
+    wait_time = between(0.05, 0.5)  # keystrokes and accepts
 
-    @task
-    def typing(self) -> None:
-        self.run_session(mix.typing_session(self.rng, self.files, _BUDGET["completion"]))
+    def new_session(self) -> mix.Session:
+        return mix.typing_session(self.rng, self.files, _BUDGET["completion"])
 
 
 class QAUser(_LanewayUser):
@@ -92,11 +100,10 @@ class QAUser(_LanewayUser):
 
     weight = 20
     lane = "qa"
-    wait_time = between(1.0, 3.0)
+    wait_time = between(1.0, 3.0)  # reading the answer
 
-    @task
-    def ask(self) -> None:
-        self.run_session(mix.questions(self.rng, self.files, _BUDGET["qa"]))
+    def new_session(self) -> mix.Session:
+        return mix.questions(self.rng, self.files, _BUDGET["qa"])
 
 
 class AgentUser(_LanewayUser):
@@ -104,8 +111,7 @@ class AgentUser(_LanewayUser):
 
     weight = 10
     lane = "agentic"
-    wait_time = between(0.5, 2.0)
+    wait_time = between(0.1, 0.5)  # running the tool
 
-    @task
-    def agent(self) -> None:
-        self.run_session(mix.agent_run(self.rng, self.files, _BUDGET["agentic"]))
+    def new_session(self) -> mix.Session:
+        return mix.agent_run(self.rng, self.files, _BUDGET["agentic"])

@@ -60,6 +60,7 @@ class Report:
     seed: int
     elapsed_s: float
     policy: str
+    observations: list[Obs] = field(default_factory=list)  # every request, as sent
 
     @property
     def total(self) -> LaneRow:
@@ -123,7 +124,7 @@ def build(observations: list[Obs], metered: Samples, seed: int, elapsed_s: float
         r.tokens_trimmed = tokens["trimmed"].get(lane, 0.0)
         r.tokens_out = tokens["output"].get(lane, 0.0)
     return Report([r for r in rows.values() if r.requests or r.lane in LANES], seed,
-                  elapsed_s, policy)
+                  elapsed_s, policy, observations)
 
 
 # -- formatting shared by the terminal and HTML renderings ------------------------------------
