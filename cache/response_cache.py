@@ -145,6 +145,15 @@ class ResponseCache:
         self._remember(plan, answer)
         return Hit("l2", answer)
 
+    def late_hit(self, plan: CachePlan) -> Hit | None:
+        """L1 once more, synchronously, right before `join`: a flight that completed while
+        this request awaited L2 has left the table but stored its answer here."""
+        answer = self.l1.get(plan.key) if plan.cacheable else None
+        if answer is None or not self._usable(plan, answer):
+            return None
+        self.event("l1", "hit")
+        return Hit("l1", answer)
+
     def join(self, plan: CachePlan, *, streaming: bool, source: Source) -> Flight:
         """Share one upstream call among identical requests; the leader's `source()` runs
         it, and a completed answer is stored. See `cache.singleflight` for the semantics."""

@@ -39,6 +39,7 @@ def create_app(config: Config) -> FastAPI:
         session = new_session()
         app.state.runtime = Runtime.build(config, Metrics(), session)
         describe(app.state.runtime)
+        await app.state.runtime.cache.start()  # bounded: laneway serves without Redis too
         access_log = open_access_log(os.environ.get("LANEWAY_ACCESS_LOG", "1") != "0")
         for w in config.warnings:
             log.warning("config: %s", w)
@@ -64,6 +65,7 @@ def create_app(config: Config) -> FastAPI:
         finally:
             loop.remove_signal_handler(signal.SIGHUP)
             await app.state.runtime.limiter.close()
+            await app.state.runtime.cache.close()
             await session.close()
             if access_log is not None:
                 access_log.close()

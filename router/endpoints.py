@@ -138,7 +138,7 @@ async def readyz(request: Request) -> Response:
         "status": "ok",
         "config": rt.config.source,
         "models": {m.name: "up" for m in rt.config.models},
-        "redis": "disabled",
+        "redis": rt.cache.state(),  # disabled (none configured), ok or degraded
     }
     return Response(orjson.dumps(body), media_type=_JSON)
 

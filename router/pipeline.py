@@ -6,12 +6,14 @@ Recording (metrics, latency stats, cache writes) happens after the answer is on 
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import AsyncIterator
 
 from starlette.background import BackgroundTask
 from starlette.responses import Response, StreamingResponse
 
+from router import cache_stage
 from router.context import RequestContext
 from router.errors import (
     LanewayError,
@@ -46,24 +48,33 @@ class Pipeline:
             ctx.upstream_body = body
             ctx.tokens_before, ctx.trimmed_tokens = trim.tokens_before, trim.trimmed_tokens
             ctx.input_tokens, ctx.scope = trim.tokens_after, trim.scope
-            # cache seam: lookup (per chosen model) goes here; an early answer returns.
+            # cache seam: keyed per model; a hit answers here, a miss shares its upstream call.
+            cp = cache_stage.plan_for(rt.cache, ctx, lp, model, body)
+            early = await cache_stage.answer_early(rt, ctx, cp)
+            if early is not None:
+                return early
             opened = time.perf_counter()
             ctx.overhead_s += opened - ctx.started
             try:
-                reply = await rt.client_for(model).open(
-                    model, ctx.endpoint, body, ctx.stream, timeouts, opened
-                )
+                reply = await cache_stage.open_shared(rt, ctx, cp, functools.partial(
+                    rt.client_for(model).open, model, ctx.endpoint, body, ctx.stream, timeouts,
+                    opened,
+                ))
             except UpstreamFailure as f:
                 failure = f
                 ctx.attempts.append((model.name, f.reason))
-                rt.metrics.upstream_errors.labels(model.name, f.reason).inc()
+                shared = isinstance(f, cache_stage.SharedFailure)  # counted by its leader
+                if not shared:
+                    rt.metrics.upstream_errors.labels(model.name, f.reason).inc()
                 if not f.retryable:
                     break  # the request itself was refused: another model would refuse it too
-                rt.chooser.record_failure(model.name, f.reason)
+                if not shared:
+                    rt.chooser.record_failure(model.name, f.reason)
                 continue
             # A non-streamed answer's time covers the whole generation, not the first token.
             ttft = reply.ttft_s if ctx.stream else None
-            rt.chooser.record_success(model.name, ctx.lane, ttft, p.needs.session)
+            if ctx.cache in ("miss", "bypass"):  # a shared or cached answer says little
+                rt.chooser.record_success(model.name, ctx.lane, ttft, p.needs.session)
             ctx.ttft_s = time.perf_counter() - ctx.started
             ctx.attempts.append((model.name, "ok"))
             if reply.rest is None:

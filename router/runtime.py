@@ -13,6 +13,7 @@ from typing import Any
 
 import aiohttp
 
+from cache.response_cache import DEFAULT_L1_BYTES, DisabledCache, ResponseCache, build_cache
 from policies.catalog import ModelSpec
 from policies.choose import Chooser
 from policies.policy import LANE_NAMES, Policy, load_policy
@@ -38,6 +39,7 @@ class Runtime:
     litellm: Any = None  # LitellmUpstream, only when a configured model needs it
     limiter: Limiter = field(default_factory=lambda: Limiter(Limit(), {}))
     sessions: Sessions = field(default_factory=Sessions)  # in-flight completions per session
+    cache: ResponseCache = field(default_factory=DisabledCache)  # L1, L2 (Redis), single-flight
 
     @classmethod
     def build(
@@ -74,7 +76,20 @@ class Runtime:
             max_window, largest, litellm,
             build_limiter(config, previous.limiter if previous else None),
             previous.sessions if previous else Sessions(),
+            _cache(config, metrics, previous),
         )
 
     def client_for(self, model: ModelSpec) -> Any:
         return self.openai if model.openai_compatible else self.litellm
+
+
+def _cache(config: Config, metrics: Metrics, previous: Runtime | None) -> ResponseCache:
+    """The cache outlives a reload (its L1, flights in progress, Redis connection) unless
+    the reload changed the Redis settings."""
+    r = config.raw.redis
+    if previous is not None and previous.config.raw.redis == r:
+        return previous.cache
+    return build_cache(
+        r.url, r.cluster, r.timeout_ms, DEFAULT_L1_BYTES,
+        on_event=metrics.cache_event, on_health=metrics.set_redis_up,
+    )

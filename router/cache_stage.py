@@ -1,0 +1,175 @@
+"""The cache stage: where the pipeline meets `cache/` (plan, early answer, shared upstream call).
+
+Per candidate model: `plan_for` keys the request as it would be sent to that model;
+`answer_early` answers an L1/L2/typeahead hit on the spot; `open_shared` replaces the
+upstream `open()` for cacheable requests — identical requests in flight share one call
+(single-flight) and each gets a `Reply` fed from it, so the rest of the pipeline (relay,
+fallback, recording) is the same for a leader, a follower and a request that bypasses.
+
+Failures keep the pipeline's meaning: before the first byte they are `UpstreamFailure`s
+(a follower's is a `SharedFailure`: the pipeline falls back to the next model but does not
+count it against the model again), after it `StreamBroken`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+from starlette.background import BackgroundTask
+from starlette.responses import Response
+
+from cache.response_cache import CachePlan, FimParts, ResponseCache
+from cache.singleflight import Flight, FlightFailed
+from policies.catalog import ModelSpec
+from policies.fim import parse as parse_fim
+from policies.lanes import Endpoint
+from policies.policy import LanePolicy
+from router.context import RequestContext
+from router.recorder import record
+from router.runtime import Runtime
+from router.upstream import Reply, StreamBroken, UpstreamFailure
+
+SSE = "text/event-stream"
+JSON = "application/json"
+
+
+class SharedFailure(UpstreamFailure):
+    """The upstream call this request shared (as a follower) failed before its first byte."""
+
+
+def plan_for(
+    cache: ResponseCache, ctx: RequestContext, lane: LanePolicy, model: ModelSpec,
+    body: dict[str, Any],
+) -> CachePlan:
+    """`body` is what `model` would be sent (trimmed, rendered, renamed): that decides the
+    answer. Typeahead works on the client's own, untrimmed FIM parts."""
+    fim = None
+    if lane.cache.typeahead and ctx.lane == "completion" and ctx.endpoint is Endpoint.COMPLETIONS:
+        fim = _fim_parts(ctx.body)
+    cp = cache.plan(
+        tenant=ctx.tenant, model=model.name, endpoint=ctx.endpoint.value, body=body,
+        lane=ctx.lane, rule=lane.cache, fim=fim,
+    )
+    ctx.cache = "miss" if cp.cacheable else "bypass"
+    return cp
+
+
+async def answer_early(rt: Runtime, ctx: RequestContext, cp: CachePlan) -> Response | None:
+    """A hit, rendered as the client asked (JSON, or an SSE replay); None on a miss."""
+    if not cp.cacheable:
+        return None
+    hit = await rt.cache.lookup(cp)
+    if hit is None:
+        return None
+    ctx.cache = hit.tier
+    data = hit.render(ctx.stream, cp.want_usage)
+    ctx.ttft_s = ctx.overhead_s = time.perf_counter() - ctx.started
+    headers = ctx.answer_headers()
+    if ctx.stream:
+        headers["cache-control"] = "no-cache"
+    return Response(
+        data, media_type=SSE if ctx.stream else JSON, headers=headers,
+        background=BackgroundTask(record, rt, ctx, [data], True),
+    )
+
+
+async def open_shared(
+    rt: Runtime, ctx: RequestContext, cp: CachePlan, opener: Callable[[], Awaitable[Reply]]
+) -> Reply:
+    """`opener()` (the upstream open) through single-flight, for cacheable requests."""
+    if not cp.cacheable:
+        return await opener()
+    started = time.perf_counter()
+
+    async def source() -> AsyncIterator[bytes]:
+        reply = await opener()
+        try:
+            yield reply.first
+            if reply.rest is not None:
+                async for chunk in reply.rest:
+                    yield chunk
+        finally:
+            if reply.rest is not None:
+                await reply.rest.aclose()  # type: ignore[attr-defined]
+            reply.close()
+
+    late = rt.cache.late_hit(cp)  # no await between this and join: no gap to fall into
+    if late is not None:
+        ctx.cache = late.tier
+        first = late.render(ctx.stream, cp.want_usage)
+        return Reply(200, SSE if ctx.stream else JSON, first, _nothing() if ctx.stream else None,
+                     time.perf_counter() - started, _noop)
+    flight = rt.cache.join(cp, streaming=ctx.stream, source=source)
+    ctx.cache = "miss" if flight.leader else "coalesced"
+    model = ctx.model.name if ctx.model else cp.model
+    try:
+        if not flight.same_mode:
+            answer = await flight.answer()
+            first = answer.sse(cp.want_usage) if ctx.stream else answer.body
+            rest = _nothing() if ctx.stream else None
+        elif ctx.stream:
+            events = flight.events()
+            try:
+                first = await anext(events)
+            except StopAsyncIteration:
+                msg = f"Model '{model}' sent nothing."
+                raise UpstreamFailure(model, "stream_cut", msg) from None
+            rest = _relayed(events, model)
+        else:
+            first = b"".join([raw async for raw in flight.events()])
+            rest = None
+    except FlightFailed as failed:
+        raise _before_first_byte(flight, failed, model) from None
+    ttft = time.perf_counter() - started
+    return Reply(200, SSE if ctx.stream else JSON, first, rest, ttft, flight.release)
+
+
+async def _relayed(events: AsyncIterator[bytes], model: str) -> AsyncIterator[bytes]:
+    try:
+        async for raw in events:
+            yield raw
+    except FlightFailed as failed:
+        cause = failed.cause
+        if isinstance(cause, StreamBroken):
+            raise StreamBroken(cause.reason, cause.message) from None
+        raise StreamBroken("stream_cut", f"Model '{model}' stream failed.") from None
+    finally:
+        await events.aclose()  # type: ignore[attr-defined]
+
+
+def _noop() -> None:
+    return None
+
+
+async def _nothing() -> AsyncIterator[bytes]:
+    return
+    yield b""  # an async generator that yields nothing
+
+
+def _before_first_byte(flight: Flight, failed: FlightFailed, model: str) -> UpstreamFailure:
+    cause = failed.cause
+    if not isinstance(cause, UpstreamFailure):
+        cause = UpstreamFailure(model, "transport", f"Model '{model}' failed.")
+    if flight.leader:
+        return cause
+    return SharedFailure(
+        cause.model, cause.reason, cause.message, status=cause.status,
+        retryable=cause.retryable, retry_after=cause.retry_after, body=cause.body,
+    )
+
+
+def _fim_parts(body: dict[str, Any]) -> FimParts | None:
+    prompt = body.get("prompt")
+    if isinstance(prompt, list) and len(prompt) == 1:
+        prompt = prompt[0]
+    if not isinstance(prompt, str):
+        return None
+    suffix = body.get("suffix")
+    fim = parse_fim(prompt, suffix if isinstance(suffix, str) else None)
+    if fim is None:  # a plain prompt: the cursor is at its end, nothing after it
+        return FimParts(prompt, "")
+    others = "\x00".join(f"{f.path}\x01{f.text}" for f in fim.context)
+    context = f"{fim.family}\x00{fim.repo or ''}\x00{fim.path or ''}\x00{others}"
+    return FimParts(fim.prefix, fim.suffix, context)
