@@ -1,0 +1,363 @@
+"""Issue 5 end to end: laneway processes sharing real redis-server processes the tests start."""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import socket
+import subprocess
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+from procs import Proc, fleet_models, free_port, start_fleet, start_laneway, wait_until
+
+KEY_A, KEY_B = "sk-cache-team-a", "sk-cache-team-b"
+REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
+REDIS_CLI = shutil.which("redis-cli") or "/usr/bin/redis-cli"
+
+
+class Redis:
+    """A private redis-server (or a cluster node) the test may freeze, kill and restart."""
+
+    def __init__(self, workdir: Path, *extra: str, port: int | None = None) -> None:
+        self.workdir, self.extra = workdir, extra
+        self.port = port or _low_port()
+        self.start()
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", str(self.workdir), *self.extra],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        wait_until(self._pong, 10, f"redis-server on {self.port}")
+
+    def _pong(self) -> bool:
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"redis-server exited with {self.proc.returncode}")
+        with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as s:
+            s.sendall(b"PING\r\n")
+            return s.recv(16).startswith(b"+PONG")
+
+    def cli(self, *args: str) -> str:
+        out = subprocess.run([REDIS_CLI, "-p", str(self.port), *args], capture_output=True,
+                             timeout=5, check=True)
+        return out.stdout.decode().strip()
+
+    def answers(self) -> int:
+        """Stored answers (keys of the cache's own prefix)."""
+        keys = self.cli("--scan", "--pattern", "lw:v1:r:*")
+        return len(keys.split()) if keys else 0
+
+    def signal(self, sig: int) -> None:
+        self.proc.send_signal(sig)
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGCONT)
+            self.proc.kill()
+            self.proc.wait(5)
+
+
+def _low_port() -> int:
+    while (port := free_port()) >= 55000:  # a cluster bus listens on port + 10000
+        pass
+    return port
+
+
+def config(fleet: Proc, redis_url: str | None, **redis: Any) -> dict[str, Any]:
+    section = {"url": redis_url, **redis} if redis_url else {}
+    return {"server": {"api_keys": [KEY_A, KEY_B]}, "redis": section,
+            "models": fleet_models(fleet.url)}
+
+
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proc]:
+    proc = start_fleet(tmp_path_factory.mktemp("cache-fleet"))
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture
+def fleet_ctl(fleet: Proc) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=fleet.url) as c:
+        yield c
+        c.delete("/fleet/faults").raise_for_status()
+
+
+@pytest.fixture(scope="module")
+def shared_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Redis]:
+    server = Redis(tmp_path_factory.mktemp("cache-redis"))
+    yield server
+    server.kill()
+
+
+@pytest.fixture(scope="module")
+def replicas(
+    fleet: Proc, shared_redis: Redis, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Proc, Proc]]:
+    tmp = tmp_path_factory.mktemp("cache-replicas")
+    a = start_laneway(tmp, config(fleet, shared_redis.url))
+    b = start_laneway(tmp, config(fleet, shared_redis.url))
+    yield a, b
+    a.stop()
+    b.stop()
+
+
+def chat_body(marker: str, **extra: Any) -> dict[str, Any]:
+    return {"model": "auto", "temperature": 0, "stream": True,
+            "stream_options": {"include_usage": True},
+            "messages": [{"role": "user", "content": f"Explain git rebase, briefly. [{marker}]"}],
+            **extra}
+
+
+def post(proc: Proc, path: str, body: dict[str, Any], key: str = KEY_A,
+         timeout: float = 30) -> httpx.Response:
+    return httpx.post(proc.url + path, json=body, timeout=timeout,
+                      headers={"authorization": f"Bearer {key}"})
+
+
+def upstream_calls(fleet: Proc, marker: str) -> int:
+    entries = httpx.get(fleet.url + "/fleet/requests").json()["requests"]
+    return sum(1 for e in entries if marker in orjson.dumps(e.get("body")).decode())
+
+
+def sse_summary(text: str) -> tuple[str, Any, Any, str | None]:
+    """(content, finish_reason, usage, last data line) of a chat stream."""
+    content, finish, usage, last = "", None, None, None
+    for line in text.splitlines():
+        if not line.startswith("data: "):
+            continue
+        last = line[6:]
+        if last == "[DONE]":
+            continue
+        chunk = orjson.loads(last)
+        for choice in chunk.get("choices") or ():
+            content += choice["delta"].get("content") or ""
+            finish = choice.get("finish_reason") or finish
+        usage = chunk.get("usage") or usage
+    return content, finish, usage, last
+
+
+def test_what_one_replica_cached_the_other_serves(
+    replicas: tuple[Proc, Proc], fleet: Proc, shared_redis: Redis
+) -> None:
+    a, b = replicas
+    marker = uuid.uuid4().hex
+    before = shared_redis.answers()
+    first = post(a, "/v1/chat/completions", chat_body(marker))
+    assert first.headers["x-laneway-cache"] == "miss" and upstream_calls(fleet, marker) == 1
+    wait_until(lambda: shared_redis.answers() > before, 5, "the answer to reach Redis")
+    again = post(b, "/v1/chat/completions", chat_body(marker))
+    assert again.headers["x-laneway-cache"] == "l2"
+    assert again.headers["x-laneway-model"] == first.headers["x-laneway-model"]
+    assert upstream_calls(fleet, marker) == 1
+    original, replay = sse_summary(first.text), sse_summary(again.text)
+    assert replay == original and original[0] and original[2] is not None
+    assert original[3] == "[DONE]"
+    other = post(b, "/v1/chat/completions", chat_body(marker), key=KEY_B)
+    assert other.headers["x-laneway-cache"] == "miss" and upstream_calls(fleet, marker) == 2
+    plain = post(b, "/v1/chat/completions", chat_body(marker, stream=False))
+    assert plain.headers["x-laneway-cache"] == "l1"
+    assert plain.json()["choices"][0]["message"]["content"] == original[0]
+    hot = post(a, "/v1/chat/completions", chat_body(marker, temperature=0.7))
+    assert hot.headers["x-laneway-cache"] == "bypass"
+
+
+def test_twenty_identical_requests_cost_one_upstream_call(
+    replicas: tuple[Proc, Proc], fleet: Proc, fleet_ctl: httpx.Client
+) -> None:
+    a, _ = replicas
+    fleet_ctl.post("/fleet/faults", json={"model": "*", "ttft_ms": 1500}).raise_for_status()
+    marker = uuid.uuid4().hex
+    with ThreadPoolExecutor(20) as pool:
+        answers = list(pool.map(lambda _: post(a, "/v1/chat/completions", chat_body(marker)),
+                                range(20)))
+    assert upstream_calls(fleet, marker) == 1
+    tiers = sorted(r.headers["x-laneway-cache"] for r in answers)
+    assert tiers.count("miss") == 1 and set(tiers) <= {"miss", "coalesced", "l1"}
+    assert "coalesced" in tiers  # some arrived while the slow model worked (the rest: l1)
+    assert len({orjson.dumps(sse_summary(r.text)) for r in answers}) == 1
+
+
+def test_typeahead_answers_the_rest_of_the_suggestion(
+    replicas: tuple[Proc, Proc], fleet: Proc
+) -> None:
+    a, _ = replicas
+    marker = uuid.uuid4().hex[:8]
+    head = f"# {marker}\ndef add(a, b):\n    return "
+    tail = "<|fim_suffix|>\n\nprint(add(1, 2))\n<|fim_middle|>"
+    body = {"model": "auto", "prompt": f"<|fim_prefix|>{head}{tail}", "temperature": 0.1,
+            "max_tokens": 64}
+    first = post(a, "/v1/completions", body)
+    assert first.headers["x-laneway-cache"] == "miss"
+    suggestion = first.json()["choices"][0]["text"]
+    assert len(suggestion) >= 3
+    def typed_prompt(k: int) -> str:
+        return f"<|fim_prefix|>{head}{suggestion[:k]}{tail}"
+
+    typed = post(a, "/v1/completions", body | {"prompt": typed_prompt(2)})
+    assert typed.headers["x-laneway-cache"] == "typeahead"
+    assert typed.json()["choices"][0]["text"] == suggestion[2:]
+    streamed = post(a, "/v1/completions", body | {"prompt": typed_prompt(1), "stream": True})
+    assert streamed.headers["x-laneway-cache"] == "typeahead"
+    text = "".join(orjson.loads(line[6:])["choices"][0]["text"]
+                   for line in streamed.text.splitlines()
+                   if line.startswith("data: {") and '"choices":[{' in line)
+    assert text == suggestion[1:]
+    assert upstream_calls(fleet, marker) == 1
+
+
+@pytest.mark.parametrize("fault", [{"cut_stream": True}, {"stream_error": True}])
+def test_a_stream_cut_by_the_upstream_is_not_cached(
+    replicas: tuple[Proc, Proc], fleet: Proc, fleet_ctl: httpx.Client, fault: dict[str, Any]
+) -> None:
+    a, _ = replicas
+    marker = uuid.uuid4().hex
+    fleet_ctl.post("/fleet/faults", json={"model": "*", **fault}).raise_for_status()
+    cut = post(a, "/v1/chat/completions", chat_body(marker))
+    assert '"error"' in cut.text and "[DONE]" not in cut.text
+    fleet_ctl.delete("/fleet/faults").raise_for_status()
+    whole = post(a, "/v1/chat/completions", chat_body(marker))
+    assert whole.headers["x-laneway-cache"] == "miss" and sse_summary(whole.text)[3] == "[DONE]"
+    assert upstream_calls(fleet, marker) == 2
+
+
+def test_a_stream_cut_by_the_client_is_not_cached(
+    replicas: tuple[Proc, Proc], fleet: Proc, fleet_ctl: httpx.Client
+) -> None:
+    a, _ = replicas
+    marker = uuid.uuid4().hex
+    fleet_ctl.post("/fleet/faults", json={"model": "*", "chunk_delay_ms": 150}).raise_for_status()
+    with httpx.stream("POST", a.url + "/v1/chat/completions", json=chat_body(marker),
+                      headers={"authorization": f"Bearer {KEY_A}"}, timeout=30) as resp:
+        assert resp.headers["x-laneway-cache"] == "miss"
+        next(resp.iter_raw())  # the first chunk, then the client goes away
+    cancelled = httpx.get(fleet.url + "/fleet/requests",
+                          params={"state": "cancelled", "wait": 10}).json()["requests"]
+    assert any(marker in orjson.dumps(e.get("body")).decode() for e in cancelled)
+    fleet_ctl.delete("/fleet/faults").raise_for_status()
+    again = post(a, "/v1/chat/completions", chat_body(marker))
+    assert again.headers["x-laneway-cache"] == "miss"
+    assert upstream_calls(fleet, marker) == 2
+
+
+def overheads_ms(lw: Proc, request_ids: list[str]) -> list[float]:
+    """laneway's own time per request (upstream excluded), from its access log."""
+    wanted: dict[str, float] = {}
+
+    def logged() -> bool:
+        for line in lw.log().splitlines():
+            if line.startswith("{") and '"request_id"' in line:
+                entry = orjson.loads(line)
+                if entry["request_id"] in request_ids:
+                    wanted[entry["request_id"]] = entry["overhead_ms"]
+        return len(wanted) == len(set(request_ids))
+
+    wait_until(logged, 5, "the access log lines")  # written after the answer, off its path
+    return list(wanted.values())
+
+
+def test_redis_frozen_then_killed_mid_traffic(
+    fleet: Proc, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    tmp = tmp_path_factory.mktemp("cache-faults")
+    redis = Redis(tmp)
+    lw = start_laneway(tmp, config(fleet, redis.url))
+    try:
+        marker = uuid.uuid4().hex
+
+        def ask(i: int) -> str:
+            r = post(lw, "/v1/chat/completions", chat_body(f"{marker}-{i}"), timeout=10)
+            assert r.status_code == 200 and sse_summary(r.text)[3] == "[DONE]"
+            return r.headers["x-request-id"]
+
+        with ThreadPoolExecutor(8) as pool:
+            healthy = list(pool.map(ask, range(1000, 1040)))
+        redis.signal(signal.SIGSTOP)
+        with ThreadPoolExecutor(8) as pool:
+            frozen = list(pool.map(ask, range(5, 45)))  # every request succeeds
+        # The Redis timeout is 50 ms: no request waited on the frozen server much longer
+        # (laneway's own time per request, against the same traffic with Redis healthy).
+        usual = max(overheads_ms(lw, healthy))
+        assert max(overheads_ms(lw, frozen)) < usual + 50 + 50
+        assert httpx.get(lw.url + "/readyz").json()["redis"] == "degraded"
+        redis.signal(signal.SIGCONT)
+        wait_until(lambda: httpx.get(lw.url + "/readyz").json()["redis"] == "ok", 5,
+                   "caching to resume")
+        stored = redis.answers()
+        ask(100)
+        wait_until(lambda: redis.answers() > stored, 5, "writes to reach Redis again")
+        redis.kill()
+        killed = [ask(i) for i in range(200, 210)]
+        assert max(overheads_ms(lw, killed)) < usual + 50 + 50
+        redis.start()  # same port
+        wait_until(lambda: httpx.get(lw.url + "/readyz").json()["redis"] == "ok", 5,
+                   "caching to resume after a restart")
+    finally:
+        lw.stop()
+        redis.kill()
+
+
+def test_laneway_starts_and_serves_without_redis(
+    fleet: Proc, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    tmp = tmp_path_factory.mktemp("cache-no-redis")
+    lw = start_laneway(tmp, config(fleet, f"redis://127.0.0.1:{_low_port()}/0"))
+    try:
+        assert httpx.get(lw.url + "/readyz").json()["redis"] == "degraded"
+        r = post(lw, "/v1/chat/completions", chat_body(uuid.uuid4().hex))
+        assert r.status_code == 200 and r.headers["x-laneway-cache"] == "miss"
+        again = post(lw, "/v1/chat/completions", chat_body(uuid.uuid4().hex, stream=False))
+        assert again.status_code == 200
+    finally:
+        lw.stop()
+
+
+def test_a_redis_cluster_serves_as_l2(
+    fleet: Proc, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    tmp = tmp_path_factory.mktemp("cache-cluster")
+    nodes: list[Redis] = []
+    procs: list[Proc] = []
+    try:
+        for i in range(3):
+            workdir = tmp / f"node{i}"
+            workdir.mkdir()
+            nodes.append(Redis(workdir, "--cluster-enabled", "yes", "--cluster-config-file",
+                               str(workdir / "nodes.conf")))
+        subprocess.run([REDIS_CLI, "--cluster", "create",
+                        *(f"127.0.0.1:{n.port}" for n in nodes),
+                        "--cluster-replicas", "0", "--cluster-yes"],
+                       capture_output=True, timeout=20, check=True)
+        wait_until(lambda: all("cluster_state:ok" in n.cli("cluster", "info") for n in nodes),
+                   15, "the cluster to agree on its slots")
+        url = f"redis+cluster://127.0.0.1:{nodes[0].port}"
+        procs.append(start_laneway(tmp, config(fleet, url)))
+        procs.append(start_laneway(tmp, config(fleet, f"redis://127.0.0.1:{nodes[1].port}",
+                                                cluster=True)))
+        a, b = procs
+        markers = [uuid.uuid4().hex for _ in range(6)]
+        for m in markers:
+            assert post(a, "/v1/chat/completions", chat_body(m)).headers[
+                "x-laneway-cache"] == "miss"
+        wait_until(lambda: sum(n.answers() for n in nodes) >= 6, 5, "answers in the cluster")
+        for m in markers:
+            r = post(b, "/v1/chat/completions", chat_body(m))
+            assert r.headers["x-laneway-cache"] == "l2"
+            assert upstream_calls(fleet, m) == 1
+    finally:
+        for p in procs:
+            p.stop()
+        for n in nodes:
+            n.kill()
