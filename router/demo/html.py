@@ -24,29 +24,30 @@ def _bars(title: str, rows: list[tuple[str, list[tuple[str, float, str]]]],
     """Grouped horizontal bars: per row, (series, value, text) bars on one linear scale."""
     top = max((v for _, bars in rows for _, v, _ in bars), default=0.0) or 1.0
     colors = {name: PALETTE[i % len(PALETTE)] for i, (name, _) in enumerate(legend)}
-    y, parts = 30, []
+    y, parts = 6, []
     for label, bars in rows:
-        parts.append(f'<text x="0" y="{y + _BAR}" class="l">{escape(label)}</text>')
+        parts.append(f'<text x="0" y="{y + _BAR}" font-size="13">{escape(label)}</text>')
         for series, v, text in bars:
             w = max(1.0, (_W - _LABEL - 120) * v / top)
             parts.append(f'<rect x="{_LABEL}" y="{y}" width="{w:.1f}" height="{_BAR - 2}" '
                          f'fill="{colors[series]}"><title>{escape(series)}: {escape(text)}'
                          f'</title></rect><text x="{_LABEL + w + 6:.1f}" y="{y + _BAR - 4}" '
-                         f'class="v">{escape(text)}</text>')
+                         f'font-size="11" fill="#444">{escape(text)}</text>')
             y += _BAR
         y += _GAP
     return _svg(title, parts, y, [(n, colors[n]) for n, _ in legend])
 
 
-def _stacked(title: str, rows: list[tuple[str, list[tuple[str, float]]]]) -> str:
+def _stacked(title: str, rows: list[tuple[str, list[tuple[str, float]]]],
+             fixed: dict[str, str] | None = None) -> str:
     """100% stacked bars: each row's parts as shares of the row."""
     names = list(dict.fromkeys(n for _, parts in rows for n, v in parts if v))
-    colors = {n: PALETTE[i % len(PALETTE)] for i, n in enumerate(names)}
-    y, out = 30, []
+    colors = {n: PALETTE[i % len(PALETTE)] for i, n in enumerate(names)} | (fixed or {})
+    y, out = 6, []
     for label, row in rows:
         total = sum(v for _, v in row) or 1.0
         x = float(_LABEL)
-        out.append(f'<text x="0" y="{y + _BAR}" class="l">{escape(label)}</text>')
+        out.append(f'<text x="0" y="{y + _BAR}" font-size="13">{escape(label)}</text>')
         for name, v in row:
             if not v:
                 continue
@@ -54,19 +55,25 @@ def _stacked(title: str, rows: list[tuple[str, list[tuple[str, float]]]]) -> str
             out.append(f'<rect x="{x:.1f}" y="{y}" width="{w:.1f}" height="{_BAR + 4}" '
                        f'fill="{colors[name]}"><title>{escape(name)}: {v:,.0f} '
                        f'({100 * v / total:.0f}%)</title></rect>')
+            if w > 36:  # a share fits inside its bar
+                out.append(f'<text x="{x + 4:.1f}" y="{y + _BAR - 1}" font-size="11" fill="#fff">'
+                           f'{100 * v / total:.0f}%</text>')
             x += w
         y += _BAR + 4 + _GAP
     return _svg(title, out, y, [(n, colors[n]) for n in names])
 
 
+# Text is styled by attributes, not the page's CSS, so a chart copied out alone looks the same.
 def _svg(title: str, parts: list[str], height: int, legend: list[tuple[str, str]]) -> str:
     keys, x = [], _LABEL
     for name, color in legend:
         keys.append(f'<rect x="{x}" y="{height + 4}" width="10" height="10" fill="{color}"/>'
-                    f'<text x="{x + 14}" y="{height + 13}" class="v">{escape(name)}</text>')
+                    f'<text x="{x + 14}" y="{height + 13}" font-size="11" fill="#444">'
+                    f'{escape(name)}</text>')
         x += 24 + 7 * len(name)
     return (f'<figure><figcaption>{escape(title)}</figcaption><svg xmlns="http://www.w3.org/2000'
-            f'/svg" width="{_W}" height="{height + 24}" role="img" aria-label="{escape(title)}">'
+            f'/svg" font-family="system-ui, sans-serif" width="{_W}" height="{height + 24}" '
+            f'role="img" aria-label="{escape(title)}">'
             + "".join(parts) + "".join(keys) + "</svg></figure>")
 
 
@@ -94,12 +101,13 @@ def write_html(report: Report) -> str:
                                                            ms(r.p(0.95)))]) for r in lanes
     ], [("p50", ""), ("p95", "")])
     tokens = _stacked("Input tokens: sent upstream and trimmed away", [
-        (r.lane, [("sent", r.tokens_in), ("trimmed", r.tokens_trimmed)]) for r in lanes])
+        (r.lane, [("sent", r.tokens_in), ("trimmed", r.tokens_trimmed)]) for r in lanes],
+        {"trimmed": "#9aa0a6"})
     models = _stacked("Model mix per lane", [(r.lane, list(r.models.most_common()))
                                             for r in lanes])
     cache = _stacked("Answers by cache tier (x-laneway-cache)", [
         (r.lane, [(t, float(r.cache[t])) for t in ("miss", *HIT_TIERS, "bypass")])
-        for r in lanes])
+        for r in lanes], {"miss": "#9aa0a6", "bypass": "#5f6368"})  # hits in colour
     t = report.total
     summary = (f"{t.requests:,} requests in {report.elapsed_s:.1f} s (seed {report.seed}, "
                f"policy {report.policy}): laneway spent {usd(t.cost)} where the largest model "
@@ -114,7 +122,6 @@ td, th {{ border-bottom: 1px solid #ddd; padding: 4px 8px; text-align: right; }}
 td:first-child, th:first-child, td:nth-child(3), td:nth-child(6) {{ text-align: left; }}
 tr:last-child td {{ font-weight: bold; }}
 figure {{ margin: 1.5em 0; }} figcaption {{ font-weight: bold; margin-bottom: .3em; }}
-.l {{ font-size: 13px; }} .v {{ font-size: 11px; fill: #444; }}
 </style></head><body>
 <h1>laneway demo</h1>
 <p>{escape(summary)}</p>
