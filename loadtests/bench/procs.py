@@ -84,6 +84,18 @@ def pin(pid: int, cpus: set[int]) -> None:
             continue
 
 
+def renice(pid: int, nice: int) -> None:
+    """Set the nice value of every thread in the tree (negative values need root)."""
+    if not nice:
+        return
+    for p in tree(pid):
+        try:
+            for tid in os.listdir(f"/proc/{p}/task"):
+                os.setpriority(os.PRIO_PROCESS, int(tid), nice)
+        except OSError:
+            continue
+
+
 def _ok(url: str) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=1) as r:
@@ -97,11 +109,13 @@ class Server:
 
     def __init__(self, name: str, args: list[str], port: int, ready_path: str, log: Path,
                  cpus: set[int] | None = None, env: dict[str, str] | None = None,
-                 timeout: float = 120.0, cwd: Path = ROOT) -> None:
+                 timeout: float = 120.0, cwd: Path = ROOT, nice: int = 0) -> None:
         self.name, self.port, self.log = name, port, log
         self.url = f"http://127.0.0.1:{port}"
         if cpus and cpu_count() >= 2:
             args = ["taskset", "-c", ",".join(map(str, sorted(cpus))), *args]
+        if nice:
+            args = ["nice", "-n", str(nice), *args]
         started = time.perf_counter()
         with open(log, "wb") as out:
             self.proc = subprocess.Popen(

@@ -101,6 +101,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--connections", type=int, default=16)
     p.add_argument("--rate", type=int, default=250, help="py-spy samples per second")
     p.add_argument("--top", type=int, default=30)
+    p.add_argument("--gil", action="store_true",
+                   help="sample only the thread holding the GIL (time spent waiting for the "
+                        "GIL, e.g. behind a worker thread, is then left out)")
     p.add_argument("--ref", help="profile laneway as committed at this git ref")
     p.add_argument("--src", help="profile laneway from this directory (router/, policies/, ...)")
     args = p.parse_args(argv)
@@ -131,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
         wrk.run(lw.url, script, args.connections, 2, load)  # warm-up
         raw = out / "pyspy.raw"
         spy_args = [spy, "record", "-p", str(lw.pid), "-r", str(args.rate), "-d",
-                    str(args.seconds), "--nonblocking"]
+                    str(args.seconds), "--nonblocking", *(["--gil"] if args.gil else [])]
         rec = subprocess.Popen([*spy_args, "-f", "raw", "-o", str(raw)],
                                stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
         result = wrk.run(lw.url, script, args.connections, args.seconds, load)

@@ -142,7 +142,7 @@ def _verdict(met: bool | None) -> str:
 
 
 def print_rich(res: Results, console: Console | None = None) -> None:
-    console = console or Console(width=max(Console().width, 160))
+    console = console or Console(width=max(Console().width, 220))
     t = Table(title="laneway overhead benchmark (wrk; latency as wrk measures it)")
     for col in COLUMNS:
         t.add_column(col, justify="left" if col in ("body", "target", "x-laneway-cache")

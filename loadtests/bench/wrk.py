@@ -122,13 +122,15 @@ def available() -> str | None:
 
 
 def run(url: str, script: Path, connections: int, seconds: float, cpus: set[int] | None,
-        timeout_s: float = 10.0, watch: int | None = None, upstream: int | None = None
-        ) -> WrkResult:
+        timeout_s: float = 10.0, watch: int | None = None, upstream: int | None = None,
+        nice: int = 0) -> WrkResult:
     """One wrk run; `watch` and `upstream` are pids whose CPU time is measured meanwhile."""
     args = ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s",
             f"--timeout={timeout_s:g}s", "-s", str(script), url]
     if cpus and len(os.sched_getaffinity(0)) >= 2:
         args = ["taskset", "-c", ",".join(map(str, sorted(cpus))), *args]
+    if nice:
+        args = ["nice", "-n", str(nice), *args]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     server_before = cpu_seconds(watch) if watch else 0.0
     upstream_before = cpu_seconds(upstream) if upstream else 0.0
