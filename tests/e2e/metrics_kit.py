@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import shutil
+import socket
+import subprocess
 from collections import defaultdict
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
-from procs import Proc, fleet_models, free_port
+import pytest
+from procs import Proc, fleet_models, free_port, wait_until
 from prometheus_client.parser import text_string_to_metric_families
 
 FIM = "<|fim_prefix|>def area(r):\n    return <|fim_suffix|>\n\nprint(area(2))\n<|fim_middle|>"
@@ -15,7 +22,7 @@ TOOLS = [{"type": "function", "function": {"name": "ls", "parameters": {"type": 
 BROKEN = "broken-coder"
 
 
-def config(fleet_url: str) -> dict[str, Any]:
+def config(fleet_url: str, redis_url: str | None = None) -> dict[str, Any]:
     """The fleet's three models plus one nobody listens for, pinned to cause upstream errors.
     It is priced out of every automatic choice, so only pinned requests reach it."""
     models = fleet_models(fleet_url)
@@ -23,7 +30,32 @@ def config(fleet_url: str) -> dict[str, Any]:
         "name": BROKEN, "api_base": f"http://127.0.0.1:{free_port()}/v1", "tier": "small",
         "lanes": ["qa"], "price_per_mtok": {"input": 900.0, "output": 900.0},
     })
-    return {"models": models}
+    return {"models": models} | ({"redis": {"url": redis_url}} if redis_url else {})
+
+
+@contextmanager
+def redis_server(tmp: Path) -> Iterator[str]:
+    """A private redis-server (a cache: nothing on disk); yields its URL."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.fail("redis-server is missing: `make redis-server` installs it (Debian package)")
+    port = free_port()
+    proc = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+         "--dir", str(tmp)], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+    )
+
+    def pong() -> bool:
+        with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+            s.sendall(b"PING\r\n")
+            return s.recv(16).startswith(b"+PONG")
+
+    try:
+        wait_until(pong, timeout=10, what="redis-server")
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        proc.terminate()
+        proc.wait(10)
 
 
 def lane_requests(i: int) -> list[tuple[str, dict[str, Any]]]:

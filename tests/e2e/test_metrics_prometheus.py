@@ -11,11 +11,10 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from metrics_kit import broken_request, config, lane_requests, send_all
+from metrics_kit import broken_request, config, lane_requests, redis_server, send_all
 from procs import ROOT, Proc, free_port, start_laneway, wait_until
 
-# Panels whose metrics the traffic here cannot produce yet: no Redis is configured, and
-# the cache is not part of this laneway's config.
+# Panels fed by the response cache, which is not wired into every laneway build yet.
 MAY_BE_EMPTY = {"Cache hit ratio by tier", "Cache events", "Redis up"}
 
 
@@ -34,9 +33,11 @@ def dashboard_queries() -> list[tuple[str, str]]:
 
 @pytest.fixture(scope="module")
 def observed(fleet: Proc, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proc]:
-    proc = start_laneway(tmp_path_factory.mktemp("observed"), config(fleet.url))
-    yield proc
-    proc.stop()
+    tmp = tmp_path_factory.mktemp("observed")
+    with redis_server(tmp) as redis_url:
+        proc = start_laneway(tmp, config(fleet.url, redis_url))
+        yield proc
+        proc.stop()
 
 
 @pytest.fixture(scope="module")
@@ -60,8 +61,11 @@ def prometheus(observed: Proc, tmp_path_factory: pytest.TempPathFactory) -> Iter
         f"http://127.0.0.1:{port}", "/-/ready", log=tmp / "prometheus.log",
     )
     try:
+        # The same completion in both waves: from the second time on, a cache hit.
+        again = lane_requests(0)[0]
         wave = [*lane_requests(0), broken_request(0)]
         assert send_all(observed.url, wave).count(200) == 3
+        assert send_all(observed.url, [again]) == [200]
         seen = "count(laneway_requests_total)"
         wait_until(lambda: has_data(prom, seen), timeout=10, what="a scrape of the first wave")
         # The second wave: more of each lane, a prompt long enough to be trimmed (the
@@ -69,8 +73,8 @@ def prometheus(observed: Proc, tmp_path_factory: pytest.TempPathFactory) -> Iter
         long_fim = lane_requests(9)[0]
         long_fim[1]["prompt"] = "# note\n" * 6000 + long_fim[1]["prompt"]
         wave = [r for i in range(1, 4) for r in lane_requests(i)]
-        wave += [long_fim, broken_request(1), broken_request(2)]
-        assert send_all(observed.url, wave).count(200) == 10
+        wave += [long_fim, again, broken_request(1), broken_request(2)]
+        assert send_all(observed.url, wave).count(200) == 11
         grown = "sum(rate(laneway_requests_total[30s])) > 0"
         wait_until(lambda: has_data(prom, grown), timeout=10, what="a scrape of the second wave")
         yield prom
