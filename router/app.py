@@ -14,7 +14,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from router import endpoints
+from router import endpoints, openapi
 from router.config import Config, load
 from router.errors import LanewayError, MethodNotAllowed, RouteNotFound
 from router.logline import open_access_log
@@ -84,6 +84,7 @@ def create_app(config: Config) -> FastAPI:
     app.router.add_route("/healthz", endpoints.healthz, methods=["GET"])
     app.router.add_route("/readyz", endpoints.readyz, methods=["GET"])
     app.router.add_route("/metrics", endpoints.metrics, methods=["GET"])
+    app.router.add_route("/openapi.json", openapi.serve, methods=["GET"])  # needs a key
 
     async def on_laneway_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, LanewayError)
