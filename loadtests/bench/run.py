@@ -92,14 +92,16 @@ class Bench:
         a = self.args
         for kind in self.bodies:
             body = KINDS[kind](model)
-            warm = self.script(body, unique, f"{target}-warm")
-            run = self.script(body, unique, target)
+            # One script per wrk run: each numbers its bodies from 1, so unique bodies need
+            # a prefix of their own per run, or a later run would repeat an earlier one's.
             n = a.nice
-            wrk.run(url, warm, 16, a.warmup, self.load_cpus, nice=n)
             up = self.fleet_pid if pid != self.fleet_pid else None
-            c1 = wrk.run(url, run, 1, a.seconds, self.load_cpus, watch=pid, upstream=up, nice=n)
-            c16 = wrk.run(url, run, 16, a.seconds, self.load_cpus, watch=pid, upstream=up,
-                          nice=n)
+            wrk.run(url, self.script(body, unique, f"{target}-warm"), 16, a.warmup,
+                    self.load_cpus, nice=n)
+            c1 = wrk.run(url, self.script(body, unique, f"{target}-c1"), 1, a.seconds,
+                         self.load_cpus, watch=pid, upstream=up, nice=n)
+            c16 = wrk.run(url, self.script(body, unique, f"{target}-c16"), 16, a.seconds,
+                          self.load_cpus, watch=pid, upstream=up, nice=n)
             self.res.cells.append(report.Cell(target, kind, c1, c16))
             console.print(f"  {report.TARGETS[target]:32} {kind:4} {c16.rps:8,.0f} req/s c16  "
                           f"p50 c1 {c1.p50_ms:.2f} ms  CPU {c16.cpu_ms_per_request:.3f} ms/req  "
