@@ -46,7 +46,7 @@ test: install redis-server prometheus
 # Load test on this machine: fleet + laneway (+ Redis when one answers on 127.0.0.1:6379) +
 # locust headless, loopback only. Results (CSV, HTML) land in loadtests/results/.
 LOAD_TIME ?= 30s
-LOAD_USERS ?= 20
+LOAD_USERS ?= 40
 load: install
 	$(BIN)/python -m loadtests.load --time $(LOAD_TIME) --users $(LOAD_USERS)
 

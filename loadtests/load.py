@@ -95,7 +95,8 @@ def summary(stats: dict[str, dict[str, float]], metered: Samples, seconds: float
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m loadtests.load", description=__doc__)
     p.add_argument("--time", default="30s", help="locust run time: 30, 30s, 2m (LOAD_TIME)")
-    p.add_argument("--users", type=int, default=20, help="simulated developers (LOAD_USERS)")
+    p.add_argument("--users", type=int, default=40,
+                   help="simulated developers, ~1 request/s each (LOAD_USERS)")
     p.add_argument("--spawn-rate", type=float, default=10.0)
     args = p.parse_args(argv)
     seconds = _seconds(args.time)

@@ -3,6 +3,8 @@
     locust -f loadtests/locustfile.py --host http://laneway:8080      # web UI
     LANEWAY_API_KEY=sk-... locust -f loadtests/locustfile.py --host URL --headless -u 50 -t 5m
 
+Each user sends about LOCUST_RATE (default 1) requests per second, so -u sets the load.
+
 Each user replays sessions of the demo's mix (router/demo): typing sessions with bursts and
 typeahead (Continue's Qwen/StarCoder/DeepSeek FIM prompts, Tabby's prompt + suffix),
 questions (Continue chat, Aider ask, commit messages), agent runs (OpenAI tools, Cline XML).
@@ -18,7 +20,7 @@ import os
 import random
 from typing import ClassVar
 
-from locust import FastHttpUser, between, task
+from locust import FastHttpUser, constant_throughput, task
 
 from router.demo import bodies, mix
 from router.demo.script import Answer, Request, Script, parse_sse, script
@@ -26,6 +28,10 @@ from router.demo.script import Answer, Request, Script, parse_sse, script
 # Sessions per task: short enough that a user changes files and topics often.
 _BUDGET = {"completion": 6, "qa": 3, "agentic": 5}
 _USER_NUMBERS = itertools.count()
+# Requests per second each simulated user aims for. The same for every class, so the traffic
+# splits by the classes' weights, 70/20/10 of requests as in production (an agent step that
+# takes longer than 1/rate just goes on at once). Load scales with the number of users.
+RATE = float(os.environ.get("LOCUST_RATE", "1"))
 
 
 class _LanewayUser(FastHttpUser):
@@ -34,6 +40,7 @@ class _LanewayUser(FastHttpUser):
     # Agent runs carry long contexts; the large model may take a while on a loaded host.
     network_timeout = 120.0
     connection_timeout = 10.0
+    wait_time = constant_throughput(RATE)
 
     def on_start(self) -> None:
         # Each user its own stream of sessions, reproducible from LOCUST_SEED.
@@ -89,7 +96,6 @@ class CompletionUser(_LanewayUser):
 
     weight = 70
     lane = "completion"
-    wait_time = between(0.05, 0.5)  # keystrokes and accepts
 
     def new_session(self) -> mix.Session:
         return mix.typing_session(self.rng, self.files, _BUDGET["completion"])
@@ -100,7 +106,6 @@ class QAUser(_LanewayUser):
 
     weight = 20
     lane = "qa"
-    wait_time = between(1.0, 3.0)  # reading the answer
 
     def new_session(self) -> mix.Session:
         return mix.questions(self.rng, self.files, _BUDGET["qa"])
@@ -111,7 +116,6 @@ class AgentUser(_LanewayUser):
 
     weight = 10
     lane = "agentic"
-    wait_time = between(0.1, 0.5)  # running the tool
 
     def new_session(self) -> mix.Session:
         return mix.agent_run(self.rng, self.files, _BUDGET["agentic"])
