@@ -134,13 +134,23 @@ def client() -> Iterator[httpx.Client]:
 @pytest.fixture
 def upstream(sec_fleet: Proc) -> Iterator[Proc]:
     """`sec_fleet` with an empty request log and no runtime faults, before and after."""
-    _CONTROL.post(sec_fleet.url + "/fleet/reset")
+    reset(sec_fleet)
     yield sec_fleet
-    _CONTROL.post(sec_fleet.url + "/fleet/reset")
+    reset(sec_fleet)
 
 
 # For the fleets' control API; building a client per call costs ~70 ms (TLS setup).
 _CONTROL = httpx.Client(timeout=35)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _close_control_client() -> Iterator[None]:
+    yield
+    _CONTROL.close()
+
+
+def reset(fleet: Proc) -> None:
+    _CONTROL.post(fleet.url + "/fleet/reset").raise_for_status()
 
 
 def fleet_log(fleet: Proc, **query: Any) -> list[dict[str, Any]]:
