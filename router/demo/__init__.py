@@ -77,9 +77,9 @@ def main(args: argparse.Namespace) -> int:
         return 1
     render.to_console(report, console)
     if args.html:
-        from router.demo.html import write_html
+        from router.demo.html import to_html
 
-        Path(args.html).write_text(write_html(report), encoding="utf-8")
+        Path(args.html).write_text(to_html(report), encoding="utf-8")
         console.print(f"report with charts: {args.html}")
     if args.markdown:
         Path(args.markdown).write_text(render.to_markdown(report), encoding="utf-8")

@@ -90,7 +90,7 @@ def _table(report: Report) -> str:
             + "".join(rows) + "</table>")
 
 
-def write_html(report: Report) -> str:
+def to_html(report: Report) -> str:
     lanes = report.rows
     cost = _bars("Cost per lane: laneway against everything on the largest model", [
         (r.lane, [("laneway", r.cost, usd(r.cost)), ("all on largest", r.baseline,

@@ -133,6 +133,8 @@ def _fill(budget: int, make: Any) -> list[Session]:
     return out
 
 
+# One session of each kind, at most `left` requests: the demo fills its plan with them, the
+# load test draws one whenever a user starts a new session.
 def typing_session(rng: random.Random, files: tuple[SourceFile, ...], left: int) -> Typing:
     f = rng.choice(files)
     style = rng.choices(b.FIM_STYLES, weights=(5, 2, 2, 2))[0]

@@ -75,6 +75,7 @@ class Replayer:
                     obs.cache = h.get("x-laneway-cache", "")
                     obs.trimmed = int(h.get("x-laneway-trimmed-tokens") or 0)
                     async for chunk in await resp.parse():
+                        # A list, not a generator: every choice's delta must be added.
                         got = any([add_delta(c.model_dump(exclude_none=True), answer)
                                    for c in chunk.choices or ()])
                         if got and obs.ttft_s is None:

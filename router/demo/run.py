@@ -23,7 +23,7 @@ async def measure(url: str, plan: Plan, concurrency: int = 12, api_key: str | No
                                 max_retries=0, timeout=120)
     started = time.perf_counter()
     try:
-        with _progress(plan, progress) as on_done:
+        with _Progress(plan, progress) as on_done:
             observations = await Replayer(client, concurrency, on_done).run(plan)
     finally:
         await client.close()
@@ -46,7 +46,7 @@ async def settled(url: str, before: Samples, answered: int, api_key: str | None)
         await asyncio.sleep(0.05)
 
 
-class _progress:
+class _Progress:
     """A rich progress bar fed by the replay's per-request callback (or nothing)."""
 
     def __init__(self, plan: Plan, show: bool) -> None:
@@ -57,7 +57,7 @@ class _progress:
         self.total = plan.requests
         self.done = dict.fromkeys(rpt.LANES, 0)
 
-    def __enter__(self) -> _progress:
+    def __enter__(self) -> _Progress:
         if self.bar is not None:
             self.bar.start()
             self.task = self.bar.add_task("replaying", total=self.total, lanes="")
