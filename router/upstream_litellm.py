@@ -53,6 +53,7 @@ class LitellmUpstream:
             api_base=model.api_base,
             timeout=timeouts.total_s,
             num_retries=0,
+            max_retries=0,  # the provider SDK's own retries (OpenAI's client defaults to 2)
         )
         if model.api_key:
             params["api_key"] = model.api_key.reveal()
