@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import secrets
 import shutil
 import subprocess
 import sys
@@ -128,21 +129,26 @@ def main(argv: list[str] | None = None) -> int:
         lw = Server("laneway", [PY, "-m", "router.cli", "serve", "--config", str(cfg),
                                 "--port", str(port)], port, "/readyz", out / "laneway.log", sut,
                     cwd=src)
-        script = out / "load.lua"
-        script.write_text(wrk.lua_script(KINDS[args.body]("auto"), HEADERS,
-                                         not args.identical, "prof"))
-        wrk.run(lw.url, script, args.connections, 2, load)  # warm-up
+        nonce = secrets.token_hex(4)  # Redis (L2) outlives this laneway: no repeats
+
+        def script(tag: str) -> Path:  # unique bodies must not repeat across wrk runs
+            path = out / f"load-{tag}.lua"
+            path.write_text(wrk.lua_script(KINDS[args.body]("auto"), HEADERS,
+                                           not args.identical, f"{nonce}-{tag}"))
+            return path
+
+        wrk.run(lw.url, script("warm"), args.connections, 2, load)  # warm-up
         raw = out / "pyspy.raw"
         spy_args = [spy, "record", "-p", str(lw.pid), "-r", str(args.rate), "-d",
                     str(args.seconds), "--nonblocking", *(["--gil"] if args.gil else [])]
         rec = subprocess.Popen([*spy_args, "-f", "raw", "-o", str(raw)],
                                stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-        result = wrk.run(lw.url, script, args.connections, args.seconds, load)
+        result = wrk.run(lw.url, script("run"), args.connections, args.seconds, load)
         rec.wait(60)
         svg = subprocess.Popen([*spy_args, "-d", "4", "-f", "flamegraph", "-o",
                                 str(out / "flamegraph.svg")],
                                stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-        wrk.run(lw.url, script, args.connections, 4, load)
+        wrk.run(lw.url, script("svg"), args.connections, 4, load)
         svg.wait(60)
     finally:
         if lw is not None:
