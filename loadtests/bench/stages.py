@@ -79,6 +79,12 @@ def _stages(kind: str) -> list[Stage]:
     answer = b'{"id":"x","choices":[{"message":{"content":"ok"}}],"usage":' \
              b'{"prompt_tokens":150,"completion_tokens":20}}'
 
+    def fresh_body() -> bytes:
+        cached = getattr(p, "by_family", None)  # completions are trimmed per FIM family,
+        if isinstance(cached, dict):  # once per request: measure that, not the memo
+            cached.clear()
+        return orjson.dumps(p.body_for(planned, model)[0])
+
     def recorded() -> None:
         c = ctx()
         c.decision, c.model = planned.decision, model
@@ -92,7 +98,7 @@ def _stages(kind: str) -> list[Stage]:
         ("RequestContext()", ctx),
         ("classify", lambda: classify(endpoint, body, headers)),
         ("plan (classify+trim+choose)", lambda: plan(rt, ctx())),
-        ("body_for + orjson.dumps", lambda: orjson.dumps(p.body_for(planned, model)[0])),
+        ("body_for (FIM trim per family) + dumps", fresh_body),
         ("answer_headers", planned.answer_headers),
         ("starlette Response(...)", lambda: Response(answer, media_type="application/json",
                                                      headers=planned.answer_headers())),
