@@ -1,6 +1,6 @@
 """Conversations within a budget: chat ``messages`` and Responses ``input`` items.
 
-A message's cost is its text (exact o200k count) plus a fixed per-message overhead, images
+A message's cost is its text (exact cl100k count) plus a fixed per-message overhead, images
 at a fixed price. Counting is exact wherever a keep/drop decision depends on it, but a
 conversation whose byte length is under the budget is passed without counting at all
 (a token is never shorter than a byte).

@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
+from policies import tokens
 from router import endpoints, openapi
 from router.config import Config, load
 from router.errors import LanewayError, MethodNotAllowed, RouteNotFound
@@ -40,6 +41,8 @@ def create_app(config: Config) -> FastAPI:
         app.state.runtime = Runtime.build(config, Metrics(), session)
         describe(app.state.runtime)
         await app.state.runtime.cache.start()  # bounded: laneway serves without Redis too
+        # Load the tokenizer now (~0.3 s, off the loop) rather than on the first request.
+        await asyncio.to_thread(tokens.warm)
         access_log = open_access_log(os.environ.get("LANEWAY_ACCESS_LOG", "1") != "0")
         for w in config.warnings:
             log.warning("config: %s", w)

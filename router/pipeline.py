@@ -42,6 +42,7 @@ class Pipeline:
         t = lp.timeouts
         timeouts = Timeouts(t.connect_s, t.ttft_s, t.idle_s, t.total_s)
         failure: UpstreamFailure | None = None
+        mark = ctx.started  # laneway's own time runs from here until each upstream call
         for candidate in p.choice.candidates:
             model = ctx.model = candidate.model
             body, trim = p.body_for(ctx, model)
@@ -54,13 +55,14 @@ class Pipeline:
             if early is not None:
                 return early
             opened = time.perf_counter()
-            ctx.overhead_s += opened - ctx.started
+            ctx.overhead_s += opened - mark
             try:
                 reply = await cache_stage.open_shared(rt, ctx, cp, functools.partial(
                     rt.client_for(model).open, model, ctx.endpoint, body, ctx.stream, timeouts,
                     opened,
                 ))
             except UpstreamFailure as f:
+                mark = time.perf_counter()  # the failed attempt's wait was the upstream's
                 failure = f
                 ctx.attempts.append((model.name, f.reason))
                 shared = isinstance(f, cache_stage.SharedFailure)  # counted by its leader
