@@ -26,19 +26,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
-from collections import deque
-from collections.abc import Awaitable, Callable
-from typing import Any, Literal, TypeVar
+from collections.abc import Callable
+from typing import Any, Literal
 
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
+from cache.faults import Breaker, bounded, wait_event
+
 log = logging.getLogger("laneway.cache")
 
-T = TypeVar("T")
 EventSink = Callable[[str, str], None]
 _CLUSTER_SCHEMES = {"redis+cluster": "redis", "rediss+cluster": "rediss", "redis-cluster": "redis"}
 
@@ -49,41 +48,6 @@ def split_cluster_url(url: str) -> tuple[str, bool]:
     if sep and scheme.lower() in _CLUSTER_SCHEMES:
         return f"{_CLUSTER_SCHEMES[scheme.lower()]}://{rest}", True
     return url, False
-
-
-class Breaker:
-    """`failures` faults within `window_s` open it — consecutive or not, so that one frozen
-    node of a cluster (a third of the keys) trips it as surely as a frozen single Redis.
-    Only a successful probe closes it (`reset`)."""
-
-    __slots__ = ("_faults", "failures", "open", "trips", "window_s")
-
-    def __init__(self, failures: int = 3, window_s: float = 2.0) -> None:
-        self.failures = failures
-        self.window_s = window_s
-        self._faults: deque[float] = deque(maxlen=failures)
-        self.open = False
-        self.trips = 0
-
-    def failure(self) -> None:
-        now = time.monotonic()
-        self._faults.append(now)
-        if (
-            not self.open
-            and len(self._faults) >= self.failures
-            and now - self._faults[0] <= self.window_s
-        ):
-            self.open = True
-            self.trips += 1
-
-    def trip(self) -> None:
-        if not self.open:
-            self.open = True
-            self.trips += 1
-
-    def reset(self) -> None:
-        self._faults.clear()
-        self.open = False
 
 
 class RedisStore:
@@ -153,8 +117,7 @@ class RedisStore:
         """Start, and wait (bounded) for the first probe: a cluster's slot map is then known
         before the first request. True when Redis answered; laneway serves either way."""
         self.start()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._probed.wait(), timeout_s)
+        await wait_event(self._probed, timeout_s)
         return self.state() == "ok"
 
     async def close(self) -> None:
@@ -166,7 +129,7 @@ class RedisStore:
                 await task
         self._tasks = []
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(self.client.aclose(), 1.0)
+            await bounded(self.client.aclose(), 1.0)
 
     def state(self) -> Literal["ok", "degraded"]:
         with contextlib.suppress(RuntimeError):  # no running loop: report what is known
@@ -182,7 +145,7 @@ class RedisStore:
             self._event("skip")
             return None
         try:
-            value = await self._bounded(self.client.get(key), self.timeout_s)
+            value = await bounded(self.client.get(key), self.timeout_s)
         except Exception as exc:
             self._fault("get", exc)
             return None
@@ -224,7 +187,7 @@ class RedisStore:
                         self._event("drop")
                     continue
                 try:
-                    await self._bounded(self._write(items), self.write_timeout_s)
+                    await bounded(self._write(items), self.write_timeout_s)
                 except Exception as exc:
                     self._fault("set", exc)
                     self.dropped += len(items)
@@ -255,8 +218,8 @@ class RedisStore:
             try:
                 if self._unmapped():
                     assert isinstance(self.client, RedisCluster)
-                    await self._bounded(self.client.initialize(), self.init_timeout_s)
-                await self._bounded(self._ping(), self.write_timeout_s)
+                    await bounded(self.client.initialize(), self.init_timeout_s)
+                await bounded(self._ping(), self.write_timeout_s)
             except Exception as exc:
                 if self.healthy is not False:
                     log.warning("cache: Redis unreachable (%s); serving without L2", _brief(exc))
@@ -273,27 +236,11 @@ class RedisStore:
             healthy = self.healthy and not self.breaker.open
             self._wake.clear()
             # A breaker that opens meanwhile wakes the prober early: recovery starts at once.
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(
-                    self._wake.wait(), self.health_interval_s if healthy else self.probe_interval_s
-                )
+            await wait_event(
+                self._wake, self.health_interval_s if healthy else self.probe_interval_s
+            )
 
     # -- helpers -----------------------------------------------------------------------------
-
-    async def _bounded(self, op: Awaitable[T], timeout_s: float) -> T:
-        task = asyncio.ensure_future(op)
-        try:
-            done, _ = await asyncio.wait((task,), timeout=timeout_s)
-        except asyncio.CancelledError:
-            task.cancel()
-            task.add_done_callback(_consume)
-            raise
-        if not done:
-            # Do not wait for the client to unwind (it may be stuck on a frozen socket).
-            task.cancel()
-            task.add_done_callback(_consume)
-            raise TimeoutError(f"Redis did not answer within {timeout_s * 1000:.0f} ms")
-        return task.result()
 
     async def _ping(self) -> None:
         if isinstance(self.client, RedisCluster):
@@ -320,11 +267,6 @@ class RedisStore:
     def _event(self, result: str) -> None:
         if self.on_event is not None:
             self.on_event("l2", result)
-
-
-def _consume(task: asyncio.Future[Any]) -> None:
-    if not task.cancelled():
-        task.exception()
 
 
 def _brief(exc: BaseException) -> str:
