@@ -30,10 +30,13 @@ UPSTREAM_KEY = "sk-upstream-" + secrets.token_hex(12)  # env:LW_SEC_UPSTREAM_KEY
 ENV = {"LW_SEC_KEY_A": KEY_A, "LW_SEC_UPSTREAM_KEY": UPSTREAM_KEY}
 BODY_LIMIT = 1024 * 1024
 
-# Policy overrides: completion-lane timeouts short enough to test, qa left at its defaults.
+# Policy overrides: completion-lane timeouts short enough to test, qa left at its defaults;
+# breakers that never open, since these tests force upstream failures on purpose and later
+# tests need every model.
 POLICY = """
 completion:
   timeouts: {connect_s: 1, ttft_s: 1.5, idle_s: 0.5, total_s: 4}
+breaker: {failures: 1000000}
 """
 
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
