@@ -218,6 +218,26 @@ def test_typeahead_answers_the_rest_of_the_suggestion(
     assert upstream_calls(fleet, marker) == 1
 
 
+def test_a_streamed_responses_answer_replays_its_events(replicas: tuple[Proc, Proc]) -> None:
+    a, _ = replicas
+    body = {"model": "auto", "input": f"What is a monad? [{uuid.uuid4().hex}]",
+            "temperature": 0, "stream": True}
+
+    def events(r: httpx.Response) -> list[dict[str, Any]]:
+        return [orjson.loads(line[6:]) for line in r.text.splitlines()
+                if line.startswith("data: {")]
+
+    first, again = post(a, "/v1/responses", body), post(a, "/v1/responses", body)
+    assert (first.headers["x-laneway-cache"], again.headers["x-laneway-cache"]) == ("miss", "l1")
+    replay = events(again)
+    assert [e["sequence_number"] for e in replay] == list(range(len(replay)))
+    assert replay[0]["type"] == "response.created" and replay[-1]["type"] == "response.completed"
+    final = next(e for e in events(first) if e.get("type") == "response.completed")
+    assert replay[-1]["response"] == final["response"]  # every field, usage included
+    text = "".join(e["delta"] for e in replay if e["type"] == "response.output_text.delta")
+    assert text == final["response"]["output"][0]["content"][0]["text"]
+
+
 @pytest.mark.parametrize("fault", [{"cut_stream": True}, {"stream_error": True}])
 def test_a_stream_cut_by_the_upstream_is_not_cached(
     replicas: tuple[Proc, Proc], fleet: Proc, fleet_ctl: httpx.Client, fault: dict[str, Any]
