@@ -3,14 +3,17 @@
 Fault rules:
 - Every read is bounded by `timeout_s` (default 50 ms). The Redis call runs in its own
   task and the caller stops waiting at the deadline, whatever the client library is doing
-  (a frozen server, a connect that hangs, cluster slot refreshes): a sick Redis costs a
-  request at most the timeout, and the answer is a miss (fail open).
-- A breaker: after `failures` faults within a short window it opens, and reads and writes
-  skip Redis at once (a miss, a dropped write). A background task PINGs (every shard of a
-  cluster) every `probe_interval_s` while it is open or Redis is not yet known to be up,
-  and closes it on the first answer, so
-  caching resumes by itself once Redis is back; while closed it PINGs now and then so
-  `state()` stays true even without traffic.
+  (a frozen server, a connect that hangs): a sick Redis costs a request at most the
+  timeout, and the answer is a miss (fail open). A cluster's slot map is (re)learnt by the
+  prober with a longer deadline, never on a request's clock (`_unmapped`).
+- A breaker (`cache.faults`): `failures` faults within a short window open it, and reads
+  and writes skip Redis at once (a miss, a dropped write). A background task PINGs (every
+  shard of a cluster) every `probe_interval_s` while it is open or Redis is not yet known
+  to be up, and closes it on the first answer, so caching resumes by itself once Redis is
+  back; while closed it PINGs every `health_interval_s`, so `state()` (and `on_health`)
+  stay true even without traffic.
+- A stored value names its key (`StoredAnswer.to_bytes`): a reply that a cancelled command
+  left on a connection can only ever be a miss, never another request's answer.
 - Writes never delay an answer: `put` queues (bounded; when full the write is dropped and
   counted) and a writer task sends batches in a non-transactional pipeline.
 - redis-py's own retries are off (they would spend the budget waiting); its socket timeouts
