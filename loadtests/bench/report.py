@@ -33,6 +33,7 @@ class Results:
     cells: list[Cell] = field(default_factory=list)
     servers: dict[str, ServerInfo] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    missing: dict[str, str] = field(default_factory=dict)  # target -> why it has no cells
 
     def cell(self, target: str, body: str) -> Cell | None:
         return next((c for c in self.cells if c.target == target and c.body == body), None)
@@ -78,6 +79,8 @@ def rows(res: Results) -> list[list[str]]:
             f"{srv.rss_mb:.0f}" if srv.rss_mb is not None else "-",
             f"{srv.ready_s:.2f}" if srv.ready_s is not None else "-",
         ])
+    for target, why in res.missing.items():
+        out.append(["-", TARGETS[target], "not measured", why[:60], *["-"] * (len(COLUMNS) - 4)])
     return out
 
 

@@ -125,6 +125,8 @@ class Bench:
             exe, why = litellm_proxy.ensure_venv(self.out / "litellm-install.log")
             self.res.notes.append(f"LiteLLM proxy: {why}" if exe is None else
                                   f"LiteLLM: {why}; one worker, no master key, no database")
+            if exe is None:
+                self.res.missing["litellm"] = why
         port = free_port()
         fleet = Server("fleet", [PY, "-m", "fleet", "--port", str(port), "--zero-latency"], port,
                        "/healthz", self.out / "fleet.log", self.load_cpus, cwd=self.src,
@@ -189,6 +191,7 @@ class Bench:
                             "/health/liveliness", litellm_proxy.ENV)
         except RuntimeError as exc:
             self.res.notes.append(f"LiteLLM proxy did not start: {exc}")
+            self.res.missing["litellm"] = "did not start (see notes)"
             return
         try:
             self.measure("litellm", s.url, PINNED, True, s.pid)
