@@ -9,15 +9,41 @@ import orjson
 
 from policies.lanes import Endpoint
 
-_TAIL = 512  # the end marker sits in the last frame; never scan the whole stream for it
+_HEAD = 160  # a Responses event names its type in its first line or two
+
+
+def last_frame(chunks: list[bytes]) -> bytes:
+    """The stream's final SSE frame, read from the end: never the whole stream."""
+    tail = b""
+    for chunk in reversed(chunks):
+        tail = chunk + tail
+        body = tail.rstrip(b"\r\n")
+        cut = body.rfind(b"\n\n")
+        if cut >= 0:
+            return body[cut + 2 :]
+    return tail.strip()
 
 
 def stream_ended_cleanly(chunks: list[bytes], endpoint: Endpoint) -> bool:
-    """True when the stream carried its end marker: `[DONE]`, or a final Responses event."""
-    tail = b"".join(chunks[-4:])[-_TAIL:]
+    """True when the stream's last frame is its end marker: `[DONE]`, or a final Responses
+    event (`response.completed` / `response.incomplete`, whose payload can be large)."""
+    frame = last_frame(chunks)
+    if frame == b"data: [DONE]":
+        return True
     if endpoint is Endpoint.RESPONSES:
-        return b"response.completed" in tail or b"response.incomplete" in tail or b"[DONE]" in tail
-    return b"data: [DONE]" in tail
+        return _event_type(frame) in (b"response.completed", b"response.incomplete")
+    return False
+
+
+def _event_type(frame: bytes) -> bytes:
+    """An event's type: its `event:` line, else the `"type"` its JSON payload opens with."""
+    if frame.startswith(b"event:"):
+        return frame[6:].split(b"\n", 1)[0].strip()
+    head = frame[:_HEAD]
+    at = head.find(b'"type":')
+    if at < 0:
+        return b""
+    return head[at + 7 :].lstrip().split(b'"', 2)[1] if b'"' in head[at + 7 :] else b""
 
 
 def events(chunks: list[bytes]) -> Iterator[dict[str, Any]]:
