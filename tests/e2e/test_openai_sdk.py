@@ -169,3 +169,9 @@ def test_stream_passes_through_chunk_by_chunk(client: openai.OpenAI, clean_fleet
     assert len(arrivals) >= 5
     # The last chunk left the fleet >= 800 ms after the first; buffering would collapse the gap.
     assert arrivals[-1] - arrivals[0] >= 0.6
+
+
+def test_streamed_responses_api_ends_with_completed(client: openai.OpenAI):
+    events = list(client.responses.create(model="auto", input="What is a closure?", stream=True))
+    assert events[-1].type == "response.completed"
+    assert "".join(e.delta for e in events if e.type == "response.output_text.delta")
