@@ -144,6 +144,13 @@ def _loc(loc: tuple[Any, ...]) -> str:
     return out or "(root)"
 
 
+def validation_errors(exc: ValidationError) -> str:
+    """A pydantic error as indented `path: message` lines (the config's loader uses it too)."""
+    return "\n  " + "\n  ".join(
+        f"{_loc(e['loc'])}: {e['msg']}" for e in exc.errors(include_url=False)
+    )
+
+
 def parse_policy(data: Any, name: str, source: str = "<policy>") -> Policy:
     if data is None:
         data = {}
@@ -153,8 +160,7 @@ def parse_policy(data: Any, name: str, source: str = "<policy>") -> Policy:
     try:
         return Policy.model_validate(merged)
     except ValidationError as exc:
-        lines = [f"{_loc(e['loc'])}: {e['msg']}" for e in exc.errors(include_url=False)]
-        raise PolicyError(f"{source}: invalid policy\n  " + "\n  ".join(lines)) from None
+        raise PolicyError(f"{source}: invalid policy{validation_errors(exc)}") from None
 
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")

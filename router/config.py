@@ -23,6 +23,7 @@ from pydantic import (
 )
 
 from policies.catalog import ModelSpec, Secret, Tier
+from policies.policy import validation_errors
 
 LaneName = Literal["completion", "qa", "agentic"]
 LANES: tuple[LaneName, ...] = ("completion", "qa", "agentic")
@@ -144,21 +145,13 @@ def _resolve(value: str, where: str, warnings: list[str]) -> str | None:
     return resolved
 
 
-def _loc(loc: tuple[Any, ...]) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "(root)"
-
-
 def parse(data: Any, source: str = "<config>") -> Config:
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: the config must be a mapping at the top level")
     try:
         raw = RawConfig.model_validate(data)
     except ValidationError as exc:
-        lines = [f"{_loc(e['loc'])}: {e['msg']}" for e in exc.errors(include_url=False)]
-        raise ConfigError(f"{source}: invalid config\n  " + "\n  ".join(lines)) from None
+        raise ConfigError(f"{source}: invalid config{validation_errors(exc)}") from None
     warnings: list[str] = []
     names = [m.name for m in raw.models]
     dupes = sorted({n for n in names if names.count(n) > 1})
