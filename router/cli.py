@@ -15,12 +15,20 @@ from policies.policy import Policy, PolicyError, load_policy
 from router.config import Config, ConfigError, load
 
 
+def _config_path(args: argparse.Namespace, command: str) -> str | None:
+    """--config, else LANEWAY_CONFIG; None (said on stderr) when neither is given."""
+    path: str | None = args.config or os.environ.get("LANEWAY_CONFIG")
+    if not path:
+        print(f"laneway {command}: --config FILE (or LANEWAY_CONFIG) is required", file=sys.stderr)
+        return None
+    return path
+
+
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    path = args.config or os.environ.get("LANEWAY_CONFIG")
-    if not path:
-        print("laneway serve: --config FILE (or LANEWAY_CONFIG) is required", file=sys.stderr)
+    path = _config_path(args, "serve")
+    if path is None:
         return 2
     try:
         cfg, _ = _load_all(path)  # fail here, once, rather than in every worker
@@ -108,9 +116,8 @@ def _explain(args: argparse.Namespace) -> int:
     from router.metrics import Metrics
     from router.runtime import Runtime
 
-    path = args.config or os.environ.get("LANEWAY_CONFIG")
-    if not path:
-        print("laneway explain: --config FILE (or LANEWAY_CONFIG) is required", file=sys.stderr)
+    path = _config_path(args, "explain")
+    if path is None:
         return 2
     try:
         cfg, _ = _load_all(path)
