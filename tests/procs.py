@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -16,6 +17,8 @@ import httpx
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
+REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
+REDIS_CLI = shutil.which("redis-cli") or "/usr/bin/redis-cli"
 
 
 def free_port() -> int:
@@ -23,6 +26,13 @@ def free_port() -> int:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
         return port
+
+
+def low_port(limit: int = 55000) -> int:
+    """A free port below `limit`, so that a Redis cluster bus (port + 10000) is valid too."""
+    while (port := free_port()) >= limit:
+        pass
+    return port
 
 
 def wait_until(check: Callable[[], bool], timeout: float = 15.0, what: str = "condition") -> None:
@@ -81,6 +91,100 @@ class Proc:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(5)
+
+    def __enter__(self) -> Proc:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class RedisServer:
+    """A private redis-server (or a cluster node): a test may freeze it (SIGSTOP), kill it and
+    start it again on the same port without disturbing others. Nothing is kept on disk."""
+
+    def __init__(self, workdir: Path, *extra: str, port: int | None = None) -> None:
+        self.workdir, self.extra = workdir, extra
+        self.port = port or low_port()
+        self.start()
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        """Start the server (again, after `kill`: on the same port, empty)."""
+        self.proc = subprocess.Popen(
+            [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", str(self.workdir), *self.extra],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        try:
+            wait_until(self._pong, 10, f"redis-server on {self.port}")
+        except TimeoutError:
+            self.kill()
+            raise
+
+    def _pong(self) -> bool:
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"redis-server on {self.port} exited with {self.proc.returncode}")
+        with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as s:
+            s.settimeout(0.2)
+            s.sendall(b"PING\r\n")
+            return s.recv(64).startswith(b"+PONG")
+
+    def freeze(self) -> None:
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        self.proc.send_signal(signal.SIGCONT)
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGCONT)  # a stopped process dies only once resumed
+            self.proc.kill()
+            self.proc.wait(5)
+
+    def __enter__(self) -> RedisServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.kill()
+
+    def cli(self, *args: str) -> str:
+        out = subprocess.run([REDIS_CLI, "-p", str(self.port), *args], capture_output=True,
+                             timeout=5, check=True)
+        return out.stdout.decode().strip()
+
+    def answers(self) -> int:
+        """Answers laneway's cache stored here (keys of its own prefix)."""
+        keys = self.cli("--scan", "--pattern", "lw:v1:r:*")
+        return len(keys.split()) if keys else 0
+
+
+def start_cluster(tmp: Path, *extra: str, nodes: int = 3) -> list[RedisServer]:
+    """A Redis Cluster of `nodes` masters, no replicas, its slots spread by
+    `redis-cli --cluster create`; `extra` goes to every node. The caller kills the nodes."""
+    servers: list[RedisServer] = []
+    try:
+        for i in range(nodes):
+            workdir = tmp / f"node{i}"
+            workdir.mkdir()
+            servers.append(RedisServer(workdir, "--cluster-enabled", "yes",
+                                       "--cluster-config-file", str(workdir / "nodes.conf"),
+                                       *extra))
+        subprocess.run(
+            [REDIS_CLI, "--cluster", "create", *(f"127.0.0.1:{n.port}" for n in servers),
+             "--cluster-replicas", "0", "--cluster-yes"],
+            capture_output=True, timeout=20, check=True, env={**os.environ, "NO_COLOR": "1"},
+        )
+        wait_until(lambda: all("cluster_state:ok" in n.cli("cluster", "info") for n in servers),
+                   15, "the cluster to agree on its slots")
+    except BaseException:
+        for n in servers:
+            n.kill()
+        raise
+    return servers
 
 
 def start_fleet(tmp: Path, config: dict[str, Any] | None = None) -> Proc:

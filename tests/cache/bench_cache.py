@@ -15,9 +15,10 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
+sys.path.append(str(Path(__file__).parents[1]))  # tests/, for procs
 
 from cache_samples import Upstream, chat_chunks, completion_chunks
-from redis_procs import RedisServer
+from procs import RedisServer
 
 from cache.response_cache import FimParts, build_cache
 

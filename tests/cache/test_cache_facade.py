@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 import pytest
 from cache_samples import Upstream, assemble, chat_chunks, chat_summary, completion_chunks
-from redis_procs import RedisServer
+from procs import RedisServer
 from timing import against_control, within
 
 # Submodules, not `cache`: under pytest, `tests/` is on sys.path and its `cache/` folder

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
-from redis_procs import RedisServer, free_port
+from procs import RedisServer, low_port
 from timing import against_control, within
 
 from cache.redis_store import RedisStore, split_cluster_url
@@ -88,12 +88,12 @@ async def test_killed_and_restarted_redis(store: RedisStore, redis_server: Redis
 
 
 async def test_starts_without_redis_and_picks_it_up_later(tmp_path: Path) -> None:
-    port = free_port()
+    port = low_port()
     store = RedisStore(f"redis://127.0.0.1:{port}/0", timeout_s=TIMEOUT, probe_interval_s=0.05)
     try:
         await bounded_gets(store, "lw:test:x")
         await until(lambda: _true(store.state() == "degraded"), 2, "the first probe")
-        server = RedisServer(tmp_path, port)
+        server = RedisServer(tmp_path, port=port)
         try:
             await until(lambda: _true(store.state() == "ok"), 5, "Redis to appear")
             store.put("lw:test:x", b"v", 30)

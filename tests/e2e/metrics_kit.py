@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import socket
-import subprocess
 from collections import defaultdict
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -14,7 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
-from procs import Proc, fleet_models, free_port, wait_until
+from procs import Proc, RedisServer, fleet_models, free_port
 from prometheus_client.parser import text_string_to_metric_families
 
 FIM = "<|fim_prefix|>def area(r):\n    return <|fim_suffix|>\n\nprint(area(2))\n<|fim_middle|>"
@@ -36,26 +34,10 @@ def config(fleet_url: str, redis_url: str | None = None) -> dict[str, Any]:
 @contextmanager
 def redis_server(tmp: Path) -> Iterator[str]:
     """A private redis-server (a cache: nothing on disk); yields its URL."""
-    binary = shutil.which("redis-server")
-    if binary is None:
+    if shutil.which("redis-server") is None:
         pytest.fail("redis-server is missing: `make redis-server` installs it (Debian package)")
-    port = free_port()
-    proc = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", str(tmp)], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
-    )
-
-    def pong() -> bool:
-        with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
-            s.sendall(b"PING\r\n")
-            return s.recv(16).startswith(b"+PONG")
-
-    try:
-        wait_until(pong, timeout=10, what="redis-server")
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        proc.terminate()
-        proc.wait(10)
+    with RedisServer(tmp) as server:
+        yield server.url
 
 
 def lane_requests(i: int) -> list[tuple[str, dict[str, Any]]]:

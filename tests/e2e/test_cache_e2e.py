@@ -2,77 +2,26 @@
 
 from __future__ import annotations
 
-import shutil
-import signal
-import socket
-import subprocess
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import httpx
 import orjson
 import pytest
-from procs import Proc, fleet_models, free_port, start_fleet, start_laneway, wait_until
+from procs import (
+    Proc,
+    RedisServer,
+    fleet_models,
+    low_port,
+    start_cluster,
+    start_fleet,
+    start_laneway,
+    wait_until,
+)
 
 KEY_A, KEY_B = "sk-cache-team-a", "sk-cache-team-b"
-REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
-REDIS_CLI = shutil.which("redis-cli") or "/usr/bin/redis-cli"
-
-
-class Redis:
-    """A private redis-server (or a cluster node) the test may freeze, kill and restart."""
-
-    def __init__(self, workdir: Path, *extra: str, port: int | None = None) -> None:
-        self.workdir, self.extra = workdir, extra
-        self.port = port or _low_port()
-        self.start()
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.workdir), *self.extra],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-        wait_until(self._pong, 10, f"redis-server on {self.port}")
-
-    def _pong(self) -> bool:
-        if self.proc.poll() is not None:
-            raise RuntimeError(f"redis-server exited with {self.proc.returncode}")
-        with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as s:
-            s.sendall(b"PING\r\n")
-            return s.recv(16).startswith(b"+PONG")
-
-    def cli(self, *args: str) -> str:
-        out = subprocess.run([REDIS_CLI, "-p", str(self.port), *args], capture_output=True,
-                             timeout=5, check=True)
-        return out.stdout.decode().strip()
-
-    def answers(self) -> int:
-        """Stored answers (keys of the cache's own prefix)."""
-        keys = self.cli("--scan", "--pattern", "lw:v1:r:*")
-        return len(keys.split()) if keys else 0
-
-    def signal(self, sig: int) -> None:
-        self.proc.send_signal(sig)
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGCONT)
-            self.proc.kill()
-            self.proc.wait(5)
-
-
-def _low_port() -> int:
-    while (port := free_port()) >= 55000:  # a cluster bus listens on port + 10000
-        pass
-    return port
 
 
 def config(fleet: Proc, redis_url: str | None, **redis: Any) -> dict[str, Any]:
@@ -96,15 +45,14 @@ def fleet_ctl(fleet: Proc) -> Iterator[httpx.Client]:
 
 
 @pytest.fixture(scope="module")
-def shared_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Redis]:
-    server = Redis(tmp_path_factory.mktemp("cache-redis"))
-    yield server
-    server.kill()
+def shared_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    with RedisServer(tmp_path_factory.mktemp("cache-redis")) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
 def replicas(
-    fleet: Proc, shared_redis: Redis, tmp_path_factory: pytest.TempPathFactory
+    fleet: Proc, shared_redis: RedisServer, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[Proc, Proc]]:
     tmp = tmp_path_factory.mktemp("cache-replicas")
     a = start_laneway(tmp, config(fleet, shared_redis.url))
@@ -150,7 +98,7 @@ def sse_summary(text: str) -> tuple[str, Any, Any, str | None]:
 
 
 def test_what_one_replica_cached_the_other_serves(
-    replicas: tuple[Proc, Proc], fleet: Proc, shared_redis: Redis
+    replicas: tuple[Proc, Proc], fleet: Proc, shared_redis: RedisServer
 ) -> None:
     a, b = replicas
     marker = uuid.uuid4().hex
@@ -292,7 +240,7 @@ def test_redis_frozen_then_killed_mid_traffic(
     fleet: Proc, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     tmp = tmp_path_factory.mktemp("cache-faults")
-    redis = Redis(tmp)
+    redis = RedisServer(tmp)
     lw = start_laneway(tmp, config(fleet, redis.url))
     try:
         marker = uuid.uuid4().hex
@@ -304,7 +252,7 @@ def test_redis_frozen_then_killed_mid_traffic(
 
         with ThreadPoolExecutor(8) as pool:
             healthy = list(pool.map(ask, range(1000, 1040)))
-        redis.signal(signal.SIGSTOP)
+        redis.freeze()
         with ThreadPoolExecutor(8) as pool:
             frozen = list(pool.map(ask, range(5, 45)))  # every request succeeds
         # The Redis timeout is 50 ms: no request waited on the frozen server much longer
@@ -312,7 +260,7 @@ def test_redis_frozen_then_killed_mid_traffic(
         usual = max(overheads_ms(lw, healthy))
         assert max(overheads_ms(lw, frozen)) < usual + 50 + 50
         assert httpx.get(lw.url + "/readyz").json()["redis"] == "degraded"
-        redis.signal(signal.SIGCONT)
+        redis.thaw()
         wait_until(lambda: httpx.get(lw.url + "/readyz").json()["redis"] == "ok", 5,
                    "caching to resume")
         stored = redis.answers()
@@ -333,7 +281,7 @@ def test_laneway_starts_and_serves_without_redis(
     fleet: Proc, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     tmp = tmp_path_factory.mktemp("cache-no-redis")
-    lw = start_laneway(tmp, config(fleet, f"redis://127.0.0.1:{_low_port()}/0"))
+    lw = start_laneway(tmp, config(fleet, f"redis://127.0.0.1:{low_port()}/0"))
     try:
         assert httpx.get(lw.url + "/readyz").json()["redis"] == "degraded"
         r = post(lw, "/v1/chat/completions", chat_body(uuid.uuid4().hex))
@@ -348,20 +296,9 @@ def test_a_redis_cluster_serves_as_l2(
     fleet: Proc, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     tmp = tmp_path_factory.mktemp("cache-cluster")
-    nodes: list[Redis] = []
+    nodes = start_cluster(tmp)
     procs: list[Proc] = []
     try:
-        for i in range(3):
-            workdir = tmp / f"node{i}"
-            workdir.mkdir()
-            nodes.append(Redis(workdir, "--cluster-enabled", "yes", "--cluster-config-file",
-                               str(workdir / "nodes.conf")))
-        subprocess.run([REDIS_CLI, "--cluster", "create",
-                        *(f"127.0.0.1:{n.port}" for n in nodes),
-                        "--cluster-replicas", "0", "--cluster-yes"],
-                       capture_output=True, timeout=20, check=True)
-        wait_until(lambda: all("cluster_state:ok" in n.cli("cluster", "info") for n in nodes),
-                   15, "the cluster to agree on its slots")
         url = f"redis+cluster://127.0.0.1:{nodes[0].port}"
         procs.append(start_laneway(tmp, config(fleet, url)))
         procs.append(start_laneway(tmp, config(fleet, f"redis://127.0.0.1:{nodes[1].port}",

@@ -10,10 +10,6 @@ from __future__ import annotations
 import http.server
 import json
 import secrets
-import shutil
-import signal
-import socket
-import subprocess
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -22,7 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
-from procs import Proc, fleet_models, free_port, start_fleet, start_laneway, wait_until
+from procs import Proc, RedisServer, fleet_models, start_fleet, start_laneway
 
 KEY_A = "lw-team-a-" + secrets.token_hex(12)  # given as env:LW_SEC_KEY_A
 KEY_B = "sk-team-b-" + secrets.token_hex(12)  # written literally in the config
@@ -38,9 +34,6 @@ completion:
   timeouts: {connect_s: 1, ttft_s: 1.5, idle_s: 0.5, total_s: 4}
 breaker: {failures: 1000000}
 """
-
-REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
-
 
 def auth(key: str = KEY_A) -> dict[str, str]:
     return {"authorization": f"Bearer {key}"}
@@ -167,39 +160,10 @@ def set_fault(fleet: Proc, fault: dict[str, Any], model: str = "*") -> None:
     _CONTROL.post(fleet.url + "/fleet/faults", json={"model": model, **fault}).raise_for_status()
 
 
-class RedisServer:
-    def __init__(self, workdir: Path) -> None:
-        self.port = free_port()
-        self.proc = subprocess.Popen(
-            [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(workdir)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-        wait_until(self._pong, 10, f"redis-server on {self.port}")
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def _pong(self) -> bool:
-        if self.proc.poll() is not None:
-            raise RuntimeError(f"redis-server exited with {self.proc.returncode}")
-        with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as s:
-            s.sendall(b"PING\r\n")
-            return s.recv(16).startswith(b"+PONG")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGCONT)
-            self.proc.kill()
-            self.proc.wait(5)
-
-
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path_factory.mktemp("redis"))
-    yield server
-    server.stop()
+    with RedisServer(tmp_path_factory.mktemp("redis")) as server:
+        yield server
 
 
 def secrets_in(text: str) -> list[str]:

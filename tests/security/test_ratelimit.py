@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-import signal
 import time
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -12,8 +11,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import ENV, KEY_A, KEY_B, RedisServer, auth, laneway_config
-from procs import Proc, free_port, start_laneway
+from conftest import ENV, KEY_A, KEY_B, auth, laneway_config
+from procs import Proc, RedisServer, free_port, start_laneway
 
 from router.errors import RateLimited
 from router.ratelimit import Limit, Limiter, LocalBuckets
@@ -85,12 +84,12 @@ async def test_a_frozen_redis_costs_one_timeout_then_fails_over(tmp_path: Path):
     limiter = Limiter(Limit(requests_per_minute=100), {}, server.url, timeout_s=0.05)
     try:
         await limiter.admit("warm")  # connection made while Redis is up
-        server.proc.send_signal(signal.SIGSTOP)
+        server.freeze()
         began = time.monotonic()
         await limiter.admit(tenant())
         assert time.monotonic() - began < 0.3
     finally:
-        server.stop()
+        server.kill()
         await limiter.close()
 
 
@@ -124,7 +123,7 @@ def replicas(sec_fleet: Proc, tmp_path: Path) -> Iterator[tuple[Proc, Proc, Redi
     yield procs[0], procs[1], redis
     for p in procs:
         p.stop()
-    redis.stop()
+    redis.kill()
 
 
 async def burst(urls: list[str], key: str, n: int) -> list[httpx.Response]:
@@ -147,7 +146,7 @@ async def test_limits_hold_across_two_replicas_then_per_process_without_redis(re
     answers = await burst([one.url, two.url], KEY_B, 12)
     assert sum(r.status_code == 200 for r in answers) == 8
     # Redis gone: each replica falls back to its own buckets (documented: N replicas, N x).
-    redis.stop()
+    redis.kill()
     answers = await burst([one.url], KEY_A, 8)
     assert sum(r.status_code == 200 for r in answers) <= 5
     assert sum(r.status_code == 429 for r in answers) >= 3
