@@ -16,7 +16,6 @@ from procs import (
     fleet_models,
     low_port,
     start_cluster,
-    start_fleet,
     start_laneway,
     wait_until,
 )
@@ -31,20 +30,6 @@ def config(fleet: Proc, redis_url: str | None, **redis: Any) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proc]:
-    proc = start_fleet(tmp_path_factory.mktemp("cache-fleet"))
-    yield proc
-    proc.stop()
-
-
-@pytest.fixture
-def fleet_ctl(fleet: Proc) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=fleet.url) as c:
-        yield c
-        c.delete("/fleet/faults").raise_for_status()
-
-
-@pytest.fixture(scope="module")
 def shared_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
     with RedisServer(tmp_path_factory.mktemp("cache-redis")) as server:
         yield server
@@ -52,11 +37,11 @@ def shared_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
 
 @pytest.fixture(scope="module")
 def replicas(
-    fleet: Proc, shared_redis: RedisServer, tmp_path_factory: pytest.TempPathFactory
+    own_fleet: Proc, shared_redis: RedisServer, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[Proc, Proc]]:
     tmp = tmp_path_factory.mktemp("cache-replicas")
-    a = start_laneway(tmp, config(fleet, shared_redis.url))
-    b = start_laneway(tmp, config(fleet, shared_redis.url))
+    a = start_laneway(tmp, config(own_fleet, shared_redis.url))
+    b = start_laneway(tmp, config(own_fleet, shared_redis.url))
     yield a, b
     a.stop()
     b.stop()
@@ -98,23 +83,23 @@ def sse_summary(text: str) -> tuple[str, Any, Any, str | None]:
 
 
 def test_what_one_replica_cached_the_other_serves(
-    replicas: tuple[Proc, Proc], fleet: Proc, shared_redis: RedisServer
+    replicas: tuple[Proc, Proc], own_fleet: Proc, shared_redis: RedisServer
 ) -> None:
     a, b = replicas
     marker = uuid.uuid4().hex
     before = shared_redis.answers()
     first = post(a, "/v1/chat/completions", chat_body(marker))
-    assert first.headers["x-laneway-cache"] == "miss" and upstream_calls(fleet, marker) == 1
+    assert first.headers["x-laneway-cache"] == "miss" and upstream_calls(own_fleet, marker) == 1
     wait_until(lambda: shared_redis.answers() > before, 5, "the answer to reach Redis")
     again = post(b, "/v1/chat/completions", chat_body(marker))
     assert again.headers["x-laneway-cache"] == "l2"
     assert again.headers["x-laneway-model"] == first.headers["x-laneway-model"]
-    assert upstream_calls(fleet, marker) == 1
+    assert upstream_calls(own_fleet, marker) == 1
     original, replay = sse_summary(first.text), sse_summary(again.text)
     assert replay == original and original[0] and original[2] is not None
     assert original[3] == "[DONE]"
     other = post(b, "/v1/chat/completions", chat_body(marker), key=KEY_B)
-    assert other.headers["x-laneway-cache"] == "miss" and upstream_calls(fleet, marker) == 2
+    assert other.headers["x-laneway-cache"] == "miss" and upstream_calls(own_fleet, marker) == 2
     plain = post(b, "/v1/chat/completions", chat_body(marker, stream=False))
     assert plain.headers["x-laneway-cache"] == "l1"
     assert plain.json()["choices"][0]["message"]["content"] == original[0]
@@ -123,7 +108,7 @@ def test_what_one_replica_cached_the_other_serves(
 
 
 def test_twenty_identical_requests_cost_one_upstream_call(
-    replicas: tuple[Proc, Proc], fleet: Proc, fleet_ctl: httpx.Client
+    replicas: tuple[Proc, Proc], own_fleet: Proc, fleet_ctl: httpx.Client
 ) -> None:
     a, _ = replicas
     fleet_ctl.post("/fleet/faults", json={"model": "*", "ttft_ms": 1500}).raise_for_status()
@@ -131,7 +116,7 @@ def test_twenty_identical_requests_cost_one_upstream_call(
     with ThreadPoolExecutor(20) as pool:
         answers = list(pool.map(lambda _: post(a, "/v1/chat/completions", chat_body(marker)),
                                 range(20)))
-    assert upstream_calls(fleet, marker) == 1
+    assert upstream_calls(own_fleet, marker) == 1
     tiers = sorted(r.headers["x-laneway-cache"] for r in answers)
     assert tiers.count("miss") == 1 and set(tiers) <= {"miss", "coalesced", "l1"}
     assert "coalesced" in tiers  # some arrived while the slow model worked (the rest: l1)
@@ -139,7 +124,7 @@ def test_twenty_identical_requests_cost_one_upstream_call(
 
 
 def test_typeahead_answers_the_rest_of_the_suggestion(
-    replicas: tuple[Proc, Proc], fleet: Proc
+    replicas: tuple[Proc, Proc], own_fleet: Proc
 ) -> None:
     a, _ = replicas
     marker = uuid.uuid4().hex[:8]
@@ -163,7 +148,7 @@ def test_typeahead_answers_the_rest_of_the_suggestion(
                    for line in streamed.text.splitlines()
                    if line.startswith("data: {") and '"choices":[{' in line)
     assert text == suggestion[1:]
-    assert upstream_calls(fleet, marker) == 1
+    assert upstream_calls(own_fleet, marker) == 1
 
 
 def test_a_streamed_responses_answer_replays_its_events(replicas: tuple[Proc, Proc]) -> None:
@@ -188,7 +173,7 @@ def test_a_streamed_responses_answer_replays_its_events(replicas: tuple[Proc, Pr
 
 @pytest.mark.parametrize("fault", [{"cut_stream": True}, {"stream_error": True}])
 def test_a_stream_cut_by_the_upstream_is_not_cached(
-    replicas: tuple[Proc, Proc], fleet: Proc, fleet_ctl: httpx.Client, fault: dict[str, Any]
+    replicas: tuple[Proc, Proc], own_fleet: Proc, fleet_ctl: httpx.Client, fault: dict[str, Any]
 ) -> None:
     a, _ = replicas
     marker = uuid.uuid4().hex
@@ -198,11 +183,11 @@ def test_a_stream_cut_by_the_upstream_is_not_cached(
     fleet_ctl.delete("/fleet/faults").raise_for_status()
     whole = post(a, "/v1/chat/completions", chat_body(marker))
     assert whole.headers["x-laneway-cache"] == "miss" and sse_summary(whole.text)[3] == "[DONE]"
-    assert upstream_calls(fleet, marker) == 2
+    assert upstream_calls(own_fleet, marker) == 2
 
 
 def test_a_stream_cut_by_the_client_is_not_cached(
-    replicas: tuple[Proc, Proc], fleet: Proc, fleet_ctl: httpx.Client
+    replicas: tuple[Proc, Proc], own_fleet: Proc, fleet_ctl: httpx.Client
 ) -> None:
     a, _ = replicas
     marker = uuid.uuid4().hex
@@ -211,13 +196,13 @@ def test_a_stream_cut_by_the_client_is_not_cached(
                       headers={"authorization": f"Bearer {KEY_A}"}, timeout=30) as resp:
         assert resp.headers["x-laneway-cache"] == "miss"
         next(resp.iter_raw())  # the first chunk, then the client goes away
-    cancelled = httpx.get(fleet.url + "/fleet/requests",
+    cancelled = httpx.get(own_fleet.url + "/fleet/requests",
                           params={"state": "cancelled", "wait": 10}).json()["requests"]
     assert any(marker in orjson.dumps(e.get("body")).decode() for e in cancelled)
     fleet_ctl.delete("/fleet/faults").raise_for_status()
     again = post(a, "/v1/chat/completions", chat_body(marker))
     assert again.headers["x-laneway-cache"] == "miss"
-    assert upstream_calls(fleet, marker) == 2
+    assert upstream_calls(own_fleet, marker) == 2
 
 
 def overheads_ms(lw: Proc, request_ids: list[str]) -> list[float]:
@@ -237,11 +222,11 @@ def overheads_ms(lw: Proc, request_ids: list[str]) -> list[float]:
 
 
 def test_redis_frozen_then_killed_mid_traffic(
-    fleet: Proc, tmp_path_factory: pytest.TempPathFactory
+    own_fleet: Proc, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     tmp = tmp_path_factory.mktemp("cache-faults")
     redis = RedisServer(tmp)
-    lw = start_laneway(tmp, config(fleet, redis.url))
+    lw = start_laneway(tmp, config(own_fleet, redis.url))
     try:
         marker = uuid.uuid4().hex
 
@@ -278,10 +263,10 @@ def test_redis_frozen_then_killed_mid_traffic(
 
 
 def test_laneway_starts_and_serves_without_redis(
-    fleet: Proc, tmp_path_factory: pytest.TempPathFactory
+    own_fleet: Proc, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     tmp = tmp_path_factory.mktemp("cache-no-redis")
-    lw = start_laneway(tmp, config(fleet, f"redis://127.0.0.1:{low_port()}/0"))
+    lw = start_laneway(tmp, config(own_fleet, f"redis://127.0.0.1:{low_port()}/0"))
     try:
         assert httpx.get(lw.url + "/readyz").json()["redis"] == "degraded"
         r = post(lw, "/v1/chat/completions", chat_body(uuid.uuid4().hex))
@@ -293,16 +278,16 @@ def test_laneway_starts_and_serves_without_redis(
 
 
 def test_a_redis_cluster_serves_as_l2(
-    fleet: Proc, tmp_path_factory: pytest.TempPathFactory
+    own_fleet: Proc, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     tmp = tmp_path_factory.mktemp("cache-cluster")
     nodes = start_cluster(tmp)
     procs: list[Proc] = []
     try:
         url = f"redis+cluster://127.0.0.1:{nodes[0].port}"
-        procs.append(start_laneway(tmp, config(fleet, url)))
-        procs.append(start_laneway(tmp, config(fleet, f"redis://127.0.0.1:{nodes[1].port}",
-                                                cluster=True)))
+        procs.append(start_laneway(tmp, config(own_fleet, url)))
+        procs.append(start_laneway(tmp, config(own_fleet, f"redis://127.0.0.1:{nodes[1].port}",
+                                               cluster=True)))
         a, b = procs
         markers = [uuid.uuid4().hex for _ in range(6)]
         for m in markers:
@@ -312,7 +297,7 @@ def test_a_redis_cluster_serves_as_l2(
         for m in markers:
             r = post(b, "/v1/chat/completions", chat_body(m))
             assert r.headers["x-laneway-cache"] == "l2"
-            assert upstream_calls(fleet, m) == 1
+            assert upstream_calls(own_fleet, m) == 1
     finally:
         for p in procs:
             p.stop()

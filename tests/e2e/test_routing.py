@@ -7,16 +7,9 @@ import httpx
 import openai
 import pytest
 import yaml
-from procs import Proc, fleet_models, start_fleet, start_laneway
+from procs import Proc, fleet_models, start_laneway
 
 FIM = "<|fim_prefix|>def area(r):\n    return <|fim_suffix|>\n\nprint(area(2))\n<|fim_middle|>"
-
-
-@pytest.fixture(scope="module")
-def own_fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proc]:
-    proc = start_fleet(tmp_path_factory.mktemp("routing-fleet"))
-    yield proc
-    proc.stop()
 
 
 @pytest.fixture(scope="module")
@@ -35,14 +28,6 @@ def router(own_fleet: Proc, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     proc = start_laneway(tmp, {"models": models, "policy": str(policy)})
     yield proc
     proc.stop()
-
-
-@pytest.fixture
-def fleet_ctl(own_fleet: Proc) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=own_fleet.url) as c:
-        c.post("/fleet/reset").raise_for_status()
-        yield c
-        c.post("/fleet/reset").raise_for_status()
 
 
 @pytest.fixture
