@@ -165,12 +165,13 @@ class Bench:
 
     def laneway(self, fleet: Server) -> None:
         console.print("(c, d) laneway")
-        redis = redis_up()
+        redis = redis_up() and not self.args.no_redis
         cfg = self.out / "laneway.yaml"
         cfg.write_text(yaml.safe_dump(laneway_config(fleet.url, redis), sort_keys=False))
         self.res.notes.append(
             "laneway config: 3 models on the fleet, auth on, policy default, "
             + ("redis.url redis://127.0.0.1:6379/0 (reachable)" if redis
+               else "NO redis.url: --no-redis" if self.args.no_redis
                else "NO redis.url: Redis at 127.0.0.1:6379 was not reachable"))
         port = free_port()
         s = self.server("laneway", [PY, "-m", "router.cli", "serve", "--config", str(cfg),
@@ -223,6 +224,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--ref", help="run laneway and the fleet as committed at this git ref "
                    "(default: the work tree as it is)")
     p.add_argument("--src", help="run laneway and the fleet from this directory instead")
+    p.add_argument("--no-redis", action="store_true",
+                   help="leave redis.url out of laneway's config even when Redis answers")
     p.add_argument("--nice", type=int, default=0,
                    help="run servers and wrk at this nice value (e.g. -10 on a shared, busy "
                         "machine; negative needs root)")
