@@ -27,7 +27,7 @@ from policies.fim import parse as parse_fim
 from policies.lanes import Endpoint
 from policies.policy import LanePolicy
 from router.context import RequestContext
-from router.recorder import record
+from router.recorder import record_after
 from router.runtime import Runtime
 from router.upstream import Reply, StreamBroken, UpstreamFailure
 
@@ -71,7 +71,7 @@ async def answer_early(rt: Runtime, ctx: RequestContext, cp: CachePlan) -> Respo
         headers["cache-control"] = "no-cache"
     return Response(
         data, media_type=SSE if ctx.stream else JSON, headers=headers,
-        background=BackgroundTask(record, rt, ctx, [data], True),
+        background=BackgroundTask(record_after, rt, ctx, [data], True),
     )
 
 

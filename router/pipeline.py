@@ -24,7 +24,7 @@ from router.errors import (
     UpstreamTimeout,
 )
 from router.plan import plan
-from router.recorder import begin, record
+from router.recorder import begin, record, record_after
 from router.runtime import Runtime
 from router.sse import stream_ended_cleanly
 from router.upstream import Reply, StreamBroken, Timeouts, UpstreamFailure
@@ -84,7 +84,7 @@ class Pipeline:
                     reply.first,
                     media_type=reply.content_type,
                     headers=ctx.answer_headers(),
-                    background=BackgroundTask(record, rt, ctx, [reply.first], True),
+                    background=BackgroundTask(record_after, rt, ctx, [reply.first], True),
                 )
             return StreamingResponse(
                 self._relay(ctx, reply),
