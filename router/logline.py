@@ -4,13 +4,15 @@ The line carries what an operator needs to follow a request (id, tenant, lane an
 model, cache, tokens, cost, timings, status, attempts) and never a key: tenants appear as
 their hashed ids. Prompt text appears only with `server.log_prompts: true`.
 
-Lines are written by a background thread, so the event loop pays for building the dict,
-serialising it and one queue put (no LogRecord), and nothing when the logger is off.
+Lines are written by a background thread in batches (one wake-up per BATCH_S, not per
+line), so the event loop pays for building the dict, serialising it and one queue put (no
+LogRecord), and nothing when the logger is off.
 An operator who configures handlers for `laneway.access` gets ordinary log records instead.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import sys
@@ -24,6 +26,7 @@ if TYPE_CHECKING:
     from router.context import RequestContext
 
 ACCESS = logging.getLogger("laneway.access")
+BATCH_S = 0.05  # the writer thread wakes at most this often under load
 # The parts of a request body that hold what the user typed or the code they sent.
 _PROMPT_FIELDS = ("messages", "prompt", "suffix", "input", "instructions")
 
@@ -109,12 +112,21 @@ class AccessLog:
         ACCESS.propagate = False
 
     def _write(self) -> None:
+        # One wake-up per batch, not per line: after the first line of a batch the thread
+        # sleeps BATCH_S, so the lines queued meanwhile cost the loop a plain put (no
+        # waiting getter to wake), then goes out in one write and one flush.
         lines = self._handler.lines
-        while (line := lines.get()) is not None:
-            self._out.write(line)
-            if lines.empty():  # one flush per burst, not per line
-                self._out.flush()
-        self._out.flush()
+        while True:
+            batch = [lines.get()]
+            time.sleep(BATCH_S)
+            with contextlib.suppress(queue.Empty):
+                while True:
+                    batch.append(lines.get_nowait())
+            done = None in batch
+            self._out.write(b"".join(line for line in batch if line is not None))
+            self._out.flush()
+            if done:
+                return
 
     def close(self) -> None:
         ACCESS.removeHandler(self._handler)
