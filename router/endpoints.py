@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
+import os
+import secrets
 import time
-import uuid
 
 import orjson
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -29,7 +31,22 @@ def request_id(request: Request) -> str:
     # Echo a caller's id only when it is short and plain: it lands in logs and headers.
     if rid and len(rid) <= 64 and rid.replace("-", "").replace("_", "").isalnum():
         return rid
-    return uuid.uuid4().hex
+    return f"{_ID_PREFIX}{next(_ID_SEQ):016x}"
+
+
+def _new_id_source() -> None:
+    """Request ids: 16 random hex chars per process, then a counter (as long as a uuid4's
+    hex, ~0.3 µs instead of a getrandom call and a UUID object). The random prefix keeps
+    ids unique across workers and replicas; a forked child draws its own."""
+    global _ID_PREFIX, _ID_SEQ
+    _ID_PREFIX = secrets.token_hex(8)
+    _ID_SEQ = itertools.count()
+
+
+_ID_PREFIX = ""
+_ID_SEQ = itertools.count()
+_new_id_source()
+os.register_at_fork(after_in_child=_new_id_source)
 
 
 def error_response(
