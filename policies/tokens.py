@@ -18,6 +18,7 @@ import importlib.util
 import logging
 import math
 import os
+import threading
 from collections.abc import Callable
 
 log = logging.getLogger(__name__)
@@ -105,8 +106,34 @@ def _encoder() -> Callable[[str], list[int]] | None:
 
 
 def warm() -> bool:
-    """Load the encoding now (at startup) rather than on the first request."""
+    """Load the encoding now rather than on the first count."""
     return _encoder() is not None
+
+
+# Deferred loading (the proxy): most requests never need an exact count (a prompt whose
+# UTF-8 size is within its budget fits), so the encoding (~40 MB, ~0.3 s) is loaded in a
+# thread the first time a count is asked for, and until it is there counts answer the
+# upper bound: never below the true count, so no budget is ever exceeded (the first big
+# prompts are merely trimmed a little harder).
+_deferred = False
+_loader: threading.Thread | None = None
+
+
+def defer() -> None:
+    """From now on, load the encoding lazily in a background thread (see above)."""
+    global _deferred
+    _deferred = True
+
+
+def _loaded() -> bool:
+    return _encoder.cache_info().currsize > 0
+
+
+def _start_loading() -> None:
+    global _loader
+    if _loader is None:
+        _loader = threading.Thread(target=warm, name="laneway-tokenizer", daemon=True)
+        _loader.start()
 
 
 def exact() -> bool:
@@ -114,9 +141,13 @@ def exact() -> bool:
 
 
 def count(text: str) -> int:
-    """Exact cl100k_base token count (falls back to estimate if the encoding cannot load)."""
+    """Exact cl100k_base token count (falls back to estimate if the encoding cannot load;
+    answers the upper bound while a deferred encoding is still loading)."""
     if not text:
         return 0
+    if _deferred and not _loaded():
+        _start_loading()
+        return upper_bound(text)
     enc = _encoder()
     return len(enc(text)) if enc is not None else estimate(text)
 

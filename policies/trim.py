@@ -64,11 +64,14 @@ def _result(body: dict[str, Any], before: int, after: int, scope: str | None = N
 # ---------------------------------------------------------------- completion lane
 
 def trim_completion(endpoint: str, body: dict[str, Any], budget: TrimBudget,
-                    target_family: str | None) -> TrimResult:
-    """``endpoint``: "completions" (prompt [+ suffix]) or "chat" (completion over chat)."""
+                    target_family: str | None, exact: bool = False) -> TrimResult:
+    """``endpoint``: "completions" (prompt [+ suffix]) or "chat" (completion over chat).
+
+    A prompt that obviously fits is not counted: its token figures are then a ceiling
+    (UTF-8 bytes), never below the true count; ``exact`` counts it (explain)."""
     out = dict(body)
     if endpoint == "chat":
-        return _completion_over_chat(out, budget)
+        return _completion_over_chat(out, budget, exact)
     prompt = out.get("prompt")
     if isinstance(prompt, list) and len(prompt) == 1 and isinstance(prompt[0], str):
         prompt = prompt[0]
@@ -77,13 +80,13 @@ def trim_completion(endpoint: str, body: dict[str, Any], budget: TrimBudget,
     suffix = out.get("suffix") if isinstance(out.get("suffix"), str) else None
     fim = parse(prompt, suffix)
     if fim is None:  # a plain prompt: the cursor is at its end
-        fitted = fit(FimPrompt("suffix", prompt, ""), "suffix", budget.input_tokens, 1.0)
+        fitted = fit(FimPrompt("suffix", prompt, ""), "suffix", budget.input_tokens, 1.0, exact)
         out["prompt"] = fitted.fim.prefix
         scope = _scope(budget, fitted.fim.prefix, "")
         return _result(_finish(out, budget, scope, None, None), fitted.tokens_before,
                        fitted.tokens_after, scope)
     family = target_family or fim.family
-    fitted = fit(fim, family, budget.input_tokens, budget.prefix_share)
+    fitted = fit(fim, family, budget.input_tokens, budget.prefix_share, exact)
     out["prompt"], out_suffix = render(fitted.fim, family)
     if out_suffix is None:
         out.pop("suffix", None)
@@ -94,7 +97,7 @@ def trim_completion(endpoint: str, body: dict[str, Any], budget: TrimBudget,
     return _result(out, fitted.tokens_before, fitted.tokens_after, scope, fitted.fim)
 
 
-def _completion_over_chat(out: dict[str, Any], budget: TrimBudget) -> TrimResult:
+def _completion_over_chat(out: dict[str, Any], budget: TrimBudget, exact: bool) -> TrimResult:
     messages = out.get("messages")
     if not isinstance(messages, list) or not messages:
         return _result(_cap_output(out, budget, "block"), 0, 0, "block")
@@ -110,7 +113,8 @@ def _completion_over_chat(out: dict[str, Any], budget: TrimBudget) -> TrimResult
     around = text[:hole.start] + hole.mark + text[hole.end:]
     others = [m for i, m in enumerate(messages) if i != last]
     fixed = sum(cost(m) for m in others) + cost(_with_text(msg, key, around))
-    new_text, fitted = fit_hole(text, hole, budget.input_tokens - fixed, budget.prefix_share)
+    new_text, fitted = fit_hole(text, hole, budget.input_tokens - fixed, budget.prefix_share,
+                                exact)
     new_messages = list(messages)
     new_messages[last] = _with_text(msg, key, new_text)
     out["messages"] = new_messages

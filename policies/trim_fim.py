@@ -40,15 +40,25 @@ def _estimate(fim: FimPrompt) -> int:
     return sum(tokens.estimate(p) for p in parts) + 8 * (len(fim.context) + 3)
 
 
-def fit(fim: FimPrompt, family: str, limit: int, share: float = 0.75) -> Fitted:
+def fit(fim: FimPrompt, family: str, limit: int, share: float = 0.75,
+        exact: bool = False) -> Fitted:
     """``fim`` trimmed so that its rendering for ``family`` has at most ``limit`` tokens.
 
-    Small prompts are counted exactly. Big ones are never counted whole: the kept parts
+    A rendering whose UTF-8 size is within ``limit`` fits whatever the tokenizer (no token
+    is shorter than a byte): it is kept as is, and reported at that ceiling (never below
+    its true count) unless ``exact`` asks for the count (``/laneway/explain``); the request
+    path then counts nothing. Other small prompts are counted exactly. Big ones are never
+    counted whole: the kept parts
     are counted as they are taken (chunks of whole lines), and their sum plus the frame
     is the result's count; SLACK covers the joins (a line-start join never adds a token,
     a marker join adds at most one). Only a result that keeps other files is recounted,
     since their headers are not part of the frame counted up front.
     """
+    prompt, suffix = render(fim, family)
+    bound = tokens.upper_bound(prompt) + tokens.upper_bound(suffix or "")
+    if bound <= limit:
+        n = tokens.count(prompt) + tokens.count(suffix or "") if exact else bound
+        return Fitted(fim, n, n)
     before: int | None = None
     if _estimate(fim) <= 2 * limit:  # small enough to count exactly: a few ms at most
         before = rendered_tokens(fim, family)
@@ -162,9 +172,10 @@ def find_hole(text: str) -> Hole | None:
     return Hole(start, at, mark, end)
 
 
-def fit_hole(text: str, hole: Hole, limit: int, share: float) -> tuple[str, Fitted]:
+def fit_hole(text: str, hole: Hole, limit: int, share: float,
+             exact: bool = False) -> tuple[str, Fitted]:
     """``text`` with the code around its hole trimmed to ``limit`` tokens."""
     fim = FimPrompt("suffix", text[hole.start:hole.at], text[hole.at + len(hole.mark):hole.end])
-    fitted = fit(fim, "suffix", limit, share)
+    fitted = fit(fim, "suffix", limit, share, exact)
     out = text[:hole.start] + fitted.fim.prefix + hole.mark + fitted.fim.suffix
     return out + text[hole.end:], fitted

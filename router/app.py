@@ -41,8 +41,9 @@ def create_app(config: Config) -> FastAPI:
         app.state.runtime = Runtime.build(config, Metrics(), session)
         describe(app.state.runtime)
         await app.state.runtime.cache.start()  # bounded: laneway serves without Redis too
-        # Load the tokenizer now (~0.3 s, off the loop) rather than on the first request.
-        await asyncio.to_thread(tokens.warm)
+        # The tokenizer (~40 MB, ~0.3 s) only when a prompt may not fit its budget: loaded
+        # in a thread on first need, upper bounds meanwhile (policies/tokens.py).
+        tokens.defer()
         access_log = open_access_log(os.environ.get("LANEWAY_ACCESS_LOG", "1") != "0")
         for w in config.warnings:
             log.warning("config: %s", w)

@@ -33,6 +33,7 @@ class Plan:
     needs: Needs
     budget: TrimBudget
     shared: TrimResult | None  # a model-independent trim (qa, agentic), done once
+    exact: bool = False  # count small prompts exactly (explain), not by their ceiling
     by_family: dict[str | None, TrimResult] = field(default_factory=dict)
 
     def body_for(self, ctx: RequestContext, model: ModelSpec) -> tuple[dict[str, Any], TrimResult]:
@@ -42,7 +43,8 @@ class Plan:
             family = model.fim
             trim = self.by_family.get(family)
             if trim is None:
-                trim = trim_completion(ctx.endpoint.value, ctx.body, self.budget, family)
+                trim = trim_completion(ctx.endpoint.value, ctx.body, self.budget, family,
+                                       self.exact)
                 self.by_family[family] = trim
         body = dict(trim.body)
         body["model"] = model.upstream_model
@@ -89,7 +91,7 @@ def plan(rt: Runtime, ctx: RequestContext, *, dry_run: bool = False) -> Plan:
             f"No model can serve this '{lane}' request: " + "; ".join(choice.reasons) + ".",
             headers=headers,
         )
-    return Plan(lp, choice, needs, budget, shared)
+    return Plan(lp, choice, needs, budget, shared, exact=dry_run)
 
 
 def _shared_trim(ctx: RequestContext, lane: str, budget: TrimBudget) -> TrimResult | None:

@@ -101,3 +101,16 @@ def test_falls_back_to_estimates_with_one_warning(caplog: pytest.LogCaptureFixtu
         assert not tokens.exact()
     warnings = [r for r in caplog.records if "using estimates" in r.getMessage()]
     assert len(warnings) == 1
+
+
+def test_deferred_counts_answer_the_ceiling_until_loaded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The proxy loads the encoding on first need, in a thread; meanwhile counts are upper
+    bounds, so a budget checked against them is never exceeded."""
+    started: list[bool] = []
+    monkeypatch.setattr(tokens, "_deferred", True)
+    monkeypatch.setattr(tokens, "_loaded", lambda: False)
+    monkeypatch.setattr(tokens, "_start_loading", lambda: started.append(True))
+    text = "déf f(x):\n    return x * 2  # ünïcode\n"
+    assert tokens.count(text) == len(text.encode()) >= tokens.estimate(text)
+    assert started == [True]
+    assert tokens.count_upto(text * 100, 10) > 10
