@@ -111,6 +111,18 @@ def _empty_body_after(suffix: str) -> bool:
     return True
 
 
+# One pass of the C regex engine over what the scan must skip (strings: a backslash escapes
+# any char, a newline ends all but a backtick string; `# `-style and `//` line comments)
+# and the brackets themselves, captured. Only brackets reach the Python loop.
+_TOKENS = re.compile(
+    r'"(?:\\[\s\S]?|[^"\\\n])*(?:"|\n|\Z)'
+    r"|'(?:\\[\s\S]?|[^'\\\n])*(?:'|\n|\Z)"
+    r"|`(?:\\[\s\S]?|[^`\\])*(?:`|\Z)"
+    r"|#[ !\t][^\n]*|//[^\n]*"
+    r"|([()\[\]{}])"
+)
+
+
 def _open_brackets(text: str) -> list[str]:
     """Brackets still open at the end of ``text``, skipping strings and line comments.
 
@@ -118,24 +130,11 @@ def _open_brackets(text: str) -> list[str]:
     a block comment; unmatched closers are ignored so such a start does no lasting harm.
     """
     stack: list[str] = []
-    quote = ""
-    i, n = 0, len(text)
-    while i < n:
-        ch = text[i]
-        if quote:
-            if ch == "\\":
-                i += 1
-            elif ch == quote or (ch == "\n" and quote != "`"):
-                quote = ""
-        elif ch in "\"'`":
-            quote = ch
-        elif (ch == "#" and text[i + 1:i + 2] in (" ", "!", "\t")) or text.startswith("//", i):
-            j = text.find("\n", i)
-            i = n if j < 0 else j
-            continue
-        elif ch in "([{":
+    for ch in _TOKENS.findall(text):
+        if not ch:
+            continue  # a string or a comment
+        if ch in "([{":
             stack.append(ch)
-        elif ch in _CLOSERS and stack and stack[-1] == _CLOSERS[ch]:
+        elif stack and stack[-1] == _CLOSERS[ch]:
             stack.pop()
-        i += 1
     return stack

@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from policies import scope
 
@@ -97,3 +99,47 @@ def test_minified_single_line() -> None:
     assert scope.decide(prefix, ";") == scope.LINE
     assert scope.decide(prefix, "") == scope.LINE
     assert time.perf_counter() - started < 0.05
+
+
+_CLOSERS = {")": "(", "]": "[", "}": "{"}
+
+
+def _open_brackets_per_char(text: str) -> list[str]:
+    """The character-by-character scan `_open_brackets` replaced: its reference."""
+    stack: list[str] = []
+    quote = ""
+    i, n = 0, len(text)
+    while i < n:
+        ch = text[i]
+        if quote:
+            if ch == "\\":
+                i += 1
+            elif ch == quote or (ch == "\n" and quote != "`"):
+                quote = ""
+        elif ch in "\"'`":
+            quote = ch
+        elif (ch == "#" and text[i + 1:i + 2] in (" ", "!", "\t")) or text.startswith("//", i):
+            j = text.find("\n", i)
+            i = n if j < 0 else j
+            continue
+        elif ch in "([{":
+            stack.append(ch)
+        elif ch in _CLOSERS and stack and stack[-1] == _CLOSERS[ch]:
+            stack.pop()
+        i += 1
+    return stack
+
+
+_SCOPE_CHARS = st.sampled_from(list("()[]{}\"'`\\#/ !\t\nab:x"))
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.lists(_SCOPE_CHARS, max_size=80).map("".join))
+def test_open_brackets_matches_the_per_char_scan(text: str) -> None:
+    assert scope._open_brackets(text) == _open_brackets_per_char(text)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(max_size=200))
+def test_open_brackets_matches_the_per_char_scan_on_any_text(text: str) -> None:
+    assert scope._open_brackets(text) == _open_brackets_per_char(text)
