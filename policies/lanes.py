@@ -240,6 +240,8 @@ def _side_job(view: View) -> str | None:
         return None
     for text in view.system + view.last_user[:1]:
         head = text[: mk.LOWER_HEAD].lower()  # bounded: never lower-case a whole body
+        if not any(head.find(word) >= 0 for word in mk.SIDE_JOB_WORDS):
+            continue  # every side-job phrase holds one of these words
         for needle, label in mk.SIDE_JOBS:
             if head.find(needle) >= 0:
                 return label

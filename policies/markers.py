@@ -152,6 +152,26 @@ SIDE_JOBS: tuple[tuple[str, str], ...] = (
     ("generate 1-3 broad tags", "tagging"),
 )
 
+
+
+def _cover(needles: tuple[str, ...]) -> tuple[str, ...]:
+    """A few words such that every needle contains one of them (greedy set cover): when
+    none occurs, no needle does, and a handful of finds replaces one per needle."""
+    left = set(needles)
+    words: list[str] = []
+    while left:
+        counts: dict[str, int] = {}
+        for needle in left:
+            for word in set(needle.split()):
+                counts[word] = counts.get(word, 0) + 1
+        best = max(counts, key=lambda w: (counts[w], len(w), w))
+        words.append(best)
+        left = {n for n in left if best not in n}
+    return tuple(words)
+
+
+SIDE_JOB_WORDS: tuple[str, ...] = _cover(tuple(needle for needle, _ in SIDE_JOBS))
+
 # Weak, spoofable hints that the caller is an agent client.
 AGENT_USER_AGENTS: tuple[str, ...] = ("cline/", "roocode/", "roo-code/", "kilo-code/", "kilocode/")
 AGENT_TITLES: tuple[str, ...] = ("cline", "roo code", "roo-code", "kilo code")
@@ -208,6 +228,8 @@ def fim_family(text: str, anchored: bool) -> str | None:
                 break
     for fam in FIM_FAMILIES:
         if anchored:
+            if not start.startswith(fam.openers):  # one C call for the common "no"
+                continue
             opener = next((m for m in fam.openers if start.startswith(m)), None)
             if opener and (
                 end.endswith(fam.closers)
