@@ -11,7 +11,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import httpx
 import yaml
@@ -48,7 +48,20 @@ def wait_until(check: Callable[[], bool], timeout: float = 15.0, what: str = "co
     raise TimeoutError(f"timed out waiting for {what}")
 
 
-class Proc:
+class _Stops:
+    """`with` stops the process at the end."""
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class Proc(_Stops):
     def __init__(
         self, args: list[str], url: str, ready_path: str, env: dict[str, str] | None = None,
         log: Path | None = None,
@@ -92,14 +105,8 @@ class Proc:
                 self.proc.kill()
                 self.proc.wait(5)
 
-    def __enter__(self) -> Proc:
-        return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-
-class RedisServer:
+class RedisServer(_Stops):
     """A private redis-server (or a cluster node): a test may freeze it (SIGSTOP), kill it and
     start it again on the same port without disturbing others. Nothing is kept on disk."""
 
@@ -145,11 +152,7 @@ class RedisServer:
             self.proc.kill()
             self.proc.wait(5)
 
-    def __enter__(self) -> RedisServer:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.kill()
+    stop = kill  # no graceful end needed: nothing is kept
 
     def cli(self, *args: str) -> str:
         out = subprocess.run([REDIS_CLI, "-p", str(self.port), *args], capture_output=True,
