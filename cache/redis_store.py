@@ -1,11 +1,13 @@
 """L2: Redis (single or Cluster), shared by every replica, never trusted to be there.
 
 Fault rules:
-- Every read is bounded by `timeout_s` (default 50 ms). The Redis call runs in its own
-  task and the caller stops waiting at the deadline, whatever the client library is doing
-  (a frozen server, a connect that hangs): a sick Redis costs a request at most the
-  timeout, and the answer is a miss (fail open). A cluster's slot map is (re)learnt by the
-  prober with a longer deadline, never on a request's clock (`_unmapped`).
+- Every read is bounded by `timeout_s` (default 50 ms): a deadline (`asyncio.timeout`)
+  cancels the GET where it waits (a frozen server, a connect that hangs), and redis-py
+  drops that connection without waiting on it: a sick Redis costs a request at most the
+  timeout, and the answer is a miss (fail open). Off the request path (writes, probes,
+  close) each call runs in its own task (`bounded`), never waited for past its deadline.
+  A cluster's slot map is (re)learnt by the prober with a longer deadline, never on a
+  request's clock (`_unmapped`).
 - A breaker (`cache.faults`): `failures` faults within a short window open it, and reads
   and writes skip Redis at once (a miss, a dropped write). A background task PINGs (every
   shard of a cluster) every `probe_interval_s` while it is open or Redis is not yet known
@@ -15,7 +17,8 @@ Fault rules:
 - A stored value names its key (`StoredAnswer.to_bytes`): a reply that a cancelled command
   left on a connection can only ever be a miss, never another request's answer.
 - Writes never delay an answer: `put` queues (bounded; when full the write is dropped and
-  counted) and a writer task sends batches in a non-transactional pipeline.
+  counted) and a writer task sends batches in a non-transactional pipeline (it lingers
+  `linger_s` after a batch's first write, so writes under load share a round trip).
 - redis-py's own retries are off (they would spend the budget waiting); its socket timeouts
   are a backstop for the writer and the probe, which run off the request path.
 
@@ -63,6 +66,7 @@ class RedisStore:
         write_timeout_s: float | None = None,
         queue_size: int = 2048,
         batch: int = 64,
+        linger_s: float = 0.005,
         failures: int = 3,
         probe_interval_s: float = 0.25,
         health_interval_s: float = 2.0,
@@ -78,6 +82,7 @@ class RedisStore:
         self.init_timeout_s = max(2.0, self.write_timeout_s)
         self.health_interval_s = health_interval_s
         self.batch = batch
+        self.linger_s = linger_s
         self.breaker = Breaker(failures)
         self.healthy: bool | None = None  # None until the first probe or operation answers
         self.dropped = 0
@@ -148,7 +153,12 @@ class RedisStore:
             self._event("skip")
             return None
         try:
-            value = await bounded(self.client.get(key), self.timeout_s)
+            # On the request path: a deadline on this task, not a task per GET (`bounded`
+            # costs a task, a wait set and a hop per call). A deadline cancels the GET in
+            # place; redis-py then drops the connection without waiting on it
+            # (disconnect(nowait=True)), so a frozen server still costs at most the timeout.
+            async with asyncio.timeout(self.timeout_s):
+                value = await self.client.get(key)
         except Exception as exc:
             self._fault("get", exc)
             return None
@@ -181,6 +191,10 @@ class RedisStore:
         queue = self._queue
         while True:
             items = [await queue.get()]
+            if self.linger_s > 0 and queue.qsize() < self.batch - 1:
+                # Under load a write arrives every few ms: wait a moment for more, so they
+                # go out as one pipeline (one round trip, one wake-up) instead of one each.
+                await asyncio.sleep(self.linger_s)
             while len(items) < self.batch and not queue.empty():
                 items.append(queue.get_nowait())
             try:
