@@ -26,7 +26,9 @@ from cache.singleflight import Flight, SingleFlight, Source
 from cache.typeahead import TypeaheadIndex, TypeaheadScope, typeahead_scope
 
 EventSink = Callable[[str, str], None]
-DEFAULT_L1_BYTES = 64 << 20
+# Payload bytes; Python objects (and a replay rendered on a hit) add to it. A worker is
+# ~60-70 MB without the tokenizer: 32 MB of answers keeps it under the 120 MB target.
+DEFAULT_L1_BYTES = 32 << 20
 Tier = Literal["l1", "l2", "typeahead"]
 
 
