@@ -27,7 +27,7 @@ from router.plan import plan
 from router.recorder import begin, record, record_after
 from router.runtime import Runtime
 from router.sse import stream_ended_cleanly
-from router.upstream import Reply, StreamBroken, Timeouts, UpstreamFailure
+from router.upstream import Reply, StreamBroken, UpstreamFailure
 
 
 class Pipeline:
@@ -39,8 +39,7 @@ class Pipeline:
         p = plan(rt, ctx)
         begin(rt, ctx)  # in flight from here on: every ending goes through record()
         lp = p.lane
-        t = lp.timeouts
-        timeouts = Timeouts(t.connect_s, t.ttft_s, t.idle_s, t.total_s)
+        timeouts = rt.timeouts[ctx.lane]
         failure: UpstreamFailure | None = None
         mark = ctx.started  # laneway's own time runs from here until each upstream call
         for candidate in p.choice.candidates:

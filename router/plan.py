@@ -55,13 +55,7 @@ def plan(rt: Runtime, ctx: RequestContext, *, dry_run: bool = False) -> Plan:
     ctx.decision = decision = classify(ctx.endpoint, ctx.body, ctx.headers)
     lane = decision.lane.value
     lp = rt.policy.lane(lane)
-    budget = TrimBudget(
-        input_tokens=lp.input_tokens or rt.max_window.get(lane, 0) or 1,
-        prefix_share=lp.prefix_share,
-        max_output_tokens=lp.max_output_tokens,
-        tool_output_tokens=lp.tool_output_tokens,
-        scope=lp.scope,
-    )
+    budget = rt.budgets[lane]
     shared = _shared_trim(ctx, lane, budget)
     body = ctx.body
     estimate = shared.tokens_after if shared else min(ctx.body_bytes // 4, budget.input_tokens)

@@ -17,12 +17,13 @@ from cache.response_cache import DEFAULT_L1_BYTES, DisabledCache, ResponseCache,
 from policies.catalog import ModelSpec
 from policies.choose import Chooser
 from policies.policy import LANE_NAMES, Policy, load_policy
+from policies.trim import TrimBudget
 from router.auth import KeyRing
 from router.config import Config
 from router.metrics import Metrics
 from router.ratelimit import Limit, Limiter, build_limiter
 from router.supersede import Sessions
-from router.upstream import OpenAIUpstream
+from router.upstream import OpenAIUpstream, Timeouts
 
 
 @dataclass(eq=False)
@@ -40,6 +41,9 @@ class Runtime:
     limiter: Limiter = field(default_factory=lambda: Limiter(Limit(), {}))
     sessions: Sessions = field(default_factory=Sessions)  # in-flight completions per session
     cache: ResponseCache = field(default_factory=DisabledCache)  # L1, L2 (Redis), single-flight
+    # Per lane, built once from the policy rather than per request.
+    budgets: dict[str, TrimBudget] = field(default_factory=dict)
+    timeouts: dict[str, Timeouts] = field(default_factory=dict)
 
     @classmethod
     def build(
@@ -71,12 +75,25 @@ class Runtime:
         largest = max(config.models, key=lambda m: (m.tier, m.price_input + m.price_output))
         for m in config.models:
             metrics.model_up.labels(m.name).set(1)
+        budgets, timeouts = {}, {}
+        for lane in LANE_NAMES:
+            lp = policy.lane(lane)
+            budgets[lane] = TrimBudget(
+                input_tokens=lp.input_tokens or max_window.get(lane, 0) or 1,
+                prefix_share=lp.prefix_share,
+                max_output_tokens=lp.max_output_tokens,
+                tool_output_tokens=lp.tool_output_tokens,
+                scope=lp.scope,
+            )
+            t = lp.timeouts
+            timeouts[lane] = Timeouts(t.connect_s, t.ttft_s, t.idle_s, t.total_s)
         return cls(
             config, policy, chooser, metrics, session, OpenAIUpstream(session), KeyRing(config),
             max_window, largest, litellm,
             build_limiter(config, previous.limiter if previous else None),
             previous.sessions if previous else Sessions(),
             _cache(config, metrics, previous),
+            budgets, timeouts,
         )
 
     def client_for(self, model: ModelSpec) -> Any:

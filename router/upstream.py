@@ -13,6 +13,7 @@ failure, timeout or cancellation closes the upstream connection, so generation s
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -93,6 +94,12 @@ class Reply:
     close: Any  # callable releasing the connection; safe to call twice
 
 
+@functools.lru_cache(maxsize=16)
+def _client_timeout(connect_s: float) -> aiohttp.ClientTimeout:
+    """One (immutable) ClientTimeout per connect limit: the policies hold a handful."""
+    return aiohttp.ClientTimeout(total=None, connect=connect_s)
+
+
 def _scrub(text: str, model: ModelSpec) -> str:
     key = model.api_key.reveal() if model.api_key else ""
     return text.replace(key, "***") if key else text
@@ -128,7 +135,7 @@ class OpenAIUpstream:
                 async with asyncio.timeout(first_within):
                     resp = await self._session.post(
                         url, data=orjson.dumps(body), headers=headers,
-                        timeout=aiohttp.ClientTimeout(total=None, connect=timeouts.connect_s),
+                        timeout=_client_timeout(timeouts.connect_s),
                     )
                     if resp.status >= 400:
                         data = await resp.read()
