@@ -77,6 +77,9 @@ def prometheus(observed: Proc, tmp_path_factory: pytest.TempPathFactory) -> Iter
         assert send_all(observed.url, wave).count(200) == 11
         grown = "sum(rate(laneway_requests_total[30s])) > 0"
         wait_until(lambda: has_data(prom, grown), timeout=10, what="a scrape of the second wave")
+        # Trimmed tokens first appear in the second wave: rate() needs two scrapes of them.
+        trimmed = 'rate(laneway_tokens_total{kind="trimmed"}[30s])'
+        wait_until(lambda: has_data(prom, trimmed), timeout=10, what="two scrapes of trimming")
         yield prom
     finally:
         prom.stop()
