@@ -17,10 +17,11 @@ import orjson
 
 FORMAT = 1
 KINDS = ("chat", "completions", "responses")
+Trim = tuple[int, int, str | None]  # tokens before and after trimming, completion scope
 
 
 class StoredAnswer:
-    __slots__ = ("_obj", "_sse", "body", "kind", "model", "stored_at", "usage")
+    __slots__ = ("_obj", "_sse", "body", "kind", "model", "stored_at", "trim", "usage")
 
     def __init__(
         self,
@@ -39,6 +40,9 @@ class StoredAnswer:
         self.stored_at = time.time() if stored_at is None else stored_at
         self._obj = obj
         self._sse: dict[bool, bytes] = {}
+        # What trimming did to the request this answers (tokens before, after, completion
+        # scope): a hit keyed on the client's body reports it without trimming again.
+        self.trim: Trim | None = None
         self.usage = isinstance(self.obj().get("usage"), dict) if usage is None else usage
 
     @classmethod
@@ -89,8 +93,10 @@ class StoredAnswer:
         return str((first.get("message") or {}).get("content") or "")
 
     def to_bytes(self, key: str = "") -> bytes:
-        meta = {"f": FORMAT, "key": key, "k": self.kind, "m": self.model, "t": self.stored_at,
-                "u": self.usage}
+        meta: dict[str, Any] = {"f": FORMAT, "key": key, "k": self.kind, "m": self.model,
+                                "t": self.stored_at, "u": self.usage}
+        if self.trim is not None:
+            meta["tr"] = self.trim
         return orjson.dumps(meta) + b"\n" + self.body
 
     @classmethod
@@ -105,7 +111,11 @@ class StoredAnswer:
             meta = orjson.loads(head)
             if not isinstance(meta, dict) or meta.get("f") != FORMAT or meta.get("key") != key:
                 return None
-            return cls(meta["k"], body, str(meta["m"]), float(meta["t"]), bool(meta["u"]))
+            answer = cls(meta["k"], body, str(meta["m"]), float(meta["t"]), bool(meta["u"]))
+            tr = meta.get("tr")
+            if isinstance(tr, list) and len(tr) == 3:
+                answer.trim = (int(tr[0]), int(tr[1]), tr[2] if isinstance(tr[2], str) else None)
+            return answer
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
             return None
 

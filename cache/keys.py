@@ -1,9 +1,11 @@
 """Which requests may be answered from the cache, and the key an answer is stored under.
 
 A key is `lw:v1:r:` + sha256 over a canonical encoding (orjson, sorted keys) of the
-tenant, the model, the endpoint, the lane, and the request body minus the fields that do
-not change the answer. Bump `VERSION` whenever what goes into a key, or the stored
-format, changes: old entries then simply stop matching and expire.
+tenant, the model, the endpoint, the lane, a variant (what else decides the body sent to
+the model: the proxy keys the client's body before trimming, so a hit skips trimming) and
+the request body minus the fields that do not change the answer. Bump `VERSION` whenever
+what goes into a key, or the stored format, changes incompatibly: old entries then simply
+stop matching and expire. (Adding a part to the hashed material already changes every key.)
 
 Fields left out of the key (they change how or where an answer is delivered, not what it is):
 - `stream`, `stream_options`: a streamed and a non-streamed request get the same answer;
@@ -110,14 +112,18 @@ def canonical_body(body: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def request_key(
-    *, tenant: str, model: str, endpoint: str, body: Mapping[str, Any], lane: str = ""
+    *, tenant: str, model: str, endpoint: str, body: Mapping[str, Any], lane: str = "",
+    variant: str = "",
 ) -> str:
-    """The key of the answer to `body` sent to `model` on behalf of `tenant`."""
+    """The key of the answer to `body` sent to `model` on behalf of `tenant`. `variant`
+    names whatever else turns `body` into what `model` is sent (the proxy keys the client's
+    body, so: the policy's trim budget and the model's FIM family and upstream name)."""
     material = {
         "tenant": tenant,
         "model": model,
         "endpoint": endpoint_name(endpoint),
         "lane": lane,
+        "variant": variant,
         "body": canonical_body(body),
     }
     digest = hashlib.sha256(

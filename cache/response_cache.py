@@ -15,10 +15,10 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
-from cache.answer import StoredAnswer
+from cache.answer import StoredAnswer, Trim
 from cache.keys import CacheRule, bypass_reason, endpoint_name, request_key
 from cache.memory import MemoryCache
 from cache.redis_store import RedisStore
@@ -55,6 +55,7 @@ class CachePlan:
     bypass: str | None = None
     typeahead: TypeaheadScope | None = None
     prefix: str = ""
+    trim: Trim | None = None  # stored with the answer (see `refine`)
 
     @property
     def cacheable(self) -> bool:
@@ -103,6 +104,7 @@ class ResponseCache:
         lane: str,
         rule: CacheRule | None,
         fim: FimParts | None = None,
+        variant: str = "",
     ) -> CachePlan:
         kind = endpoint_name(endpoint)
         reason = bypass_reason(body, rule) if kind in ("chat", "completions", "responses") else (
@@ -114,17 +116,39 @@ class ResponseCache:
         if reason is not None or rule is None:
             self.event("bypass", reason or "lane")
             return CachePlan("", kind, model, 0, want_usage, bypass=reason or "lane")
-        key = request_key(tenant=tenant, model=model, endpoint=kind, body=body, lane=lane)
+        key = request_key(
+            tenant=tenant, model=model, endpoint=kind, body=body, lane=lane, variant=variant
+        )
+        plan = CachePlan(key, kind, model, float(rule.ttl_s), want_usage)
+        if fim is not None and rule.typeahead:
+            plan = self.refine(plan, tenant=tenant, params=body, fim=fim)
+        return plan
+
+    def refine(
+        self,
+        plan: CachePlan,
+        *,
+        tenant: str,
+        params: Mapping[str, Any],
+        fim: FimParts | None,
+        trim: Trim | None = None,
+    ) -> CachePlan:
+        """`plan` with a typeahead scope (`params`: the body as sent, whose sampling fields
+        count; `fim`: the client's own FIM parts) and the trim summary stored with its answer.
+        The proxy refines after trimming, i.e. only once the L1 lookup missed."""
+        if not plan.cacheable:
+            return plan
         scope = None
-        if fim is not None and rule.typeahead and self.typeahead is not None:
+        if fim is not None and self.typeahead is not None:
             scope = typeahead_scope(
-                tenant=tenant, model=model, suffix=fim.suffix, context=fim.context, params=body
+                tenant=tenant, model=plan.model, suffix=fim.suffix, context=fim.context,
+                params=params,
             )
         prefix = fim.prefix if fim is not None else ""
-        return CachePlan(key, kind, model, float(rule.ttl_s), want_usage, None, scope, prefix)
+        return replace(plan, typeahead=scope, prefix=prefix, trim=trim)
 
-    async def lookup(self, plan: CachePlan) -> Hit | None:
-        """L1, then typeahead, then L2. Never raises; a sick Redis is a miss."""
+    def l1_hit(self, plan: CachePlan) -> Hit | None:
+        """L1 alone, synchronously: the proxy's first look, before it trims anything."""
         if not plan.cacheable:
             return None
         answer = self.l1.get(plan.key)
@@ -132,6 +156,17 @@ class ResponseCache:
             self.event("l1", "hit")
             return Hit("l1", answer)
         self.event("l1", "miss")
+        return None
+
+    async def lookup(self, plan: CachePlan, l1: bool = True) -> Hit | None:
+        """L1 (unless `l1=False`: `l1_hit` looked already), then typeahead, then L2. Never
+        raises; a sick Redis is a miss."""
+        if not plan.cacheable:
+            return None
+        if l1:
+            hit = self.l1_hit(plan)
+            if hit is not None:
+                return hit
         if plan.typeahead is not None and self.typeahead is not None:
             found = self.typeahead.lookup(plan.typeahead, plan.prefix)
             self.event("typeahead", "hit" if found else "miss")
@@ -176,6 +211,8 @@ class ResponseCache:
         """L1 now, L2 in the background, typeahead for completions. Never waits."""
         if not plan.cacheable:
             return
+        if answer.trim is None:
+            answer.trim = plan.trim
         if self.l1.put(plan.key, answer, plan.ttl_s):
             self.event("l1", "store")
         if self.l2 is not None:
@@ -226,6 +263,7 @@ class DisabledCache(ResponseCache):
         lane: str,
         rule: CacheRule | None,
         fim: FimParts | None = None,
+        variant: str = "",
     ) -> CachePlan:
         self.event("bypass", "disabled")
         return CachePlan("", endpoint_name(endpoint), model, 0, False, bypass="disabled")

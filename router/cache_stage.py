@@ -20,12 +20,13 @@ from typing import Any
 from starlette.background import BackgroundTask
 from starlette.responses import Response
 
-from cache.response_cache import CachePlan, FimParts, ResponseCache
+from cache.response_cache import CachePlan, FimParts, Hit, ResponseCache
 from cache.singleflight import Flight, FlightFailed
 from policies.catalog import ModelSpec
 from policies.fim import parse as parse_fim
 from policies.lanes import Endpoint
 from policies.policy import LanePolicy
+from policies.trim import TrimResult
 from router.context import RequestContext
 from router.recorder import record_after
 from router.runtime import Runtime
@@ -40,29 +41,63 @@ class SharedFailure(UpstreamFailure):
 
 
 def plan_for(
-    cache: ResponseCache, ctx: RequestContext, lane: LanePolicy, model: ModelSpec,
-    body: dict[str, Any],
+    cache: ResponseCache, ctx: RequestContext, lane: LanePolicy, model: ModelSpec, variant: str,
 ) -> CachePlan:
-    """`body` is what `model` would be sent (trimmed, rendered, renamed): that decides the
-    answer. Typeahead works on the client's own, untrimmed FIM parts."""
-    fim = None
-    if lane.cache.typeahead and ctx.lane == "completion" and ctx.endpoint is Endpoint.COMPLETIONS:
-        fim = _fim_parts(ctx.body)
+    """Keyed on the client's (scrubbed) body, before trimming: what `model` is sent is a
+    pure function of that body, the lane's trim budget (`variant`) and the model's FIM
+    family and upstream name, so a hit needs no trimming. The client's `model` field is
+    left out: `auto` and the name it chose get the same answer."""
+    keyed = {k: v for k, v in ctx.body.items() if k != "model"}
     cp = cache.plan(
-        tenant=ctx.tenant, model=model.name, endpoint=ctx.endpoint.value, body=body,
-        lane=ctx.lane, rule=lane.cache, fim=fim,
+        tenant=ctx.tenant, model=model.name, endpoint=ctx.endpoint.value, body=keyed,
+        lane=ctx.lane, rule=lane.cache,
+        variant=f"{variant}|{model.fim}|{model.upstream_model}",
     )
     ctx.cache = "miss" if cp.cacheable else "bypass"
     return cp
 
 
+def refine(
+    cache: ResponseCache, ctx: RequestContext, lane: LanePolicy, cp: CachePlan,
+    body: dict[str, Any], trim: TrimResult,
+) -> CachePlan:
+    """After trimming (L1 missed): the typeahead scope (the sampling fields as sent; the
+    client's own, untrimmed FIM parts) and the trim summary stored with the answer."""
+    if not cp.cacheable:
+        return cp
+    fim = None
+    if lane.cache.typeahead and ctx.lane == "completion" and ctx.endpoint is Endpoint.COMPLETIONS:
+        fim = _fim_parts(ctx.body)
+    return cache.refine(
+        cp, tenant=ctx.tenant, params=body, fim=fim,
+        trim=(trim.tokens_before, trim.tokens_after, trim.scope),
+    )
+
+
+def l1_hit(rt: Runtime, ctx: RequestContext, cp: CachePlan) -> Hit | None:
+    """An L1 answer, looked up before trimming. When it carries its trim summary the
+    context gets it here; otherwise the caller trims to learn it."""
+    hit = rt.cache.l1_hit(cp)
+    if hit is not None and hit.answer.trim is not None:
+        before, after, scope = hit.answer.trim
+        ctx.tokens_before, ctx.input_tokens, ctx.scope = before, after, scope
+        ctx.trimmed_tokens = max(0, before - after)
+    return hit
+
+
 async def answer_early(rt: Runtime, ctx: RequestContext, cp: CachePlan) -> Response | None:
-    """A hit, rendered as the client asked (JSON, or an SSE replay); None on a miss."""
+    """A typeahead or L2 hit (L1 was asked before trimming), rendered as the client asked
+    (JSON, or an SSE replay); None on a miss."""
     if not cp.cacheable:
         return None
-    hit = await rt.cache.lookup(cp)
+    hit = await rt.cache.lookup(cp, l1=False)
     if hit is None:
         return None
+    return respond(rt, ctx, cp, hit)
+
+
+def respond(rt: Runtime, ctx: RequestContext, cp: CachePlan, hit: Hit) -> Response:
+    """A hit, rendered as the client asked (JSON, or an SSE replay)."""
     ctx.cache = hit.tier
     data = hit.render(ctx.stream, cp.want_usage)
     ctx.ttft_s = ctx.overhead_s = time.perf_counter() - ctx.started

@@ -44,12 +44,19 @@ class Pipeline:
         mark = ctx.started  # laneway's own time runs from here until each upstream call
         for candidate in p.choice.candidates:
             model = ctx.model = candidate.model
+            # cache seam: keyed per model on the client's body; an L1 hit answers before
+            # any trimming, a miss shares its upstream call.
+            cp = cache_stage.plan_for(rt.cache, ctx, lp, model, rt.variants[ctx.lane])
+            hit = cache_stage.l1_hit(rt, ctx, cp)
+            if hit is not None and hit.answer.trim is not None:
+                return cache_stage.respond(rt, ctx, cp, hit)
             body, trim = p.body_for(ctx, model)
             ctx.upstream_body = body
             ctx.tokens_before, ctx.trimmed_tokens = trim.tokens_before, trim.trimmed_tokens
             ctx.input_tokens, ctx.scope = trim.tokens_after, trim.scope
-            # cache seam: keyed per model; a hit answers here, a miss shares its upstream call.
-            cp = cache_stage.plan_for(rt.cache, ctx, lp, model, body)
+            if hit is not None:  # an answer stored without its trim summary
+                return cache_stage.respond(rt, ctx, cp, hit)
+            cp = cache_stage.refine(rt.cache, ctx, lp, cp, body, trim)
             early = await cache_stage.answer_early(rt, ctx, cp)
             if early is not None:
                 return early

@@ -44,6 +44,8 @@ class Runtime:
     # Per lane, built once from the policy rather than per request.
     budgets: dict[str, TrimBudget] = field(default_factory=dict)
     timeouts: dict[str, Timeouts] = field(default_factory=dict)
+    # Per lane: what besides the client's body decides a trimmed body (part of cache keys).
+    variants: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def build(
@@ -94,6 +96,7 @@ class Runtime:
             previous.sessions if previous else Sessions(),
             _cache(config, metrics, previous),
             budgets, timeouts,
+            {lane: f"{policy.name}|{budget!r}" for lane, budget in budgets.items()},
         )
 
     def client_for(self, model: ModelSpec) -> Any:

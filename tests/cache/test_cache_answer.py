@@ -164,3 +164,15 @@ def test_non_streamed_bodies() -> None:
     assert assemble_body("chat", b'{"choices": []}', "fast") is None
     failed = orjson.dumps(response_object("hi", status="failed"))
     assert assemble_body("responses", failed, "big") is None
+
+
+def test_the_trim_summary_travels_with_the_answer() -> None:
+    """A hit keyed on the client's body reports what trimming did without trimming again,
+    also when the answer came from another replica through Redis."""
+    body = orjson.dumps({"id": "c", "object": "text_completion", "choices": [
+        {"index": 0, "text": "x", "finish_reason": "stop"}], "usage": USAGE})
+    answer = StoredAnswer("completions", body, "fast", stored_at=1.0)
+    assert StoredAnswer.from_bytes(answer.to_bytes("k"), "k").trim is None  # type: ignore[union-attr]
+    answer.trim = (900, 700, "line")
+    again = StoredAnswer.from_bytes(answer.to_bytes("k"), "k")
+    assert again is not None and again.trim == (900, 700, "line")

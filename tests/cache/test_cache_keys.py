@@ -125,3 +125,9 @@ def test_policy_cache_section_is_a_rule() -> None:
     agentic = CachePolicy.model_validate(DEFAULTS["agentic"]["cache"])
     assert bypass_reason({"temperature": 0.01}, completion) is None
     assert bypass_reason({"temperature": 0}, agentic) == "lane"
+
+
+def test_the_variant_is_in_the_key() -> None:
+    """The proxy keys the client's body: the trim budget and model family must count."""
+    assert key(BODY, variant="default|budget-a") != key(BODY, variant="default|budget-b")
+    assert key(BODY, variant="") == key(BODY)
