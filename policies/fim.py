@@ -18,6 +18,7 @@ Families without file markers get other files as comment-headed blocks in front 
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 from dataclasses import dataclass, replace
@@ -130,8 +131,15 @@ def parse(prompt: str, suffix: str | None = None) -> FimPrompt | None:
     """Split a FIM prompt into its parts; None when it is not a FIM prompt.
 
     Markers in ``prompt`` win over a ``suffix`` field; without markers a ``suffix`` field
-    (even empty) makes it the "suffix" family.
+    (even empty) makes it the "suffix" family. The last two results are remembered (the
+    result is immutable): a request's trimming and its typeahead look-up parse the same
+    prompt one after the other.
     """
+    return _parse_memo(prompt, suffix)
+
+
+@functools.lru_cache(maxsize=2)
+def _parse_memo(prompt: str, suffix: str | None) -> FimPrompt | None:
     found = _locate(prompt)
     if found is None:
         return None if suffix is None else FimPrompt("suffix", prompt, suffix)
