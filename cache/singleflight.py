@@ -122,6 +122,18 @@ class Flight:
         finally:
             self.release()
 
+    async def body(self) -> bytes:
+        """A non-streamed flight's whole body, for a non-streamed caller: one wake-up when
+        the flight ends, where `events()` wakes per event and builds a generator."""
+        shared = self._shared
+        try:
+            await shared.finished.wait()
+        finally:
+            self.release()
+        if shared.state is not _State.DONE:
+            raise FlightFailed(shared.error, 0)
+        return b"".join(raw for raw, _ in shared.events)
+
     async def answer(self) -> StoredAnswer:
         """The assembled answer, once the flight ends; FlightFailed when there is none."""
         shared = self._shared

@@ -153,7 +153,7 @@ async def open_shared(
                 raise UpstreamFailure(model, "stream_cut", msg) from None
             rest = _relayed(events, model)
         else:
-            first = b"".join([raw async for raw in flight.events()])
+            first = await flight.body()
             rest = None
     except FlightFailed as failed:
         raise _before_first_byte(flight, failed, model) from None

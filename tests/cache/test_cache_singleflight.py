@@ -160,3 +160,19 @@ async def test_close_cancels_running_flights() -> None:
     assert up.closed == 1
     with pytest.raises(FlightFailed):
         await anext(reading)
+
+
+async def test_non_streamed_callers_get_the_whole_body_once_it_ends() -> None:
+    table, stored = SingleFlight(), []
+    whole = orjson.dumps(completion_body("hello"))
+    up = Upstream([whole[:10], whole[10:]], delay=0.005)
+    flights = [join(table, up, stored, streaming=False, kind="completions") for _ in range(3)]
+    bodies = await asyncio.gather(*(f.body() for f in flights))
+    assert bodies == [whole] * 3 and up.calls == 1 and len(stored) == 1 and len(table) == 0
+
+
+async def test_a_failed_non_streamed_flight_raises_for_body() -> None:
+    table = SingleFlight()
+    up = Upstream([b"{}"], fail_after=0)
+    with pytest.raises(FlightFailed):
+        await join(table, up, streaming=False, kind="completions").body()
