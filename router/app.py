@@ -103,8 +103,14 @@ def create_app(config: Config) -> FastAPI:
         )
         return endpoints.error_response(err, endpoints.request_id(request))
 
+    async def on_bug(request: Request, exc: Exception) -> Response:
+        # Starlette logs the traceback; the client still gets the OpenAI shape, no details.
+        err = LanewayError("laneway failed on this request; it has been logged.")
+        return endpoints.error_response(err, endpoints.request_id(request))
+
     app.add_exception_handler(LanewayError, on_laneway_error)
     app.add_exception_handler(HTTPException, on_http_error)
+    app.add_exception_handler(Exception, on_bug)
     return app
 
 

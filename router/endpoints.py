@@ -91,6 +91,8 @@ async def _model_call(request: Request, endpoint: Endpoint) -> Response:
         if ctx is not None:
             ctx.status = err.status
             record(rt, ctx)
+        else:  # refused before its lane was known (401, 413, 429, 400): counted all the same
+            rt.metrics.requests.labels("none", "none", str(err.status), "bypass").inc()
         return error_response(err, rid, ctx)
     except Exception:
         if ctx is not None:  # a bug: still close the request's books, then let it surface

@@ -175,3 +175,18 @@ def test_streamed_responses_api_ends_with_completed(client: openai.OpenAI):
     events = list(client.responses.create(model="auto", input="What is a closure?", stream=True))
     assert events[-1].type == "response.completed"
     assert "".join(e.delta for e in events if e.type == "response.output_text.delta")
+
+
+def test_refusals_before_a_lane_is_known_are_counted(laneway: Proc):
+    def refused() -> float:
+        text = httpx.get(laneway.url + "/metrics").text
+        for line in text.splitlines():
+            if line.startswith("laneway_requests_total{") and 'lane="none"' in line \
+                    and 'status="400"' in line:
+                return float(line.rsplit(" ", 1)[1])
+        return 0.0
+
+    before = refused()
+    r = httpx.post(laneway.url + "/v1/chat/completions", content=b"[1, 2]")
+    assert r.status_code == 400
+    assert refused() == before + 1
