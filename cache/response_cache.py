@@ -180,6 +180,7 @@ class ResponseCache:
             return None
         self.l1.put(plan.key, answer, plan.ttl_s)
         self._remember(plan, answer)
+        answer.compact()
         return Hit("l2", answer)
 
     def late_hit(self, plan: CachePlan) -> Hit | None:
@@ -218,6 +219,7 @@ class ResponseCache:
         if self.l2 is not None:
             self.l2.put(plan.key, answer.to_bytes(plan.key), plan.ttl_s)
         self._remember(plan, answer)
+        answer.compact()  # L1 and typeahead keep bytes, not a parsed tree
 
     def _remember(self, plan: CachePlan, answer: StoredAnswer) -> None:
         if plan.typeahead is None or self.typeahead is None:

@@ -176,3 +176,16 @@ def test_the_trim_summary_travels_with_the_answer() -> None:
     answer.trim = (900, 700, "line")
     again = StoredAnswer.from_bytes(answer.to_bytes("k"), "k")
     assert again is not None and again.trim == (900, 700, "line")
+
+
+def test_a_compacted_answer_still_renders() -> None:
+    """L1 keeps answers compacted (bytes, no parsed tree): every rendering still works."""
+    obj = {"id": "c", "object": "chat.completion", "created": 1, "model": "m", "choices": [
+        {"index": 0, "message": {"role": "assistant", "content": "hi"},
+         "finish_reason": "stop"}], "usage": USAGE}
+    answer = StoredAnswer.from_object("chat", obj, "fast")
+    before = (answer.sse(True), answer.sse(False), answer.text())
+    fresh = StoredAnswer.from_object("chat", obj, "fast")
+    fresh.compact()
+    assert (fresh.sse(True), fresh.sse(False), fresh.text()) == before
+    assert fresh.body == answer.body and fresh.usage
