@@ -39,7 +39,6 @@ class Pipeline:
         p = plan(rt, ctx)
         begin(rt, ctx)  # in flight from here on: every ending goes through record()
         lp = p.lane
-        timeouts = rt.timeouts[ctx.lane]
         failure: UpstreamFailure | None = None
         mark = ctx.started  # laneway's own time runs from here until each upstream call
         for candidate in p.choice.candidates:
@@ -64,8 +63,8 @@ class Pipeline:
             ctx.overhead_s += opened - mark
             try:
                 reply = await cache_stage.open_shared(rt, ctx, cp, functools.partial(
-                    rt.client_for(model).open, model, ctx.endpoint, body, ctx.stream, timeouts,
-                    opened,
+                    rt.client_for(model).open, model, ctx.endpoint, body, ctx.stream,
+                    rt.timeouts_for(ctx.lane, model), opened,
                 ))
             except UpstreamFailure as f:
                 mark = time.perf_counter()  # the failed attempt's wait was the upstream's

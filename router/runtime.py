@@ -43,7 +43,8 @@ class Runtime:
     cache: ResponseCache = field(default_factory=DisabledCache)  # L1, L2 (Redis), single-flight
     # Per lane, built once from the policy rather than per request.
     budgets: dict[str, TrimBudget] = field(default_factory=dict)
-    timeouts: dict[str, Timeouts] = field(default_factory=dict)
+    # Per lane, and per (lane, model) where a model's `timeout_s` shortens the lane's.
+    timeouts: dict[str | tuple[str, str], Timeouts] = field(default_factory=dict)
     # Per lane: what besides the client's body decides a trimmed body (part of cache keys).
     variants: dict[str, str] = field(default_factory=dict)
 
@@ -77,7 +78,8 @@ class Runtime:
         largest = max(config.models, key=lambda m: (m.tier, m.price_input + m.price_output))
         for m in config.models:
             metrics.model_up.labels(m.name).set(1)
-        budgets, timeouts = {}, {}
+        budgets: dict[str, TrimBudget] = {}
+        timeouts: dict[str | tuple[str, str], Timeouts] = {}
         for lane in LANE_NAMES:
             lp = policy.lane(lane)
             budgets[lane] = TrimBudget(
@@ -89,6 +91,12 @@ class Runtime:
             )
             t = lp.timeouts
             timeouts[lane] = Timeouts(t.connect_s, t.ttft_s, t.idle_s, t.total_s)
+            for m in config.models:
+                if m.timeout_s is not None and m.timeout_s < t.total_s:
+                    cap = m.timeout_s
+                    timeouts[(lane, m.name)] = Timeouts(
+                        min(t.connect_s, cap), min(t.ttft_s, cap), min(t.idle_s, cap), cap
+                    )
         return cls(
             config, policy, chooser, metrics, session, OpenAIUpstream(session), KeyRing(config),
             max_window, largest, litellm,
@@ -98,6 +106,9 @@ class Runtime:
             budgets, timeouts,
             {lane: f"{policy.name}|{budget!r}" for lane, budget in budgets.items()},
         )
+
+    def timeouts_for(self, lane: str, model: ModelSpec) -> Timeouts:
+        return self.timeouts.get((lane, model.name)) or self.timeouts[lane]
 
     def client_for(self, model: ModelSpec) -> Any:
         return self.openai if model.openai_compatible else self.litellm
