@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import importlib.util
+import sys
 import timeit
 from pathlib import Path
 from types import ModuleType
@@ -17,17 +18,31 @@ from starlette.datastructures import Headers
 from policies.lanes import Endpoint, Lane, LaneDecision, classify
 
 
-def _load_bodies() -> ModuleType:
-    # tests/ has no packages; load the sibling fixtures module by path.
-    path = Path(__file__).with_name("lane_bodies.py")
-    spec = importlib.util.spec_from_file_location("laneway_test_lane_bodies", path)
+def _load(name: str) -> ModuleType:
+    # tests/ has no packages; load the sibling fixtures modules by path. Each is registered
+    # under its own name, so the bodies' `from lane_bodies_common import ...` finds the one
+    # shared copy whatever pytest's import mode.
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(f"{name}.py"))
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[name]
+        raise
     return module
 
 
-B = _load_bodies()
+B = _load("lane_bodies_common")  # Case, prompts and builders
+ALL_CASES: list[Any] = (
+    _load("lane_bodies_completion").COMPLETION_CASES
+    + _load("lane_bodies_agentic").AGENTIC_CASES
+    + _load("lane_bodies_qa").QA_CASES
+    + _load("lane_bodies_override").OVERRIDE_CASES
+)
 SOURCES = {"header", "shape", "content", "default"}
 
 
@@ -36,12 +51,12 @@ def run(case: Any) -> LaneDecision:
 
 
 def test_enough_realistic_bodies() -> None:
-    assert len(B.ALL_CASES) >= 50
-    assert len({c.id for c in B.ALL_CASES}) == len(B.ALL_CASES)
-    assert {c.lane for c in B.ALL_CASES} == {lane.value for lane in Lane}
+    assert len(ALL_CASES) >= 50
+    assert len({c.id for c in ALL_CASES}) == len(ALL_CASES)
+    assert {c.lane for c in ALL_CASES} == {lane.value for lane in Lane}
 
 
-@pytest.mark.parametrize("case", B.ALL_CASES, ids=[c.id for c in B.ALL_CASES])
+@pytest.mark.parametrize("case", ALL_CASES, ids=[c.id for c in ALL_CASES])
 def test_realistic_body(case: Any) -> None:
     before = copy.deepcopy(case.body)
     decision = run(case)
@@ -73,12 +88,12 @@ def test_realistic_body(case: Any) -> None:
     ],
 )
 def test_source(case_id: str, source: str) -> None:
-    case = next(c for c in B.ALL_CASES if c.id == case_id)
+    case = next(c for c in ALL_CASES if c.id == case_id)
     assert run(case).source == source
 
 
 def test_override_reason_comes_first_and_invalid_is_noted_last() -> None:
-    case = next(c for c in B.ALL_CASES if c.id == "override-invalid-ignored")
+    case = next(c for c in ALL_CASES if c.id == "override-invalid-ignored")
     reasons = run(case).reasons
     assert reasons[0].startswith("shape:")
     assert reasons[-1] == "header: invalid x-laneway-lane='fast' ignored"
@@ -129,7 +144,7 @@ def _inject(body: dict[str, Any], fn: Any) -> dict[str, Any]:
     return body
 
 
-AGENTIC = [c for c in B.ALL_CASES if c.lane == "agentic"]
+AGENTIC = [c for c in ALL_CASES if c.lane == "agentic"]
 
 
 @pytest.mark.parametrize("how", list(INJECTIONS))
