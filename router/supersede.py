@@ -6,8 +6,9 @@ Both cases cancel the request's task while it waits on the upstream, which close
 upstream connection: the model stops generating within milliseconds.
 
 Two phases, two mechanisms:
-- before the answer starts (`guarded`): a watcher task waits for `http.disconnect`, and a
-  newer completion may cancel the handler task. Either ends as an error response.
+- before the answer starts (`guarded`): a watcher task (started after `WATCH_AFTER_S`)
+  waits for `http.disconnect`, and a newer completion may cancel the handler task. Either
+  ends as an error response.
 - while a stream is relayed (`Turn.relay`): Starlette itself cancels the stream when the
   client leaves; a newer completion cancels it here and the stream ends with an SSE error.
 A cancel is only delivered while the task waits on the upstream (`Turn.waiting`), never
@@ -33,6 +34,10 @@ if TYPE_CHECKING:
 
 SESSION_HEADER = "x-laneway-session"
 _SETTLE_TRIES = 3
+# The disconnect watcher starts this long after the pipeline: most requests (every cache
+# hit, a fast upstream) are answered by then and never pay for its task. A client that left
+# earlier is seen as soon as it starts (uvicorn keeps the disconnect), well within a second.
+WATCH_AFTER_S = 0.1
 
 
 class Superseded(LanewayError):
@@ -165,7 +170,13 @@ async def guarded(
     task = asyncio.current_task()
     turn = Turn(ctx, task)
     loop = asyncio.get_running_loop()
-    watcher = loop.create_task(_watch(request, turn))
+    watcher: list[asyncio.Task[None]] = []
+
+    def watch() -> None:
+        if turn.task is not None and turn.reason is None:
+            watcher.append(loop.create_task(_watch(request, turn)))
+
+    timer = loop.call_later(WATCH_AFTER_S, watch)
     session = ctx.headers.get(SESSION_HEADER)
     if session:
         # Runs once the pipeline first waits, by which time it has classified the request.
@@ -190,7 +201,9 @@ async def guarded(
             response.body_iterator = turn.relay(response.body_iterator, sessions)
         return response
     finally:
-        watcher.cancel()
+        timer.cancel()
+        if watcher:
+            watcher[0].cancel()
         turn.settled = True
         if not streaming:
             turn.task = None
