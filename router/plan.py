@@ -5,16 +5,13 @@ Shared by the pipeline and by `/laneway/explain` (which plans with `dry_run=True
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
-
-import orjson
 
 from policies.affinity import session_key
 from policies.catalog import ModelSpec
 from policies.choose import Choice, Needs
-from policies.lanes import OVERRIDE_HEADER, Endpoint, LaneDecision, classify
+from policies.lanes import Endpoint
 from policies.policy import LanePolicy
 from policies.trim import (
     ContextTooLong,
@@ -54,40 +51,8 @@ class Plan:
         return body, trim
 
 
-# classify is a pure function of the endpoint, the body and these headers: a chat seen
-# before (a cache hit, a retry) reuses its decision. Chat and Responses only (classifying
-# a legacy completion costs less than the key); small bodies only (the key holds the body).
-_MEMO_ENDPOINTS = (Endpoint.CHAT, Endpoint.RESPONSES)
-_MEMO_HEADERS = (OVERRIDE_HEADER, "user-agent", "x-title", "originator")
-_MEMO_MAX_BODY = 4096
-_MEMO_SIZE = 1024
-_decisions: OrderedDict[tuple[object, ...], LaneDecision] = OrderedDict()
-
-
-def decide(ctx: RequestContext) -> LaneDecision:
-    """`classify` for this request, remembered for small chat bodies."""
-    endpoint, body, headers = ctx.endpoint, ctx.body, ctx.headers
-    if endpoint not in _MEMO_ENDPOINTS or ctx.body_bytes > _MEMO_MAX_BODY:
-        return classify(endpoint, body, headers)
-    try:
-        raw = orjson.dumps(body)
-    except orjson.JSONEncodeError:
-        return classify(endpoint, body, headers)
-    if len(raw) > _MEMO_MAX_BODY:
-        return classify(endpoint, body, headers)
-    key = (endpoint, raw, *(headers.get(h) for h in _MEMO_HEADERS))
-    decision = _decisions.get(key)
-    if decision is not None:
-        _decisions.move_to_end(key)
-        return decision
-    decision = _decisions[key] = classify(endpoint, body, headers)
-    if len(_decisions) > _MEMO_SIZE:
-        _decisions.popitem(last=False)
-    return decision
-
-
 def plan(rt: Runtime, ctx: RequestContext, *, dry_run: bool = False) -> Plan:
-    ctx.decision = decision = decide(ctx)
+    ctx.decision = decision = rt.lanes.decide(ctx.endpoint, ctx.body, ctx.headers, ctx.body_bytes)
     lane = decision.lane.value
     lp = rt.policy.lane(lane)
     budget = rt.budgets[lane]

@@ -16,6 +16,7 @@ import aiohttp
 from cache.response_cache import DEFAULT_L1_BYTES, DisabledCache, ResponseCache, build_cache
 from policies.catalog import ModelSpec
 from policies.choose import Chooser
+from policies.lane_memo import LaneMemo
 from policies.policy import LANE_NAMES, Policy, load_policy
 from policies.trim import TrimBudget
 from router.auth import KeyRing
@@ -35,7 +36,6 @@ class Runtime:
     session: aiohttp.ClientSession
     openai: OpenAIUpstream
     keys: KeyRing
-    max_window: dict[str, int]  # per lane: the largest context window serving it
     largest: ModelSpec  # the yardstick for "saved against sending everything to the largest"
     litellm: Any = None  # LitellmUpstream, only when a configured model needs it
     limiter: Limiter = field(default_factory=lambda: Limiter(Limit(), {}))
@@ -47,6 +47,7 @@ class Runtime:
     timeouts: dict[str | tuple[str, str], Timeouts] = field(default_factory=dict)
     # Per lane: what besides the client's body decides a trimmed body (part of cache keys).
     variants: dict[str, str] = field(default_factory=dict)
+    lanes: LaneMemo = field(default_factory=LaneMemo)  # classify, remembered per body
 
     @classmethod
     def build(
@@ -76,8 +77,6 @@ class Runtime:
             for lane in LANE_NAMES
         }
         largest = max(config.models, key=lambda m: (m.tier, m.price_input + m.price_output))
-        for m in config.models:
-            metrics.model_up.labels(m.name).set(1)
         budgets: dict[str, TrimBudget] = {}
         timeouts: dict[str | tuple[str, str], Timeouts] = {}
         for lane in LANE_NAMES:
@@ -99,7 +98,7 @@ class Runtime:
                     )
         return cls(
             config, policy, chooser, metrics, session, OpenAIUpstream(session), KeyRing(config),
-            max_window, largest, litellm,
+            largest, litellm,
             build_limiter(config, previous.limiter if previous else None),
             previous.sessions if previous else Sessions(),
             _cache(config, metrics, previous),

@@ -1,0 +1,48 @@
+"""Remembered lane decisions: a repeated small chat (a cache hit, a retry) skips `classify`."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+
+from policies.lanes import OVERRIDE_HEADER, Endpoint, LaneDecision, classify
+
+# classify is a pure function of the endpoint, the body and these headers: a chat seen
+# before (a cache hit, a retry) reuses its decision. Chat and Responses only (classifying
+# a legacy completion costs less than the key); small bodies only (the key holds the body).
+_MEMO_ENDPOINTS = (Endpoint.CHAT, Endpoint.RESPONSES)
+_MEMO_HEADERS = (OVERRIDE_HEADER, "user-agent", "x-title", "originator")
+_MEMO_MAX_BODY = 4096
+
+
+class LaneMemo:
+    """`classify` with a bounded memory of recent small chat bodies; one per Runtime."""
+
+    def __init__(self, size: int = 1024) -> None:
+        self.size = size
+        self.decisions: OrderedDict[tuple[object, ...], LaneDecision] = OrderedDict()
+
+    def decide(
+        self, endpoint: Endpoint, body: dict[str, Any], headers: Mapping[str, str],
+        body_bytes: int,
+    ) -> LaneDecision:
+        if endpoint not in _MEMO_ENDPOINTS or body_bytes > _MEMO_MAX_BODY:
+            return classify(endpoint, body, headers)
+        try:
+            raw = orjson.dumps(body)
+        except orjson.JSONEncodeError:
+            return classify(endpoint, body, headers)
+        if len(raw) > _MEMO_MAX_BODY:
+            return classify(endpoint, body, headers)
+        key = (endpoint, raw, *(headers.get(h) for h in _MEMO_HEADERS))
+        decision = self.decisions.get(key)
+        if decision is not None:
+            self.decisions.move_to_end(key)
+            return decision
+        decision = self.decisions[key] = classify(endpoint, body, headers)
+        if len(self.decisions) > self.size:
+            self.decisions.popitem(last=False)
+        return decision
