@@ -151,6 +151,18 @@ def validation_errors(exc: ValidationError) -> str:
     )
 
 
+def read_yaml(path: Path, what: str, error: type[Exception]) -> Any:
+    """A YAML file's data; `error` (naming the file) when it cannot be read or parsed."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise error(f"{path}: cannot read {what}: {exc.strerror}") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise error(f"{path}: not valid YAML: {exc}") from None
+
+
 def parse_policy(data: Any, name: str, source: str = "<policy>") -> Policy:
     if data is None:
         data = {}
@@ -188,12 +200,5 @@ def resolve(name_or_path: str, base_dir: Path | None = None) -> Path:
 
 def load_policy(name_or_path: str, base_dir: Path | None = None) -> Policy:
     path = resolve(name_or_path, base_dir)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise PolicyError(f"{path}: cannot read policy: {exc.strerror}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise PolicyError(f"{path}: not valid YAML: {exc}") from None
+    data = read_yaml(path, "policy", PolicyError)
     return parse_policy(data, name=path.stem, source=str(path))

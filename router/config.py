@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -23,7 +22,7 @@ from pydantic import (
 )
 
 from policies.catalog import ModelSpec, Secret, Tier
-from policies.policy import validation_errors
+from policies.policy import read_yaml, validation_errors
 
 LaneName = Literal["completion", "qa", "agentic"]
 LANES: tuple[LaneName, ...] = ("completion", "qa", "agentic")
@@ -207,12 +206,4 @@ def parse(data: Any, source: str = "<config>") -> Config:
 
 def load(path: str | os.PathLike[str]) -> Config:
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"{p}: cannot read config: {exc.strerror}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{p}: not valid YAML: {exc}") from None
-    return parse(data, str(p))
+    return parse(read_yaml(p, "config", ConfigError), str(p))
