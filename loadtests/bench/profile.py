@@ -54,6 +54,7 @@ class Profile:
     own: Counter[str] = field(default_factory=Counter)  # self time by file:line
     incl: Counter[str] = field(default_factory=Counter)  # inclusive time by function
     ours: Counter[str] = field(default_factory=Counter)  # inclusive, laneway's functions
+    package: Counter[str] = field(default_factory=Counter)  # self time by package
 
 
 def parse_raw(text: str) -> Profile:
@@ -77,11 +78,20 @@ def parse_raw(text: str) -> Profile:
             continue
         prof.total += n
         prof.own[f"{file}:{line} {func}"] += n
+        prof.package[_package(file)] += n
         for name in {f"{fn} ({fl})" for fn, fl, _ in frames}:
             prof.incl[name] += n
         for name in {f"{fl} {fn}" for fn, fl, _ in frames if fl.startswith(_OURS)}:
             prof.ours[name] += n
     return prof
+
+
+def _package(file: str) -> str:
+    """Who owns a frame's file: laneway's top-level folder, or the library's name."""
+    if file.startswith(_OURS):
+        return file.split("/", 1)[0] + "/"
+    top = file.lstrip("<").split("/", 1)[0]
+    return top.removesuffix(".py") or file
 
 
 def _table(title: str, rows: Counter[str], total: int, limit: int) -> Table:
@@ -105,6 +115,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--gil", action="store_true",
                    help="sample only the thread holding the GIL (time spent waiting for the "
                         "GIL, e.g. behind a worker thread, is then left out)")
+    p.add_argument("--bare", action="store_true",
+                   help="profile the bare pass-through instead (the floor to compare against)")
     p.add_argument("--ref", help="profile laneway as committed at this git ref")
     p.add_argument("--src", help="profile laneway from this directory (router/, policies/, ...)")
     args = p.parse_args(argv)
@@ -126,9 +138,13 @@ def main(argv: list[str] | None = None) -> int:
         cfg = out / "laneway.yaml"
         cfg.write_text(yaml.safe_dump(laneway_config(fleet.url, redis_up()), sort_keys=False))
         port = free_port()
-        lw = Server("laneway", [PY, "-m", "router.cli", "serve", "--config", str(cfg),
-                                "--port", str(port)], port, "/readyz", out / "laneway.log", sut,
-                    cwd=src)
+        if args.bare:
+            lw = Server("bare", [PY, "-m", "loadtests.bench.bare_passthrough", str(port)], port,
+                        "/healthz", out / "bare.log", sut, env={"UPSTREAM": fleet.url}, cwd=src)
+        else:
+            lw = Server("laneway", [PY, "-m", "router.cli", "serve", "--config", str(cfg),
+                                    "--port", str(port)], port, "/readyz", out / "laneway.log",
+                        sut, cwd=src)
         nonce = secrets.token_hex(4)  # Redis (L2) outlives this laneway: no repeats
 
         def script(tag: str) -> Path:  # unique bodies must not repeat across wrk runs
@@ -156,10 +172,12 @@ def main(argv: list[str] | None = None) -> int:
         fleet.stop()
     prof = parse_raw(raw.read_text())
     console = Console(width=max(Console().width, 160))
-    console.print(f"laneway under wrk c{args.connections}, {args.body} "
+    console.print(f"{'bare pass-through' if args.bare else 'laneway'} under wrk c{args.connections}, {args.body} "
                   f"{'identical' if args.identical else 'unique'} bodies: "
                   f"{result.rps:,.0f} req/s, p50 {result.p50_ms:.2f} ms, cache {result.cache}; "
                   f"{prof.total} busy samples ({prof.idle} idle left out)")
+    console.print(_table("self time by package (compare with --bare)", prof.package, prof.total,
+                         args.top))
     console.print(_table("self time (hottest lines)", prof.own, prof.total, args.top))
     console.print(_table("inclusive time (functions)", prof.incl, prof.total, args.top))
     console.print(_table("inclusive time, laneway's own functions", prof.ours, prof.total,
