@@ -172,7 +172,8 @@ def main(argv: list[str] | None = None) -> int:
         fleet.stop()
     prof = parse_raw(raw.read_text())
     console = Console(width=max(Console().width, 160))
-    console.print(f"{'bare pass-through' if args.bare else 'laneway'} under wrk c{args.connections}, {args.body} "
+    who = "bare pass-through" if args.bare else "laneway"
+    console.print(f"{who} under wrk c{args.connections}, {args.body} "
                   f"{'identical' if args.identical else 'unique'} bodies: "
                   f"{result.rps:,.0f} req/s, p50 {result.p50_ms:.2f} ms, cache {result.cache}; "
                   f"{prof.total} busy samples ({prof.idle} idle left out)")
