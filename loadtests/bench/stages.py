@@ -47,7 +47,8 @@ def _stages(kind: str) -> list[Stage]:
     from starlette.responses import Response
 
     from policies.lanes import Endpoint, classify
-    from router.body import validate
+    from router import endpoints
+    from router.body import read_body, validate
     from router.config import parse
     from router.context import RequestContext
     from router.metrics import Metrics
@@ -65,6 +66,9 @@ def _stages(kind: str) -> list[Stage]:
     session = loop.run_until_complete(_session(aiohttp))
     rt = Runtime.build(config, Metrics(), session)
     body = orjson.loads(raw)
+    counter = iter(range(10**9))
+    # A unique body per call (the benchmark's "unique" cell): no decision or trim memo hits.
+    unique = [orjson.loads(body_obj.render(str(i))) for i in range(5 * 2000 + 64)]
 
     def ctx() -> Any:
         return RequestContext(request_id="r", endpoint=endpoint, body=body, headers=headers,
@@ -90,14 +94,33 @@ def _stages(kind: str) -> list[Stage]:
         c.decision, c.model = planned.decision, model
         record(rt, c, [answer], True)
 
+    def plan_unique() -> object:
+        c = ctx()
+        c.body = unique[next(counter) % len(unique)]
+        return plan(rt, c)
+
+    request = _FakeRequest(raw, headers)
+
+    def read() -> object:
+        request.sent = False
+        coro = read_body(request, 1 << 20)  # type: ignore[arg-type]
+        try:
+            coro.send(None)
+        except StopIteration as done:
+            return done.value
+        raise RuntimeError("read_body waited")
+
     out: list[Stage] = [
         ("parse body (orjson.loads)", lambda: orjson.loads(raw)),
+        ("read_body (one receive)", read),
         ("validate", lambda: validate(endpoint, body)),
         ("auth (KeyRing.tenant)", lambda: rt.keys.tenant(headers.get("authorization"))),
         ("request id (uuid4().hex)", lambda: uuid.uuid4().hex),
+        ("request id (laneway's)", lambda: endpoints.request_id(request)),  # type: ignore[arg-type]
         ("RequestContext()", ctx),
         ("classify", lambda: classify(endpoint, body, headers)),
         ("plan (classify+trim+choose)", lambda: plan(rt, ctx())),
+        ("plan, unique body (no memo)", plan_unique),
         ("body_for (FIM trim per family) + dumps", fresh_body),
         ("answer_headers", planned.answer_headers),
         ("starlette Response(...)", lambda: Response(answer, media_type="application/json",
@@ -108,6 +131,25 @@ def _stages(kind: str) -> list[Stage]:
     loop.run_until_complete(session.close())
     loop.close()
     return out
+
+
+class _FakeRequest:
+    """What read_body and request_id use of a Starlette Request: headers, one receive."""
+
+    def __init__(self, raw: bytes, headers: Any) -> None:
+        self.raw, self.headers, self.sent = raw, headers, False
+        self.scope = {"type": "http"}
+
+    async def receive(self) -> dict[str, Any]:
+        self.sent = True
+        return {"type": "http.request", "body": self.raw, "more_body": False}
+
+    _receive = receive
+
+    async def stream(self) -> Any:  # Starlette's, reduced to the one message used here
+        message = await self.receive()
+        yield message["body"]
+        yield b""
 
 
 async def _session(aiohttp: Any) -> Any:
