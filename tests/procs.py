@@ -112,6 +112,7 @@ class RedisServer(_Stops):
 
     def __init__(self, workdir: Path, *extra: str, port: int | None = None) -> None:
         self.workdir, self.extra = workdir, extra
+        self.password = extra[extra.index("--requirepass") + 1] if "--requirepass" in extra else ""
         self.port = port or low_port()
         self.start()
 
@@ -138,7 +139,7 @@ class RedisServer(_Stops):
         with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as s:
             s.settimeout(0.2)
             s.sendall(b"PING\r\n")
-            return s.recv(64).startswith(b"+PONG")
+            return s.recv(64).startswith((b"+PONG", b"-NOAUTH"))  # up (with a password)
 
     def freeze(self) -> None:
         self.proc.send_signal(signal.SIGSTOP)
@@ -155,8 +156,9 @@ class RedisServer(_Stops):
     stop = kill  # no graceful end needed: nothing is kept
 
     def cli(self, *args: str) -> str:
-        out = subprocess.run([REDIS_CLI, "-p", str(self.port), *args], capture_output=True,
-                             timeout=5, check=True)
+        auth = ["-a", self.password, "--no-auth-warning"] if self.password else []
+        out = subprocess.run([REDIS_CLI, "-p", str(self.port), *auth, *args],
+                             capture_output=True, timeout=5, check=True)
         return out.stdout.decode().strip()
 
     def answers(self) -> int:
