@@ -15,14 +15,20 @@ from policies.lanes import Endpoint
 from router.errors import InvalidRequest, RequestTooLarge
 from router.supersede import ClientGone
 
+_UNREAD = "<unread>"
+
 
 async def read_json(request: Request, limit: int) -> dict[str, Any]:
     return (await read_body(request, limit))[0]
 
 
-async def read_body(request: Request, limit: int) -> tuple[dict[str, Any], int]:
-    """The body as a JSON object, and its size in bytes (a cheap proxy for its tokens)."""
-    declared = request.headers.get("content-length")
+async def read_body(
+    request: Request, limit: int, declared: str | None = _UNREAD
+) -> tuple[dict[str, Any], int]:
+    """The body as a JSON object, and its size in bytes (a cheap proxy for its tokens).
+    `declared`: the Content-Length header when the caller has the headers at hand."""
+    if declared is _UNREAD:
+        declared = request.headers.get("content-length")
     if declared is not None:
         try:
             if int(declared) > limit:

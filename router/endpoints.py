@@ -27,7 +27,10 @@ _JSON = "application/json"
 
 
 def request_id(request: Request) -> str:
-    rid = request.headers.get("x-request-id")
+    return _request_id(request.headers.get("x-request-id"))
+
+
+def _request_id(rid: str | None) -> str:
     # Echo a caller's id only when it is short and plain: it lands in logs and headers.
     if rid and len(rid) <= 64 and rid.replace("-", "").replace("_", "").isalnum():
         return rid
@@ -58,6 +61,13 @@ def error_response(
     return Response(err.body(), status_code=err.status, media_type=_JSON, headers=headers)
 
 
+def plain_headers(request: Request) -> dict[str, str]:
+    """The request's headers as a plain dict (names are lower-case in ASGI; the first of
+    repeated headers wins, as with Starlette's `Headers.get`). Starlette's lookups scan the
+    raw list and raise KeyError on a miss; a request reads a dozen headers, most absent."""
+    return {k.decode("latin-1"): v.decode("latin-1") for k, v in reversed(request.scope["headers"])}
+
+
 def _runtime(request: Request) -> Runtime:
     rt: Runtime = request.app.state.runtime
     return rt
@@ -66,19 +76,22 @@ def _runtime(request: Request) -> Runtime:
 async def _model_call(request: Request, endpoint: Endpoint) -> Response:
     started = time.perf_counter()
     rt = _runtime(request)
-    rid = request_id(request)
+    headers = plain_headers(request)
+    rid = _request_id(headers.get("x-request-id"))
     ctx: RequestContext | None = None
     try:
-        tenant = rt.keys.tenant(request.headers.get("authorization"))
+        tenant = rt.keys.tenant(headers.get("authorization"))
         await rt.limiter.admit(tenant)  # before reading the body: a refusal costs nothing
-        body, size = await read_body(request, rt.config.raw.server.max_body_bytes)
+        body, size = await read_body(
+            request, rt.config.raw.server.max_body_bytes, headers.get("content-length")
+        )
         validate(endpoint, body)
         scrub(body)  # before any stage reads it: only the config says where a call goes
         ctx = RequestContext(
             request_id=rid,
             endpoint=endpoint,
             body=body,
-            headers=request.headers,
+            headers=headers,
             tenant=tenant,
             started=started,
             stream=bool(body.get("stream")),
