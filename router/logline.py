@@ -29,6 +29,7 @@ ACCESS = logging.getLogger("laneway.access")
 BATCH_S = 0.05  # the writer thread wakes at most this often under load
 # The parts of a request body that hold what the user typed or the code they sent.
 _PROMPT_FIELDS = ("messages", "prompt", "suffix", "input", "instructions")
+_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_APPEND_NEWLINE
 
 
 def fields(
@@ -36,15 +37,19 @@ def fields(
     log_prompts: bool = False,
 ) -> dict[str, Any]:
     d = ctx.decision
+    model = ctx.model
+    ttft = ctx.ttft_s
+    # Enums (StrEnum) and tuples go to orjson as they are: it writes them as strings and
+    # arrays, so the line is the same without converting them here.
     line: dict[str, Any] = {
         "ts": round(time.time(), 3),
         "request_id": ctx.request_id,
         "tenant": ctx.tenant,
-        "endpoint": ctx.endpoint.value,
-        "lane": ctx.lane,
-        "reasons": list(d.reasons) if d is not None else [],
+        "endpoint": ctx.endpoint,
+        "lane": d.lane if d is not None else "qa",
+        "reasons": d.reasons if d is not None else (),
         "requested_model": ctx.requested_model,
-        "model": ctx.model.name if ctx.model is not None else None,
+        "model": model.name if model is not None else None,
         "cache": ctx.cache,
         "stream": ctx.stream,
         "tokens_in": ctx.input_tokens,
@@ -52,7 +57,7 @@ def fields(
         "tokens_out": ctx.output_tokens,
         "cost_usd": round(cost_usd, 8),
         "saved_usd": round(saved_usd, 8),
-        "ttft_ms": None if ctx.ttft_s is None else round(ctx.ttft_s * 1000, 2),
+        "ttft_ms": None if ttft is None else round(ttft * 1000, 2),
         "duration_ms": round(duration_s * 1000, 2),
         "overhead_ms": round(ctx.overhead_s * 1000, 3),
         "status": ctx.status,
@@ -75,8 +80,7 @@ def emit(
     line = fields(ctx, cost_usd, saved_usd, duration_s, log_prompts)
     # OPT_NON_STR_KEYS/default=str: a prompt may hold anything JSON can; never fail a request
     # over its log line.
-    options = orjson.OPT_NON_STR_KEYS | orjson.OPT_APPEND_NEWLINE
-    data = orjson.dumps(line, default=str, option=options)
+    data = orjson.dumps(line, default=str, option=_OPTIONS)
     handlers = ACCESS.handlers
     if len(handlers) == 1 and isinstance(handlers[0], _LineQueue) and not ACCESS.filters:
         # Our own writer: hand it the bytes. A LogRecord would cost more than the line.
@@ -112,21 +116,26 @@ class AccessLog:
         ACCESS.propagate = False
 
     def _write(self) -> None:
-        # One wake-up per batch, not per line: after the first line of a batch the thread
-        # sleeps BATCH_S, so the lines queued meanwhile cost the loop a plain put (no
-        # waiting getter to wake), then goes out in one write and one flush.
+        # Under load the thread never waits on the queue: it sleeps BATCH_S, takes every
+        # line queued meanwhile, writes them at once, and sleeps again, so the loop's put
+        # never has a waiting getter to wake (a futex call and a GIL hand-off per batch).
+        # Only after a sleep that found nothing does it block until the next line.
         lines = self._handler.lines
         while True:
             batch = [lines.get()]
-            time.sleep(BATCH_S)
-            with contextlib.suppress(queue.Empty):
-                while True:
-                    batch.append(lines.get_nowait())
-            done = None in batch
-            self._out.write(b"".join(line for line in batch if line is not None))
-            self._out.flush()
-            if done:
-                return
+            while True:
+                time.sleep(BATCH_S)
+                with contextlib.suppress(queue.Empty):
+                    while True:
+                        batch.append(lines.get_nowait())
+                if not batch:
+                    break  # quiet: back to waiting for the next line
+                done = None in batch
+                self._out.write(b"".join(line for line in batch if line is not None))
+                self._out.flush()
+                if done:
+                    return
+                batch = []
 
     def close(self) -> None:
         ACCESS.removeHandler(self._handler)

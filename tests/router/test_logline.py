@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import logging
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -90,3 +91,31 @@ def test_configured_handlers_get_ordinary_records(caplog: pytest.LogCaptureFixtu
         record(rt, context(rt), answer(3, 4), True)
     (rec,) = [r for r in caplog.records if r.name == "laneway.access"]
     assert orjson.loads(rec.getMessage())["tokens_out"] == 4
+
+
+class _Signalling(io.BytesIO):
+    """A stream that says when the writer thread has written a batch."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.wrote = threading.Event()
+
+    def write(self, data: Any) -> int:
+        n = super().write(data)
+        self.wrote.set()
+        return n
+
+
+def test_lines_after_a_written_batch_still_come_out_in_order() -> None:
+    out = _Signalling()
+    log = logline.AccessLog(out)
+    rt = runtime()
+    try:
+        record(rt, context(rt, request_id="a"), answer(1, 1), True)
+        assert out.wrote.wait(5)  # the first batch is out; the writer keeps going
+        for rid in ("b", "c"):
+            record(rt, context(rt, request_id=rid), answer(1, 1), True)
+    finally:
+        log.close()
+    ids = [orjson.loads(x)["request_id"] for x in out.getvalue().splitlines()]
+    assert ids == ["a", "b", "c"]
