@@ -19,6 +19,7 @@ from policies import tokens
 from router import endpoints, openapi
 from router.config import Config, load
 from router.errors import LanewayError, MethodNotAllowed, RouteNotFound
+from router.front import Laneway, bug_response
 from router.logline import open_access_log
 from router.metrics import Metrics
 from router.recorder import describe
@@ -79,10 +80,17 @@ def create_app(config: Config) -> FastAPI:
             if access_log is not None:
                 access_log.close()
 
-    app = FastAPI(
+    app = Laneway(
         title="laneway", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None,
         redirect_slashes=False,
+        # laneway exports Prometheus metrics itself; FastAPI's own OpenTelemetry hooks
+        # would otherwise ask the OpenTelemetry API whether they are wanted on every request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
+    # The model routes skip FastAPI's middleware stack (router/front.py); they are also
+    # registered below so that the route table (405s, tests) stays whole.
+    app.hot = {prefix + path: handler for path, handler in MODEL_ROUTES.items()
+               for prefix in ("/v1", "")}
     # Plain Starlette routes: no dependency injection or body parsing on the hot path.
     for path, handler in MODEL_ROUTES.items():
         for prefix in ("/v1", ""):
@@ -109,9 +117,7 @@ def create_app(config: Config) -> FastAPI:
         return endpoints.error_response(err, endpoints.request_id(request))
 
     async def on_bug(request: Request, exc: Exception) -> Response:
-        # Starlette logs the traceback; the client still gets the OpenAI shape, no details.
-        err = LanewayError("laneway failed on this request; it has been logged.")
-        return endpoints.error_response(err, endpoints.request_id(request))
+        return bug_response(request)  # Starlette logs the traceback
 
     app.add_exception_handler(LanewayError, on_laneway_error)
     app.add_exception_handler(HTTPException, on_http_error)
