@@ -21,6 +21,8 @@ from typing import Any
 
 import aiohttp
 import orjson
+from multidict import CIMultiDict, CIMultiDictProxy
+from yarl import URL
 
 from policies.catalog import ModelSpec
 from policies.lanes import Endpoint
@@ -110,6 +112,20 @@ class OpenAIUpstream:
 
     def __init__(self, session: aiohttp.ClientSession) -> None:
         self._session = session
+        # Per (model, endpoint): the parsed URL and the finished headers, built once (aiohttp
+        # parses a str URL and converts a plain dict of headers on every call). One instance
+        # per Runtime, so a reload starts afresh; the spec is kept to check it is the same.
+        self._targets: dict[tuple[str, Endpoint], tuple[ModelSpec, URL, CIMultiDictProxy[str]]] = {}
+
+    def _target(self, model: ModelSpec, endpoint: Endpoint) -> tuple[URL, CIMultiDictProxy[str]]:
+        t = self._targets.get((model.name, endpoint))
+        if t is None or t[0] is not model:
+            headers = CIMultiDict({"content-type": "application/json"})
+            if model.api_key:
+                headers["authorization"] = "Bearer " + model.api_key.reveal()
+            url = URL(model.api_base + PATHS[endpoint])
+            t = self._targets[(model.name, endpoint)] = (model, url, CIMultiDictProxy(headers))
+        return t[1], t[2]
 
     async def open(
         self,
@@ -120,10 +136,7 @@ class OpenAIUpstream:
         timeouts: Timeouts,
         started: float,
     ) -> Reply:
-        headers = {"content-type": "application/json"}
-        if model.api_key:
-            headers["authorization"] = "Bearer " + model.api_key.reveal()
-        url = model.api_base + PATHS[endpoint]
+        url, headers = self._target(model, endpoint)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeouts.total_s
         # A non-streamed answer is silent until it is whole: it has no first token to time
