@@ -48,6 +48,10 @@ def _serve(args: argparse.Namespace) -> int:
             loop="uvloop",
             http="httptools",
             access_log=False,  # laneway writes its own: one JSON line per request
+            # Nothing in laneway reads the client's address, so X-Forwarded-* need not be
+            # parsed into every request (one middleware layer less); no `server:` banner.
+            proxy_headers=False,
+            server_header=False,
             log_level=args.log_level,
             timeout_graceful_shutdown=int(cfg.raw.server.shutdown_grace_s),
         )

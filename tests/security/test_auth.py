@@ -66,6 +66,7 @@ def test_each_configured_key_is_let_in(guarded: Proc, upstream: Proc, client: ht
                                        key: str):
     r = client.post(guarded.url + "/v1/chat/completions", json=CHAT, headers=auth(key))
     assert r.status_code == 200, r.text
+    assert "server" not in r.headers  # no banner naming the server software
     # The upstream got laneway's key, never the client's.
     assert fleet_log(upstream)[-1]["authorization"]["value"] == "Bearer " + UPSTREAM_KEY
 
