@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import os
 import secrets
 import time
+from collections.abc import Awaitable, Callable
 
 import orjson
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -21,7 +23,7 @@ from router.pipeline import Pipeline
 from router.recorder import record
 from router.runtime import Runtime
 from router.scrub import scrub
-from router.supersede import guarded
+from router.supersede import guard
 
 _JSON = "application/json"
 
@@ -73,61 +75,72 @@ def _runtime(request: Request) -> Runtime:
     return rt
 
 
-async def _model_call(request: Request, endpoint: Endpoint) -> Response:
-    started = time.perf_counter()
-    rt = _runtime(request)
-    headers = plain_headers(request)
-    rid = _request_id(headers.get("x-request-id"))
-    ctx: RequestContext | None = None
-    try:
-        tenant = rt.keys.tenant(headers.get("authorization"))
-        await rt.limiter.admit(tenant)  # before reading the body: a refusal costs nothing
-        body, size = await read_body(
-            request, rt.config.raw.server.max_body_bytes, headers.get("content-length")
-        )
-        validate(endpoint, body)
-        scrub(body)  # before any stage reads it: only the config says where a call goes
-        ctx = RequestContext(
-            request_id=rid,
-            endpoint=endpoint,
-            body=body,
-            headers=headers,
-            tenant=tenant,
-            started=started,
-            stream=bool(body.get("stream")),
-            body_bytes=size,
-            requested_model=body["model"],
-        )
-        # Cancelled if the client leaves or a newer completion of its session arrives.
-        return await guarded(request, ctx, Pipeline(rt).handle(ctx), rt.sessions)
-    except LanewayError as err:
-        if ctx is not None:
-            ctx.status = err.status
-            record(rt, ctx)
-        else:  # refused before its lane was known (401, 413, 429, 400): counted all the same
-            rt.metrics.requests.labels("none", "none", str(err.status), "bypass").inc()
-        return error_response(err, rid, ctx)
-    except Exception:
-        if ctx is not None:  # a bug: still close the request's books, then let it surface
-            ctx.status, ctx.error_reason = 500, "internal"
-            record(rt, ctx)
-        raise
+def _model_route(endpoint: Endpoint) -> Callable[[Request], Awaitable[Response]]:
+    """The handler of one model route. A closure rather than a wrapper calling a shared
+    coroutine: every await of the request resumes through each frame on its way."""
+
+    async def model_call(request: Request) -> Response:
+        started = time.perf_counter()
+        rt = _runtime(request)
+        headers = plain_headers(request)
+        rid = _request_id(headers.get("x-request-id"))
+        ctx: RequestContext | None = None
+        try:
+            tenant = rt.keys.tenant(headers.get("authorization"))
+            await rt.limiter.admit(tenant)  # before reading the body: a refusal costs nothing
+            body, size = await read_body(
+                request, rt.config.raw.server.max_body_bytes, headers.get("content-length")
+            )
+            validate(endpoint, body)
+            scrub(body)  # before any stage reads it: only the config says where a call goes
+            ctx = RequestContext(
+                request_id=rid,
+                endpoint=endpoint,
+                body=body,
+                headers=headers,
+                tenant=tenant,
+                started=started,
+                stream=bool(body.get("stream")),
+                body_bytes=size,
+                requested_model=body["model"],
+            )
+            # supersede.guarded, inlined: cancelled if the client leaves or a newer
+            # completion of its session arrives.
+            turn = guard(request, ctx, rt.sessions)
+            try:
+                try:
+                    response = await Pipeline(rt).handle(ctx)
+                except asyncio.CancelledError:
+                    err = turn.cancelled()
+                    if err is None:
+                        raise
+                    raise err from None
+                if turn.reason is not None:  # cancelled just as the answer arrived
+                    await turn.drop(response)
+                return turn.answered(response)
+            finally:
+                turn.close()
+        except LanewayError as err:
+            if ctx is not None:
+                ctx.status = err.status
+                record(rt, ctx)
+            else:  # refused before its lane was known (401, 413, 429, 400): counted all the same
+                rt.metrics.requests.labels("none", "none", str(err.status), "bypass").inc()
+            return error_response(err, rid, ctx)
+        except Exception:
+            if ctx is not None:  # a bug: still close the request's books, then let it surface
+                ctx.status, ctx.error_reason = 500, "internal"
+                record(rt, ctx)
+            raise
+
+    model_call.__qualname__ = model_call.__name__ = endpoint.name.lower()
+    return model_call
 
 
-async def chat(request: Request) -> Response:
-    return await _model_call(request, Endpoint.CHAT)
-
-
-async def completions(request: Request) -> Response:
-    return await _model_call(request, Endpoint.COMPLETIONS)
-
-
-async def responses(request: Request) -> Response:
-    return await _model_call(request, Endpoint.RESPONSES)
-
-
-async def embeddings(request: Request) -> Response:
-    return await _model_call(request, Endpoint.EMBEDDINGS)
+chat = _model_route(Endpoint.CHAT)
+completions = _model_route(Endpoint.COMPLETIONS)
+responses = _model_route(Endpoint.RESPONSES)
+embeddings = _model_route(Endpoint.EMBEDDINGS)
 
 
 async def models(request: Request) -> Response:

@@ -57,7 +57,8 @@ class ClientGone(LanewayError):
 class Turn:
     """One request's claim to its session, and the handle to cancel it."""
 
-    __slots__ = ("ctx", "key", "reason", "settled", "task", "waiting")
+    __slots__ = ("ctx", "key", "reason", "relaying", "request", "sessions", "settled", "task",
+                 "timer", "waiting", "watcher")
 
     def __init__(self, ctx: RequestContext, task: asyncio.Task[object] | None) -> None:
         self.ctx = ctx
@@ -66,6 +67,11 @@ class Turn:
         self.reason: str | None = None  # "gone" | "superseded"
         self.waiting = True  # on the upstream: a cancel may be delivered
         self.settled = False
+        self.relaying = False  # its stream is relayed under the session's claim
+        self.request: Request | None = None
+        self.sessions: Sessions | None = None
+        self.timer: asyncio.TimerHandle | None = None
+        self.watcher: asyncio.Task[None] | None = None
 
     def cancel(self, reason: str) -> None:
         if self.reason is not None:
@@ -77,6 +83,47 @@ class Turn:
             self.ctx.status = Superseded.status
         if self.waiting and self.task is not None:
             self.task.cancel()
+
+    # -- the guarded await's steps (see `guarded`) --------------------------------------
+
+    def cancelled(self) -> LanewayError | None:
+        """The pipeline was cancelled: the error to answer with if this turn did it (the
+        client left, it was superseded), None if the cancellation came from elsewhere."""
+        self.waiting = False
+        if self.reason is None or self.task is None:
+            return None
+        self.task.uncancel()
+        return self.error()
+
+    async def drop(self, response: Response) -> None:
+        """Cancelled just as the answer arrived: release it and raise the turn's error."""
+        self.waiting = False
+        if isinstance(response, StreamingResponse):
+            await response.body_iterator.aclose()  # type: ignore[attr-defined]
+        raise self.error()
+
+    def answered(self, response: Response) -> Response:
+        """The response, its stream relayed under the session's claim if it has one."""
+        self.waiting = False
+        if self.key is not None and isinstance(response, StreamingResponse):
+            assert self.sessions is not None
+            self.relaying = True
+            response.body_iterator = self.relay(response.body_iterator, self.sessions)
+        return response
+
+    def close(self) -> None:
+        """Stop guarding: no watcher from now on; the session is left unless a relay has it."""
+        self.waiting = False
+        if self.timer is not None:
+            self.timer.cancel()
+        if self.watcher is not None:
+            self.watcher.cancel()
+        self.settled = True
+        self.request = None
+        if not self.relaying:
+            self.task = None
+            if self.sessions is not None:
+                self.sessions.leave(self)
 
     def error(self) -> LanewayError:
         if self.reason == "superseded":
@@ -160,51 +207,45 @@ async def _watch(request: Request, turn: Turn) -> None:
             return
 
 
-async def guarded(
-    request: Request, ctx: RequestContext, work: Awaitable[Response], sessions: Sessions
-) -> Response:
-    """Await `work` (the pipeline), cancelling it if the client leaves or it is superseded.
+def guard(request: Request, ctx: RequestContext, sessions: Sessions) -> Turn:
+    """Guard the current task, which runs the pipeline next: it is cancelled if the client
+    leaves or a newer completion of its session arrives.
 
-    Raises ClientGone or Superseded in those cases (rendered by the endpoint).
+    The caller awaits the pipeline itself, as `guarded` shows (the endpoints inline it: one
+    coroutine frame less for every await of the request to resume through).
     """
-    task = asyncio.current_task()
-    turn = Turn(ctx, task)
     loop = asyncio.get_running_loop()
-    watcher: list[asyncio.Task[None]] = []
-
-    def watch() -> None:
-        if turn.task is not None and turn.reason is None:
-            watcher.append(loop.create_task(_watch(request, turn)))
-
-    timer = loop.call_later(WATCH_AFTER_S, watch)
+    turn = Turn(ctx, asyncio.current_task())
+    turn.request, turn.sessions = request, sessions
+    turn.timer = loop.call_later(WATCH_AFTER_S, _watch_later, turn)
     session = ctx.headers.get(SESSION_HEADER)
     if session:
         # Runs once the pipeline first waits, by which time it has classified the request.
         loop.call_soon(sessions.settle, turn, session)
-    streaming = False
+    return turn
+
+
+def _watch_later(turn: Turn) -> None:
+    if turn.task is not None and turn.reason is None and turn.request is not None:
+        turn.watcher = asyncio.get_running_loop().create_task(_watch(turn.request, turn))
+
+
+async def guarded(
+    request: Request, ctx: RequestContext, work: Awaitable[Response], sessions: Sessions
+) -> Response:
+    """Await `work` (the pipeline) under `guard`: raises ClientGone or Superseded when the
+    client left or a newer completion replaced it."""
+    turn = guard(request, ctx, sessions)
     try:
         try:
             response = await work
         except asyncio.CancelledError:
-            if turn.reason is None or task is None:
+            err = turn.cancelled()
+            if err is None:
                 raise
-            task.uncancel()
-            raise turn.error() from None
-        finally:
-            turn.waiting = False
+            raise err from None
         if turn.reason is not None:  # cancelled just as the answer arrived
-            if isinstance(response, StreamingResponse):
-                await response.body_iterator.aclose()  # type: ignore[attr-defined]
-            raise turn.error()
-        if turn.key is not None and isinstance(response, StreamingResponse):
-            streaming = True
-            response.body_iterator = turn.relay(response.body_iterator, sessions)
-        return response
+            await turn.drop(response)
+        return turn.answered(response)
     finally:
-        timer.cancel()
-        if watcher:
-            watcher[0].cancel()
-        turn.settled = True
-        if not streaming:
-            turn.task = None
-            sessions.leave(turn)
+        turn.close()
