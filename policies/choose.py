@@ -35,8 +35,12 @@ from policies.policy import LANE_NAMES, LanePolicy, Policy
 
 _PRIOR_SHARE = {Tier.SMALL: 0.25, Tier.MEDIUM: 0.5, Tier.LARGE: 0.75}
 
+# Needs, Candidate and Choice are built several times per request and never changed once
+# built; not `frozen`, whose __init__ sets each field through object.__setattr__ (~0.9 us
+# more per object here).
 
-@dataclass(frozen=True, slots=True)
+
+@dataclass(slots=True)
 class Needs:
     tools: bool = False  # the request offers tools or carries tool-call history
     fim: bool = False  # a fill-in-the-middle completion
@@ -45,7 +49,7 @@ class Needs:
     session: str | None = None  # affinity.session_key(...)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Candidate:
     model: ModelSpec
     predicted_ttft_ms: float | None  # learned EWMA; None without data
@@ -55,7 +59,7 @@ class Candidate:
     reasons: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Choice:
     lane: str
     candidates: tuple[Candidate, ...]  # try in this order, once each
@@ -67,6 +71,10 @@ class Choice:
     @property
     def model(self) -> ModelSpec | None:
         return self.candidates[0].model if self.candidates else None
+
+
+def _head(lane: str, lp: LanePolicy) -> str:
+    return f"lane {lane}: {lp.objective}, ttft target {lp.ttft_target_ms} ms"
 
 
 class Chooser:
@@ -99,6 +107,7 @@ class Chooser:
             for lane in LANE_NAMES
         }
         self._keys = {lane: self._key(policy.lane(lane)) for lane in LANE_NAMES}
+        self._heads = {lane: _head(lane, policy.lane(lane)) for lane in LANE_NAMES}
 
     # -- decisions -------------------------------------------------------------------
     def choose(self, lane: str, needs: Needs, *, dry_run: bool = False) -> Choice:
@@ -123,7 +132,7 @@ class Chooser:
         fast.sort(key=key)
         slow.sort(key=lambda c: (c.predicted_ttft_ms or 0.0, c.predicted_cost_usd, self._pos(c)))
         ordered = fast + slow
-        head = f"lane {lane}: {lp.objective}, ttft target {lp.ttft_target_ms} ms"
+        head = self._heads.get(lane) or _head(lane, lp)
         if not ordered:
             return self._empty(lane, head, rejected, now)
         reasons = [head]

@@ -22,7 +22,7 @@ TOOL_ITEM_TYPES = frozenset(
 )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # built per request, never changed; frozen's __init__ costs ~1 us
 class View:
     tool_signal: str | None  # a shape reason if the body is tool traffic
     system: tuple[str, ...] = ()

@@ -88,6 +88,8 @@ def classify(endpoint: Endpoint, body: dict[str, Any], headers: Mapping[str, str
         notes.append(f"header: invalid {OVERRIDE_HEADER}={override[:32]!r} ignored")
 
     decision = _classify(endpoint, body, headers, notes)
+    if not notes:  # the usual case: the decision as made
+        return decision
     return LaneDecision(decision.lane, decision.reasons + tuple(notes), decision.source)
 
 
@@ -240,10 +242,13 @@ def _side_job(view: View) -> str | None:
         return None
     for text in view.system + view.last_user[:1]:
         head = text[: mk.LOWER_HEAD].lower()  # bounded: never lower-case a whole body
-        if not any(head.find(word) >= 0 for word in mk.SIDE_JOB_WORDS):
-            continue  # every side-job phrase holds one of these words
+        for word in mk.SIDE_JOB_WORDS:  # every side-job phrase holds one of these words
+            if word in head:
+                break
+        else:
+            continue
         for needle, label in mk.SIDE_JOBS:
-            if head.find(needle) >= 0:
+            if needle in head:
                 return label
     return None
 

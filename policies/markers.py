@@ -195,6 +195,11 @@ def first_marker(
     text: str, markers: tuple[tuple[str, str], ...], head: int, tail: int
 ) -> str | None:
     """The label of the first marker found in the text's head/tail windows."""
+    if len(text) <= head + tail:  # the windows cover it all: a plain `in` per needle
+        for needle, label in markers:
+            if needle in text:
+                return label
+        return None
     for needle, label in markers:
         if find_in_window(text, needle, head, tail):
             return label
@@ -202,6 +207,11 @@ def first_marker(
 
 
 def first_literal(text: str, needles: tuple[str, ...], head: int, tail: int) -> str | None:
+    if len(text) <= head + tail:  # the windows cover it all: a plain `in` per needle
+        for needle in needles:
+            if needle in text:
+                return needle
+        return None
     for needle in needles:
         if find_in_window(text, needle, head, tail):
             return needle
