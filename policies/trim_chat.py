@@ -39,7 +39,8 @@ def _strings(obj: Any) -> Iterator[str]:
 
 def _images(obj: Any) -> int:
     if isinstance(obj, dict):
-        own = 1 if obj.get("type") in _IMAGE_TYPES else 0
+        kind = obj.get("type")  # any JSON value: a list here is not hashable
+        own = 1 if isinstance(kind, str) and kind in _IMAGE_TYPES else 0
         return own + sum(_images(v) for k, v in obj.items() if k not in _SKIP_KEYS)
     if isinstance(obj, list):
         return sum(_images(v) for v in obj)

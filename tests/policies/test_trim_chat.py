@@ -179,3 +179,10 @@ def test_cline_style_results_in_user_turns() -> None:
     parts = result.body["messages"][3]["content"]
     assert tokens.count(parts[0]["text"]) <= 8192 and parts[1]["text"] == "<environment_details/>"
     assert parts[0]["text"].startswith("[read_file for 'src/big.ts'] Result:\n")
+
+
+def test_a_part_with_an_odd_type_is_counted_not_a_crash() -> None:
+    # {"type": []} in a content part used to raise TypeError (a 500) while counting.
+    body = {"messages": [{"role": "user", "content": [{"type": [], "text": "hi"}]}]}
+    result = trim_chat(body, TrimBudget(input_tokens=1000))
+    assert result.body is body and result.tokens_after > 0
