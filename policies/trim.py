@@ -19,7 +19,16 @@ from typing import Any
 
 from policies import scope as scopes
 from policies.fim import FimPrompt, parse, render, stop_markers, vocabulary
-from policies.trim_chat import PER_MESSAGE, cost, estimate, keep_tail, shrink, units, upper
+from policies.trim_chat import (
+    PER_MESSAGE,
+    cost,
+    estimate,
+    keep_tail,
+    shrink,
+    units,
+    upper,
+    upper_and_estimate,
+)
 from policies.trim_fim import find_hole, fit, fit_hole
 
 LINE_MAX_TOKENS = 64  # the rest of one line; long lines of code are rarely over 40 tokens
@@ -215,8 +224,11 @@ def _is_result(m: Any) -> bool:
 
 def _fixed_cost(body: dict[str, Any]) -> int:
     """Tool schemas and Responses instructions: sent every time, never cut."""
-    extra = [body[k] for k in ("tools", "functions", "instructions") if body.get(k)]
-    return sum(cost(x) - PER_MESSAGE for x in extra)
+    total = 0
+    for k in ("tools", "functions", "instructions"):
+        if body.get(k):
+            total += cost(body[k]) - PER_MESSAGE
+    return total
 
 
 def trim_chat(body: dict[str, Any], budget: TrimBudget) -> TrimResult:
@@ -225,8 +237,8 @@ def trim_chat(body: dict[str, Any], budget: TrimBudget) -> TrimResult:
     if not isinstance(messages, list) or not messages:
         return _result(body, 0, 0)
     limit = budget.input_tokens - _fixed_cost(body)
-    if sum(upper(m) for m in messages) <= limit:  # fits by bytes alone: nothing to count
-        n = sum(estimate(m) for m in messages)
+    bound, n = upper_and_estimate(messages)
+    if bound <= limit:  # fits by bytes alone: nothing to count
         return _result(body, n, n)
     last = max((i for i, m in enumerate(messages) if _role(m) == "user"),
                default=len(messages) - 1)
@@ -273,8 +285,9 @@ def trim_agentic(endpoint: str, body: dict[str, Any], budget: TrimBudget) -> Tri
             work[i] = shrink(item, each)
             changed = changed or work[i] is not item
     fixed = _fixed_cost(body)
-    if fixed + sum(upper(m) for m in work) <= window:
-        after = fixed + sum(estimate(m) for m in work)
+    bound, estimated = upper_and_estimate(work)
+    if fixed + bound <= window:
+        after = fixed + estimated
     else:
         after = fixed + sum(cost(m) for m in work)
         if after > window:

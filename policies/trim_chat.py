@@ -58,6 +58,42 @@ def estimate(obj: Any) -> int:
             + IMAGE_TOKENS * _images(obj))
 
 
+def _sizes(obj: Any) -> tuple[int, int, int]:
+    """(upper bounds, estimates, images) over ``obj``'s strings, in one walk: what
+    ``upper`` and ``estimate`` add up, without their generators and second walks."""
+    if isinstance(obj, str):
+        return (tokens.upper_bound(obj), tokens.estimate(obj), 0) if obj else (0, 0, 0)
+    up = est = images = 0
+    if isinstance(obj, dict):
+        kind = obj.get("type")
+        if isinstance(kind, str) and kind in _IMAGE_TYPES:
+            images = 1
+        values: Any = [v for k, v in obj.items() if k not in _SKIP_KEYS]
+    elif isinstance(obj, list):
+        values = obj
+    else:
+        return 0, 0, 0
+    for v in values:
+        if isinstance(v, str):
+            if v:
+                up += tokens.upper_bound(v)
+                est += tokens.estimate(v)
+        elif isinstance(v, dict | list):
+            u, e, i = _sizes(v)
+            up, est, images = up + u, est + e, images + i
+    return up, est, images
+
+
+def upper_and_estimate(objs: list[Any]) -> tuple[int, int]:
+    """``sum(upper(o) for o in objs)`` and ``sum(estimate(o) for o in objs)``, one walk."""
+    up = est = 0
+    for obj in objs:
+        u, e, images = _sizes(obj)
+        up += PER_MESSAGE + u + IMAGE_TOKENS * images
+        est += PER_MESSAGE + e + IMAGE_TOKENS * images
+    return up, est
+
+
 def cost(obj: Any, limit: int | None = None) -> int:
     """Exact cost of one message or item (exact up to ``limit``, then just "over")."""
     total = PER_MESSAGE + IMAGE_TOKENS * _images(obj)

@@ -6,10 +6,12 @@ import copy
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from policies import tokens
 from policies.trim import ContextTooLong, TrimBudget, trim_agentic, trim_chat
-from policies.trim_chat import cost
+from policies.trim_chat import cost, estimate, upper, upper_and_estimate
 
 SYSTEM = {"role": "system", "content": "You are in chat mode. Answer questions about code."}
 
@@ -186,3 +188,21 @@ def test_a_part_with_an_odd_type_is_counted_not_a_crash() -> None:
     body = {"messages": [{"role": "user", "content": [{"type": [], "text": "hi"}]}]}
     result = trim_chat(body, TrimBudget(input_tokens=1000))
     assert result.body is body and result.tokens_after > 0
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=40)
+    | st.sampled_from(["image_url", "input_image", "text", "ünïcödé ✓", ""]),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(
+        st.sampled_from(["role", "content", "type", "text", "image_url", "name", "id",
+                         "tool_calls", "arguments", "parts", "x"]), inner, max_size=5),
+    max_leaves=20,
+)
+
+
+@given(st.lists(_JSON, max_size=6))
+def test_reported_token_figures_match_the_per_message_sums(messages: list[Any]) -> None:
+    # trim_chat reports what upper() and estimate() add up over the messages, computed in
+    # one walk: the token figures (headers, metrics, log, explain) must not move.
+    assert upper_and_estimate(messages) == (sum(upper(m) for m in messages),
+                                            sum(estimate(m) for m in messages))
