@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from policies.policy import LANE_NAMES
 from router import logline
 from router.context import RequestContext
+from router.metrics import add, observe
 from router.runtime import Runtime
 from router.sse import usage_of
 
@@ -24,7 +25,7 @@ def begin(rt: Runtime, ctx: RequestContext) -> None:
     """Count the request in flight; call once, as soon as its lane is decided."""
     if ctx.inflight_lane is None:
         ctx.inflight_lane = ctx.lane
-        rt.metrics.of(rt.metrics.inflight, ctx.inflight_lane).inc()
+        add(rt.metrics.of(rt.metrics.inflight, ctx.inflight_lane))
 
 
 def record(
@@ -37,7 +38,7 @@ def record(
     ctx.recorded = True
     m = rt.metrics
     if ctx.inflight_lane is not None:
-        m.of(m.inflight, ctx.inflight_lane).dec()
+        add(m.of(m.inflight, ctx.inflight_lane), -1)
     duration = time.perf_counter() - ctx.started
     lane = ctx.lane
     model = ctx.model.name if ctx.model else "none"
@@ -47,9 +48,9 @@ def record(
         if ctx.cache not in CACHE_HITS:
             # A cut-off stream was still generated, and billed, upstream.
             cost = ctx.model.cost(ctx.input_tokens, ctx.output_tokens)
-            m.of(m.cost, lane, model).inc(cost)
-            m.of(m.tokens, lane, model, "input").inc(ctx.input_tokens)
-            m.of(m.tokens, lane, model, "output").inc(ctx.output_tokens)
+            add(m.of(m.cost, lane, model), cost)
+            add(m.of(m.tokens, lane, model, "input"), ctx.input_tokens)
+            add(m.of(m.tokens, lane, model, "output"), ctx.output_tokens)
             rt.limiter.charge(ctx.tenant, ctx.input_tokens + ctx.output_tokens)
         if complete:
             # The yardstick: no laneway, every request as sent (untrimmed) to the largest
@@ -57,14 +58,14 @@ def record(
             sent = ctx.input_tokens + ctx.trimmed_tokens
             saved = max(0.0, rt.largest.cost(sent, ctx.output_tokens) - cost)
             if saved > 0:
-                m.of(m.cost_saved, lane).inc(saved)
+                add(m.of(m.cost_saved, lane), saved)
     if ctx.trimmed_tokens:
-        m.of(m.tokens, lane, model, "trimmed").inc(ctx.trimmed_tokens)
-    m.of(m.requests, lane, model, str(ctx.status), ctx.cache).inc()
-    m.of(m.duration, lane, model).observe(duration)
+        add(m.of(m.tokens, lane, model, "trimmed"), ctx.trimmed_tokens)
+    add(m.of(m.requests, lane, model, str(ctx.status), ctx.cache))
+    observe(m.of(m.duration, lane, model), duration)
     if ctx.ttft_s is not None:
-        m.of(m.ttft, lane, model).observe(ctx.ttft_s)
-    m.of(m.overhead, lane).observe(ctx.overhead_s)
+        observe(m.of(m.ttft, lane, model), ctx.ttft_s)
+    observe(m.of(m.overhead, lane), ctx.overhead_s)
     for name in {name for name, _ in ctx.attempts}:
         sync_model_up(rt, name)
     logline.emit(ctx, cost, saved, duration, rt.config.raw.server.log_prompts)

@@ -8,7 +8,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-from router.metrics import DURATION_BUCKETS, TTFT_BUCKETS, Metrics, forget_dead_workers
+from router.metrics import (
+    DURATION_BUCKETS,
+    TTFT_BUCKETS,
+    Metrics,
+    add,
+    forget_dead_workers,
+    observe,
+)
 
 
 def test_lane_targets_are_bucket_bounds_and_both_ends_are_covered() -> None:
@@ -26,6 +33,31 @@ def test_children_are_remembered_per_label_set() -> None:
     assert m.of(m.requests, "qa", "x", "200", "miss") is m.of(m.requests, "qa", "x", "200", "miss")
     assert m.of(m.requests, "qa", "x", "200", "miss") is not m.of(m.requests, "qa", "x", "502",
                                                                   "miss")
+
+
+def test_scrapes_show_what_prometheus_client_itself_would() -> None:
+    # add/observe take a shorter way to the same values: compare with the public API.
+    ours, theirs = Metrics(), Metrics()
+    values = [0.0, 0.005, 0.0050001, 0.3, 0.29999, 2.0, 7.5, 900.0, 1e9, -1.0,
+              float("nan"), *DURATION_BUCKETS]
+    for v in values:
+        observe(ours.of(ours.duration, "qa", "m"), v)
+        theirs.of(theirs.duration, "qa", "m").observe(v)
+    for n in (1, 1, 250, 0):
+        add(ours.of(ours.tokens, "qa", "m", "input"), n)
+        theirs.of(theirs.tokens, "qa", "m", "input").inc(n)
+    add(ours.of(ours.inflight, "qa"))
+    add(ours.of(ours.inflight, "qa"), -1)
+    theirs.of(theirs.inflight, "qa").inc()
+    theirs.of(theirs.inflight, "qa").dec()
+    ours.cache_event("l1", "miss")
+    theirs.cache_events.labels("l1", "miss").inc()
+
+    def scrape(m: Metrics) -> list[str]:
+        return [line for line in m.exposition().decode().splitlines()
+                if not line.startswith("#") and "_created" not in line]
+
+    assert scrape(ours) == scrape(theirs)
 
 
 def test_redis_up_is_absent_until_reported() -> None:
