@@ -192,9 +192,10 @@ class ResponseCache:
         self.event("l1", "hit")
         return Hit("l1", answer)
 
-    def join(self, plan: CachePlan, *, streaming: bool, source: Source) -> Flight:
+    def join(self, plan: CachePlan, *, streaming: bool, source: Source | None = None) -> Flight:
         """Share one upstream call among identical requests; the leader's `source()` runs
-        it, and a completed answer is stored. See `cache.singleflight` for the semantics."""
+        it (without one, a non-streamed leader makes the call itself: `Flight.inline`), and
+        a completed answer is stored. See `cache.singleflight` for the semantics."""
         # Requests that want usage and those that do not fly apart: a stream that did not ask
         # must not get a usage chunk, and one that asked must.
         flight = self.flights.join(

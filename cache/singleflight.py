@@ -1,11 +1,19 @@
 """Single-flight: identical requests in flight at the same time share one upstream call.
 
-The first caller for a key leads: its `source` (the upstream call) runs in a task owned by
-the flight, not by any one request, and every event it produces is recorded. Everyone
-holding the flight — leader and followers alike — reads the recorded events from the
-start and then live, so a late joiner still gets the whole stream. A caller whose mode
-differs from the flight's (a non-streamed request joining a stream, or the reverse) waits
-for the assembled answer instead and renders it itself.
+The first caller for a key leads. A streamed flight's `source` (the upstream call) runs in
+a task owned by the flight, not by any one request, and every event it produces is
+recorded. Everyone holding the flight — leader and followers alike — reads the recorded
+events from the start and then live, so a late joiner still gets the whole stream. A caller
+whose mode differs from the flight's (a non-streamed request joining a stream, or the
+reverse) waits for the assembled answer instead and renders it itself.
+
+A non-streamed flight joined without a `source` is led inline: the leader makes the call in
+its own task and reports the body with `Flight.finish` (or `Flight.fail`). Most requests
+are alone with their key, and such a leader then pays for no task, no generator and no
+event: only a table entry. Followers wait for the end exactly as they would for a task.
+If an inline leader goes away (its client left), its call goes with it: the flight ends
+with `FlightFailed(LeaderLeft())` and the followers start afresh, one of them leading a
+new call (nothing had reached them: a non-streamed body comes whole or not at all).
 
 Lifetimes, and what happens on failure:
 - A caller that goes away (client disconnect) only releases its hold. The upstream call is
@@ -15,6 +23,8 @@ Lifetimes, and what happens on failure:
   upstream failure (fall back to the next model, whose flight it joins afresh — so a failing
   model still costs one call per wave of identical requests, not one per request). With
   `delivered > 0` the stream has started and it must end with an error event.
+- An inline flight's leader gets its own failure back (it made the call); the followers get
+  `FlightFailed(cause, 0)`, like a task's.
 - A flight that completes hands its answer to `on_answer` (the cache write) and leaves the
   table in the same step, so a later request finds the answer in L1 instead.
 """
@@ -44,6 +54,10 @@ class FlightFailed(Exception):
         self.delivered = delivered
 
 
+class LeaderLeft(Exception):
+    """An inline flight's leader went away, and its call with it: join again."""
+
+
 class _State(enum.Enum):
     RUNNING = 1
     DONE = 2
@@ -52,8 +66,8 @@ class _State(enum.Enum):
 
 class _Shared:
     __slots__ = (
-        "answer", "changed", "error", "events", "finished", "holders", "key", "kind", "model",
-        "on_answer", "state", "streaming", "task",
+        "answer", "changed", "error", "events", "finished", "holders", "inline", "key", "kind",
+        "model", "on_answer", "state", "streaming", "task",
     )
 
     def __init__(
@@ -62,18 +76,33 @@ class _Shared:
         self.key, self.kind, self.streaming, self.model = key, kind, streaming, model
         self.on_answer = on_answer
         self.events: list[tuple[bytes, bool]] = []  # (raw frame or body, is a usage-only chunk)
-        self.changed = asyncio.Event()
-        self.finished = asyncio.Event()
+        # Made when somebody first waits: a lone caller never does.
+        self.changed: asyncio.Event | None = None
+        self.finished: asyncio.Event | None = None
         self.state = _State.RUNNING
         self.answer: StoredAnswer | None = None
         self.error: BaseException | None = None
         self.holders = 0
         self.task: asyncio.Task[None] | None = None
+        self.inline = False  # led in the leader's own task (see the module docstring)
 
     def publish(self, raw: bytes, usage_only: bool = False) -> None:
         self.events.append((raw, usage_only))
-        self.changed, changed = asyncio.Event(), self.changed
-        changed.set()
+        changed = self.changed
+        if changed is not None:
+            self.changed = None  # the next waiter makes a fresh one
+            changed.set()
+
+    async def next_change(self) -> None:
+        if self.changed is None:
+            self.changed = asyncio.Event()
+        await self.changed.wait()
+
+    async def ended(self) -> None:
+        if self.state is _State.RUNNING:
+            if self.finished is None:
+                self.finished = asyncio.Event()
+            await self.finished.wait()
 
 
 class Flight:
@@ -101,6 +130,11 @@ class Flight:
         """True: read `events()` (the recorded stream); False: render `answer()` yourself."""
         return self.streaming == self._shared.streaming
 
+    @property
+    def inline(self) -> bool:
+        """True for the leader of an inline flight: make the call, then `finish` or `fail`."""
+        return self.leader and self._shared.inline
+
     async def events(self, include_usage: bool | None = None) -> AsyncIterator[bytes]:
         """Every recorded frame from the start, then live. `include_usage=False` drops the
         usage-only chunk (for clients that did not ask); None passes everything."""
@@ -118,7 +152,7 @@ class Flight:
                     return
                 if shared.state is _State.FAILED:
                     raise FlightFailed(shared.error, delivered)
-                await shared.changed.wait()
+                await shared.next_change()
         finally:
             self.release()
 
@@ -127,7 +161,7 @@ class Flight:
         the flight ends, where `events()` wakes per event and builds a generator."""
         shared = self._shared
         try:
-            await shared.finished.wait()
+            await shared.ended()
         finally:
             self.release()
         if shared.state is not _State.DONE:
@@ -138,21 +172,43 @@ class Flight:
         """The assembled answer, once the flight ends; FlightFailed when there is none."""
         shared = self._shared
         try:
-            await shared.finished.wait()
+            await shared.ended()
         finally:
             self.release()
         if shared.answer is None:
             raise FlightFailed(shared.error, 0)
         return shared.answer
 
+    def finish(self, body: bytes) -> None:
+        """An inline leader's call returned `body` (whole): store it if it is an answer, and
+        hand it to the followers."""
+        shared = self._shared
+        if shared.state is _State.RUNNING:
+            shared.events.append((body, False))
+            answer = assemble_body(shared.kind, body, shared.model)
+            self._table._end(shared, _State.DONE, answer, None)
+        self.release()
+
+    def fail(self, error: BaseException) -> None:
+        """An inline leader's call raised `error` before any answer: the followers get it."""
+        shared = self._shared
+        if shared.state is _State.RUNNING:
+            self._table._end(shared, _State.FAILED, None, error)
+        self.release()
+
     def release(self) -> None:
-        """Let go (idempotent). The last holder to leave a running flight cancels it."""
+        """Let go (idempotent). The last holder to leave a running flight cancels it; an
+        inline leader's call ends with it, so its flight ends when it leaves."""
         if self._released:
             return
         self._released = True
         shared = self._shared
         shared.holders -= 1
-        if shared.holders <= 0 and shared.state is _State.RUNNING:
+        if shared.state is not _State.RUNNING:
+            return
+        if shared.inline and self.leader:
+            self._table._end(shared, _State.FAILED, None, LeaderLeft())
+        elif shared.holders <= 0:
             self._table._abandon(shared)
 
 
@@ -170,18 +226,25 @@ class SingleFlight:
         kind: str,
         streaming: bool,
         model: str,
-        source: Source,
+        source: Source | None = None,
         on_answer: OnAnswer | None = None,
     ) -> Flight:
-        """Follow the flight for `key`, or lead a new one that runs `source()`; a leader's
-        `on_answer` gets the assembled answer if the flight completes (the cache write)."""
+        """Follow the flight for `key`, or lead a new one: with `source`, a task runs it;
+        without (non-streamed only), the leader makes the call itself (`Flight.inline`).
+        A leader's `on_answer` gets the assembled answer if the flight completes (the
+        cache write)."""
         shared = self._flights.get(key)
         if shared is not None:
             return Flight(self, shared, leader=False, streaming=streaming)
+        if source is None and streaming:
+            raise ValueError("a streamed flight needs a source: it is shared while it runs")
         shared = _Shared(key, kind, streaming, model, on_answer)
         self._flights[key] = shared
         flight = Flight(self, shared, leader=True, streaming=streaming)
-        shared.task = asyncio.get_running_loop().create_task(self._produce(shared, source))
+        if source is None:
+            shared.inline = True
+        else:
+            shared.task = asyncio.get_running_loop().create_task(self._produce(shared, source))
         return flight
 
     async def _produce(self, shared: _Shared, source: Source) -> None:
@@ -232,8 +295,10 @@ class SingleFlight:
         if self._flights.get(shared.key) is shared:
             del self._flights[shared.key]
         shared.state, shared.answer, shared.error = state, answer, error
-        shared.finished.set()
-        shared.changed.set()
+        if shared.finished is not None:
+            shared.finished.set()
+        if shared.changed is not None:
+            shared.changed.set()
 
     def _abandon(self, shared: _Shared) -> None:
         if self._flights.get(shared.key) is shared:

@@ -13,6 +13,7 @@ count it against the model again), after it `StreamBroken`.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -21,7 +22,7 @@ from starlette.background import BackgroundTask
 from starlette.responses import Response
 
 from cache.response_cache import CachePlan, FimParts, Hit, ResponseCache
-from cache.singleflight import Flight, FlightFailed
+from cache.singleflight import Flight, FlightFailed, LeaderLeft
 from policies.catalog import ModelSpec
 from policies.fim import parse as parse_fim
 from policies.lanes import Endpoint
@@ -117,48 +118,72 @@ async def open_shared(
     if not cp.cacheable:
         return await opener()
     started = time.perf_counter()
-
-    async def source() -> AsyncIterator[bytes]:
-        reply = await opener()
-        try:
-            yield reply.first
-            if reply.rest is not None:
-                async for chunk in reply.rest:
-                    yield chunk
-        finally:
-            if reply.rest is not None:
-                await reply.rest.aclose()  # type: ignore[attr-defined]
-            reply.close()
-
-    late = rt.cache.late_hit(cp)  # no await between this and join: no gap to fall into
-    if late is not None:
-        ctx.cache = late.tier
-        first = late.render(ctx.stream, cp.want_usage)
-        return Reply(200, SSE if ctx.stream else JSON, first, _nothing() if ctx.stream else None,
-                     time.perf_counter() - started, _noop)
-    flight = rt.cache.join(cp, streaming=ctx.stream, source=source)
-    ctx.cache = "miss" if flight.leader else "coalesced"
     model = ctx.model.name if ctx.model else cp.model
+    while True:
+        late = rt.cache.late_hit(cp)  # no await between this and join: no gap to fall into
+        if late is not None:
+            ctx.cache = late.tier
+            first = late.render(ctx.stream, cp.want_usage)
+            return Reply(200, SSE if ctx.stream else JSON, first,
+                         _nothing() if ctx.stream else None, time.perf_counter() - started, _noop)
+        # A stream is shared while it runs, so a task owned by the flight makes its call; a
+        # non-streamed leader makes its own (no task, no generator: the common, lone case).
+        source = functools.partial(_source, opener) if ctx.stream else None
+        flight = rt.cache.join(cp, streaming=ctx.stream, source=source)
+        ctx.cache = "miss" if flight.leader else "coalesced"
+        if flight.inline:
+            return await _lead(flight, opener, model)
+        try:
+            if not flight.same_mode:
+                answer = await flight.answer()
+                first = answer.sse(cp.want_usage) if ctx.stream else answer.body
+                rest = _nothing() if ctx.stream else None
+            elif ctx.stream:
+                events = flight.events()
+                try:
+                    first = await anext(events)
+                except StopAsyncIteration:
+                    msg = f"Model '{model}' sent nothing."
+                    raise UpstreamFailure(model, "stream_cut", msg) from None
+                rest = _relayed(events, model)
+            else:
+                first = await flight.body()
+                rest = None
+        except FlightFailed as failed:
+            if isinstance(failed.cause, LeaderLeft):
+                continue  # its call went with it, before a byte reached us: join afresh
+            raise _before_first_byte(flight, failed, model) from None
+        ttft = time.perf_counter() - started
+        return Reply(200, SSE if ctx.stream else JSON, first, rest, ttft, flight.release)
+
+
+async def _lead(flight: Flight, opener: Callable[[], Awaitable[Reply]], model: str) -> Reply:
+    """An inline flight's leader: the upstream reply read directly, then shared."""
     try:
-        if not flight.same_mode:
-            answer = await flight.answer()
-            first = answer.sse(cp.want_usage) if ctx.stream else answer.body
-            rest = _nothing() if ctx.stream else None
-        elif ctx.stream:
-            events = flight.events()
-            try:
-                first = await anext(events)
-            except StopAsyncIteration:
-                msg = f"Model '{model}' sent nothing."
-                raise UpstreamFailure(model, "stream_cut", msg) from None
-            rest = _relayed(events, model)
-        else:
-            first = await flight.body()
-            rest = None
-    except FlightFailed as failed:
-        raise _before_first_byte(flight, failed, model) from None
-    ttft = time.perf_counter() - started
-    return Reply(200, SSE if ctx.stream else JSON, first, rest, ttft, flight.release)
+        reply = await opener()
+    except Exception as exc:
+        flight.fail(exc)
+        raise _before_first_byte(flight, FlightFailed(exc, 0), model) from None
+    except BaseException:
+        flight.release()  # cancelled (the client left): the followers start afresh
+        raise
+    flight.finish(reply.first)
+    reply.content_type = JSON  # as a follower's and a hit's
+    return reply
+
+
+async def _source(opener: Callable[[], Awaitable[Reply]]) -> AsyncIterator[bytes]:
+    """A streamed flight's source: the upstream call's chunks."""
+    reply = await opener()
+    try:
+        yield reply.first
+        if reply.rest is not None:
+            async for chunk in reply.rest:
+                yield chunk
+    finally:
+        if reply.rest is not None:
+            await reply.rest.aclose()  # type: ignore[attr-defined]
+        reply.close()
 
 
 async def _relayed(events: AsyncIterator[bytes], model: str) -> AsyncIterator[bytes]:

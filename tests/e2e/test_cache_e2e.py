@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -121,6 +122,60 @@ def test_twenty_identical_requests_cost_one_upstream_call(
     assert tiers.count("miss") == 1 and set(tiers) <= {"miss", "coalesced", "l1"}
     assert "coalesced" in tiers  # some arrived while the slow model worked (the rest: l1)
     assert len({orjson.dumps(sse_summary(r.text)) for r in answers}) == 1
+
+
+def test_identical_plain_requests_share_one_upstream_call(
+    replicas: tuple[Proc, Proc], own_fleet: Proc, fleet_ctl: httpx.Client
+) -> None:
+    a, _ = replicas
+    fleet_ctl.post("/fleet/faults", json={"model": "*", "ttft_ms": 1500}).raise_for_status()
+    marker = uuid.uuid4().hex
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(
+            lambda _: post(a, "/v1/chat/completions", chat_body(marker, stream=False)), range(8)))
+    assert upstream_calls(own_fleet, marker) == 1
+    tiers = sorted(r.headers["x-laneway-cache"] for r in answers)
+    assert tiers.count("miss") == 1 and set(tiers) <= {"miss", "coalesced", "l1"}
+    assert "coalesced" in tiers  # some arrived while the slow model worked (the rest: l1)
+    assert len({r.content for r in answers}) == 1 and answers[0].json()["choices"]
+
+
+def coalesced(proc: Proc) -> float:
+    """laneway_cache_events_total{tier="flight",result="coalesced"}: requests that joined."""
+    for line in httpx.get(proc.url + "/metrics").text.splitlines():
+        if line.startswith("laneway_cache_events_total{") and 'tier="flight"' in line \
+                and 'result="coalesced"' in line:
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+def test_a_plain_leader_that_leaves_does_not_cut_its_follower(
+    replicas: tuple[Proc, Proc], own_fleet: Proc, fleet_ctl: httpx.Client
+) -> None:
+    """A non-streamed leader makes its call itself: when its client leaves, the call goes,
+    and the follower (which had received nothing) gets its answer from a fresh call."""
+    a, _ = replicas
+    fleet_ctl.post("/fleet/faults", json={"model": "*", "ttft_ms": 1500}).raise_for_status()
+    marker = uuid.uuid4().hex
+    data = orjson.dumps(chat_body(marker, stream=False))
+    host, port = a.url.rsplit("/", 1)[1].split(":")
+    leader = socket.create_connection((host, int(port)), timeout=10)
+    with leader, ThreadPoolExecutor(1) as pool:
+        leader.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\n"
+                       b"content-type: application/json\r\n"
+                       + f"authorization: Bearer {KEY_A}\r\ncontent-length: {len(data)}\r\n\r\n"
+                       .encode() + data)
+        wait_until(lambda: upstream_calls(own_fleet, marker) == 1, 5, "the leader's call")
+        joined = coalesced(a)
+        follower = pool.submit(post, a, "/v1/chat/completions", chat_body(marker, stream=False))
+        wait_until(lambda: coalesced(a) > joined, 5, "the follower to join the flight")
+        leader.close()  # the leader's client goes away
+        answer = follower.result()
+    assert answer.status_code == 200
+    assert answer.json()["choices"][0]["finish_reason"] and answer.json()["usage"]
+    cancelled = httpx.get(own_fleet.url + "/fleet/requests",
+                          params={"state": "cancelled", "wait": 10}).json()["requests"]
+    assert any(marker in orjson.dumps(e.get("body")).decode() for e in cancelled)
 
 
 def test_typeahead_answers_the_rest_of_the_suggestion(
