@@ -134,8 +134,16 @@ def _open_brackets(text: str) -> list[str]:
     Approximate by design (no per-language grammar): a window may start inside a string or
     a block comment; unmatched closers are ignored so such a start does no lasting harm.
     """
+    # '': a string, a comment, other code. A bracket closed right after it opens leaves
+    # the stack as it was wherever it stands, so adjacent pairs go first, in C.
+    brackets = "".join(_TOKENS.findall(text))
+    while True:
+        left = brackets.replace("()", "").replace("[]", "").replace("{}", "")
+        if len(left) == len(brackets):
+            break
+        brackets = left
     stack: list[str] = []
-    for ch in filter(None, _TOKENS.findall(text)):  # '': a string, a comment, other code
+    for ch in brackets:
         if ch in "([{":
             stack.append(ch)
         elif stack and stack[-1] == _CLOSERS[ch]:
