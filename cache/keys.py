@@ -26,6 +26,7 @@ Responses `background` runs and `conversation` objects (which the call itself ch
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Mapping
 from typing import Any, Protocol
@@ -69,6 +70,7 @@ class CacheRule(Protocol):
     def typeahead(self) -> bool: ...
 
 
+@functools.lru_cache(maxsize=64)  # a handful of spellings; asked twice per request
 def endpoint_name(endpoint: str) -> str:
     """`/v1/chat/completions`, `chat/completions` and `chat` all name the chat endpoint."""
     e = endpoint.strip("/")

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from cache.answer import StoredAnswer, Trim
@@ -145,7 +145,9 @@ class ResponseCache:
                 params=params,
             )
         prefix = fim.prefix if fim is not None else ""
-        return replace(plan, typeahead=scope, prefix=prefix, trim=trim)
+        # The constructor, not dataclasses.replace: 1.9 us against 4.8, once per miss.
+        return CachePlan(plan.key, plan.kind, plan.model, plan.ttl_s, plan.want_usage,
+                         plan.bypass, scope, prefix, trim)
 
     def l1_hit(self, plan: CachePlan) -> Hit | None:
         """L1 alone, synchronously: the proxy's first look, before it trims anything."""

@@ -55,7 +55,7 @@ class TypeaheadHit:
     answer: StoredAnswer  # the original answer with its text replaced by the remainder
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: a frozen one takes 2.2 us to make, this 0.25 (x4 a store)
 class _Candidate:
     tail: str  # what must follow the anchor before the typed part begins
     suggestion: str  # the suggestion from the anchor on
