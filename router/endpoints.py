@@ -71,7 +71,13 @@ def plain_headers(request: Request) -> dict[str, str]:
 
 
 def _runtime(request: Request) -> Runtime:
-    rt: Runtime = request.app.state.runtime
+    state = request.scope["app"].state
+    try:
+        # Starlette's State keeps attributes in this dict; `state.runtime` gets there only
+        # after a failed normal lookup raised AttributeError (0.74 -> 0.10 us).
+        rt: Runtime = state._state["runtime"]
+    except (AttributeError, KeyError):
+        rt = state.runtime
     return rt
 
 
