@@ -52,6 +52,9 @@ class TrimResult:
     trimmed_tokens: int
     scope: str | None  # "line" | "block" for completions, else None
     fim: FimPrompt | None  # the FIM prompt as sent (after trimming)
+    # True when only byte sizes and estimates went into it (no exact count, no tokenizer
+    # state): a pure function of the body and the budget, which a memo may keep.
+    estimated: bool = False
 
 
 class ContextTooLong(Exception):
@@ -236,10 +239,13 @@ def trim_chat(body: dict[str, Any], budget: TrimBudget) -> TrimResult:
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         return _result(body, 0, 0)
-    limit = budget.input_tokens - _fixed_cost(body)
+    fixed = _fixed_cost(body)
+    limit = budget.input_tokens - fixed
     bound, n = upper_and_estimate(messages)
     if bound <= limit:  # fits by bytes alone: nothing to count
-        return _result(body, n, n)
+        result = _result(body, n, n)
+        result.estimated = not fixed  # tool schemas are counted exactly
+        return result
     last = max((i for i, m in enumerate(messages) if _role(m) == "user"),
                default=len(messages) - 1)
     required = {i for i, m in enumerate(messages) if _role(m) in ("system", "developer")}

@@ -52,11 +52,19 @@ class Plan:
 
 
 def plan(rt: Runtime, ctx: RequestContext, *, dry_run: bool = False) -> Plan:
-    ctx.decision = decision = rt.lanes.decide(ctx.endpoint, ctx.body, ctx.headers, ctx.body_bytes)
+    memo = rt.lanes.recall(ctx.endpoint, ctx.body, ctx.headers, ctx.body_bytes)
+    ctx.decision = decision = memo.decision
     lane = decision.lane.value
     lp = rt.policy.lane(lane)
     budget = rt.budgets[lane]
-    shared = _shared_trim(ctx, lane, budget)
+    shared = memo.trim
+    if shared is None:
+        shared = _shared_trim(ctx, lane, budget)
+        if shared is not None and shared.estimated:
+            memo.trim = shared  # a repeat (every cache hit) skips trimming
+    else:  # the same figures, with this request's own body object
+        shared = TrimResult(ctx.body, shared.tokens_before, shared.tokens_after,
+                            shared.trimmed_tokens, shared.scope, shared.fim, True)
     body = ctx.body
     estimate = shared.tokens_after if shared else min(ctx.body_bytes // 4, budget.input_tokens)
     needs = Needs(

@@ -206,3 +206,14 @@ def test_reported_token_figures_match_the_per_message_sums(messages: list[Any]) 
     # one walk: the token figures (headers, metrics, log, explain) must not move.
     assert upper_and_estimate(messages) == (sum(upper(m) for m in messages),
                                             sum(estimate(m) for m in messages))
+
+
+def test_only_a_chat_measured_by_bytes_alone_may_be_remembered() -> None:
+    # `estimated`: no exact count went into the figures, so the same body and budget give
+    # the same result whatever the tokenizer's state; plan remembers only those.
+    small = {"messages": [SYSTEM, {"role": "user", "content": "Why is my loop slow?"}]}
+    assert trim_chat(small, TrimBudget(input_tokens=16384)).estimated
+    tools = small | {"tools": [{"type": "function", "function": {"name": "read_file"}}]}
+    assert not trim_chat(tools, TrimBudget(input_tokens=16384)).estimated
+    long = {"messages": [SYSTEM, *[m for i in range(40) for m in turn(i)]]}
+    assert not trim_chat(long, TrimBudget(input_tokens=2000)).estimated
