@@ -61,7 +61,10 @@ def plan(rt: Runtime, ctx: RequestContext, *, dry_run: bool = False) -> Plan:
     if shared is None:
         shared = _shared_trim(ctx, lane, budget)
         if shared is not None and shared.estimated:
-            memo.trim = shared  # a repeat (every cache hit) skips trimming
+            # The figures only (a repeat, e.g. every cache hit, skips trimming): holding
+            # the parsed body too would keep up to 1,024 of them alive.
+            memo.trim = TrimResult({}, shared.tokens_before, shared.tokens_after,
+                                   shared.trimmed_tokens, shared.scope, shared.fim, True)
     else:  # the same figures, with this request's own body object
         shared = TrimResult(ctx.body, shared.tokens_before, shared.tokens_after,
                             shared.trimmed_tokens, shared.scope, shared.fim, True)
