@@ -10,7 +10,6 @@ import functools
 import time
 from collections.abc import AsyncIterator
 
-from starlette.background import BackgroundTask
 from starlette.responses import Response, StreamingResponse
 
 from router import cache_stage
@@ -24,7 +23,7 @@ from router.errors import (
     UpstreamTimeout,
 )
 from router.plan import plan
-from router.recorder import begin, record, record_after
+from router.recorder import RecordAfter, begin, record
 from router.runtime import Runtime
 from router.sse import stream_ended_cleanly
 from router.upstream import Reply, StreamBroken, UpstreamFailure
@@ -89,7 +88,7 @@ class Pipeline:
                     reply.first,
                     media_type=reply.content_type,
                     headers=ctx.answer_headers(),
-                    background=BackgroundTask(record_after, rt, ctx, [reply.first], True),
+                    background=RecordAfter(rt, ctx, [reply.first], True),
                 )
             return StreamingResponse(
                 self._relay(ctx, reply),

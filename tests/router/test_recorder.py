@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import pytest
 from recorder_kit import answer, context, runtime, value
+from starlette.responses import Response
 
 from policies.breaker import BreakerBoard
 from policies.lanes import Lane
 from policies.policy import load_policy
-from router.recorder import begin, describe, record, sync_model_up
+from router.recorder import RecordAfter, begin, describe, record, sync_model_up
 
 
 def test_inflight_rises_and_falls_once_even_if_recorded_twice() -> None:
@@ -118,3 +120,25 @@ def test_describe_publishes_lanes_targets_and_breaker_state() -> None:
     assert value(rt, "laneway_model_info", model="small", tier="small", lane="qa") == 1
     assert value(rt, "laneway_model_up", model="large") == 0  # ejected before the reload
     assert value(rt, "laneway_model_up", model="small") == 1
+
+
+def test_a_response_records_its_request_after_the_last_byte() -> None:
+    rt = runtime()
+    ctx = context(rt)
+    begin(rt, ctx)
+    response = Response(b"{}", media_type="application/json",
+                        background=RecordAfter(rt, ctx, answer(10, 5), True))
+    sent: list[dict[str, object]] = []
+
+    async def receive() -> dict[str, object]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, object]) -> None:
+        # Not recorded yet while the answer goes out.
+        assert value(rt, "laneway_inflight_requests", lane="qa") == 1
+        sent.append(message)
+
+    asyncio.run(response({"type": "http"}, receive, send))
+    assert sent[-1]["type"] == "http.response.body"
+    assert value(rt, "laneway_inflight_requests", lane="qa") == 0
+    assert value(rt, "laneway_tokens_total", lane="qa", model="small", kind="output") == 5
