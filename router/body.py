@@ -67,6 +67,12 @@ async def read_body(
     return body, size
 
 
+# Checked in this order (the first bad one is the error's param).
+_NUMBERS = ("temperature", "top_p", "presence_penalty", "frequency_penalty",
+            "max_tokens", "max_completion_tokens", "max_output_tokens", "n")
+_INTEGERS = frozenset(_NUMBERS[4:])
+
+
 def _fail(param: str, why: str) -> InvalidRequest:
     return InvalidRequest(f"Invalid type for '{param}': {why}.", param=param, code="invalid_type")
 
@@ -83,11 +89,12 @@ def _check_number(body: dict[str, Any], name: str, integer: bool = False) -> Non
 def _check_messages(messages: Any) -> None:
     if not isinstance(messages, list) or not messages:
         raise _fail("messages", "expected a non-empty array of message objects")
+    # Tuples, not `str | list`: isinstance with a union object is ~2x slower.
     for i, m in enumerate(messages):
         if not isinstance(m, dict) or not isinstance(m.get("role"), str):
             raise _fail(f"messages[{i}]", "expected an object with a string 'role'")
         content = m.get("content")
-        if content is not None and not isinstance(content, str | list):
+        if content is not None and not isinstance(content, (str, list)):
             raise _fail(f"messages[{i}].content", "expected a string or an array of parts")
 
 
@@ -103,10 +110,9 @@ def validate(endpoint: Endpoint, body: dict[str, Any]) -> None:
     stream = body.get("stream")
     if stream is not None and not isinstance(stream, bool):
         raise _fail("stream", "expected a boolean")
-    for name in ("temperature", "top_p", "presence_penalty", "frequency_penalty"):
-        _check_number(body, name)
-    for name in ("max_tokens", "max_completion_tokens", "max_output_tokens", "n"):
-        _check_number(body, name, integer=True)
+    for name in _NUMBERS:
+        if name in body:  # most bodies set one or two of these eight
+            _check_number(body, name, name in _INTEGERS)
     so = body.get("stream_options")
     if so is not None and not isinstance(so, dict):
         raise _fail("stream_options", "expected an object")
