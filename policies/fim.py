@@ -56,6 +56,9 @@ _SPECS: dict[str, _Spec] = {
                        stops=("</s>", "[PREFIX]", "[SUFFIX]")),
     "suffix": _Spec((), (), ()),
 }
+# Any of these in a prompt's windows makes its family worth locating ("suffix" has none).
+_WORDS = {name: spec.prefix + spec.suffix + spec.middle + spec.repo
+          for name, spec in _SPECS.items() if name != "suffix"}
 _CODESTRAL_LEAD = 16  # "[SUFFIX]" must open the prompt, give or take a BOS like "<s>"
 _BOS = re.compile(r"[ \t]*(?:<[^<>\s]{1,12}>)?[ \t]*")
 
@@ -107,10 +110,17 @@ _TAIL = 1024
 def _locate(prompt: str) -> tuple[str, int] | None:
     """The family whose structure starts earliest (source code may quote other markers)."""
     best: tuple[str, int] | None = None
-    head, tail = prompt[:_HEAD], prompt[-_TAIL:]
+    # A prompt within the head window is searched whole (no copies of it); a longer one
+    # in its head and tail windows.
+    head, tail = (prompt, "") if len(prompt) <= _HEAD else (prompt[:_HEAD], prompt[-_TAIL:])
     for name, spec in _SPECS.items():
-        words = spec.prefix + spec.suffix + spec.middle + spec.repo
-        if name == "suffix" or not any(w in head or w in tail for w in words):
+        words = _WORDS.get(name)
+        if words is None:  # "suffix": no markers of its own
+            continue
+        for w in words:
+            if w in head or w in tail:
+                break
+        else:
             continue
         if name == "codestral":
             i, _ = _first(prompt, spec.suffix, 0, _CODESTRAL_LEAD + 8)
