@@ -1,19 +1,20 @@
 """Single-flight: identical requests in flight at the same time share one upstream call.
 
-The first caller for a key leads. A streamed flight's `source` (the upstream call) runs in
-a task owned by the flight, not by any one request, and every event it produces is
-recorded. Everyone holding the flight — leader and followers alike — reads the recorded
-events from the start and then live, so a late joiner still gets the whole stream. A caller
-whose mode differs from the flight's (a non-streamed request joining a stream, or the
-reverse) waits for the assembled answer instead and renders it itself.
+The first caller for a key leads. Every event of the call is recorded; everyone holding
+the flight reads the record from the start and then live, so a late joiner still gets the
+whole stream. A caller whose mode differs from the flight's (a non-streamed request joining
+a stream, or the reverse) waits for the assembled answer instead and renders it itself.
 
-A non-streamed flight joined without a `source` is led inline: the leader makes the call in
-its own task and reports the body with `Flight.finish` (or `Flight.fail`). Most requests
-are alone with their key, and such a leader then pays for no task, no generator and no
-event: only a table entry. Followers wait for the end exactly as they would for a task.
-If an inline leader goes away (its client left), its call goes with it: the flight ends
-with `FlightFailed(LeaderLeft())` and the followers start afresh, one of them leading a
-new call (nothing had reached them: a non-streamed body comes whole or not at all).
+Who makes the call: joined with a `source`, a task owned by the flight runs it. Joined
+without one, the leader makes the call itself (`Flight.inline`): most requests are alone
+with their key, and pay for no task, no extra generator and no event that way. A
+non-streamed leader reports the whole body (`Flight.finish`) or its failure (`Flight.fail`);
+a streamed one reads its chunks through `Flight.lead`, which records them and, as soon as
+somebody else holds the flight, hands the rest of the call to a task of the flight's own
+(at the next chunk, or at once if the leader leaves first). Followers of an inline call read
+nothing until then: if the leader goes away during its call (its client left), the call
+goes with it, the flight ends with `FlightFailed(LeaderLeft())`, and the followers, which
+received nothing, join afresh — one of them leading a new call.
 
 Lifetimes, and what happens on failure:
 - A caller that goes away (client disconnect) only releases its hold. The upstream call is
@@ -23,8 +24,8 @@ Lifetimes, and what happens on failure:
   upstream failure (fall back to the next model, whose flight it joins afresh — so a failing
   model still costs one call per wave of identical requests, not one per request). With
   `delivered > 0` the stream has started and it must end with an error event.
-- An inline flight's leader gets its own failure back (it made the call); the followers get
-  `FlightFailed(cause, 0)`, like a task's.
+- An inline flight's leader gets its own failure back (it made the call); its followers
+  get `FlightFailed(cause, 0)`: nothing reached them yet.
 - A flight that completes hands its answer to `on_answer` (the cache write) and leaves the
   table in the same step, so a later request finds the answer in L1 instead.
 """
@@ -132,16 +133,24 @@ class Flight:
 
     @property
     def inline(self) -> bool:
-        """True for the leader of an inline flight: make the call, then `finish` or `fail`."""
+        """True for the leader of an inline flight: make the call, then `finish` or `fail`
+        (non-streamed), or read it through `lead` (streamed)."""
         return self.leader and self._shared.inline
 
-    async def events(self, include_usage: bool | None = None) -> AsyncIterator[bytes]:
-        """Every recorded frame from the start, then live. `include_usage=False` drops the
-        usage-only chunk (for clients that did not ask); None passes everything."""
-        shared, i, delivered = self._shared, 0, 0
+    async def events(
+        self, include_usage: bool | None = None, start: int = 0
+    ) -> AsyncIterator[bytes]:
+        """Every recorded frame from the start (or from event `start`), then live.
+        `include_usage=False` drops the usage-only chunk (for clients that did not ask); None
+        passes everything. While an inline leader still makes the call itself, nothing is
+        read: if it leaves, its call goes, and this caller must have received nothing."""
+        shared, i, delivered = self._shared, start, start
         try:
             while True:
-                while i < len(shared.events):
+                # Read once a task carries the call (or it completed): an inline leader's
+                # call may still go with it, and then this caller must have had nothing.
+                while i < len(shared.events) and (not shared.inline or shared.state is
+                                                  _State.DONE):
                     raw, usage_only = shared.events[i]
                     i += 1
                     if usage_only and include_usage is False:
@@ -178,6 +187,53 @@ class Flight:
         if shared.answer is None:
             raise FlightFailed(shared.error, 0)
         return shared.answer
+
+    async def lead(
+        self, first: bytes, rest: AsyncIterator[bytes], close: Callable[[], None]
+    ) -> AsyncIterator[bytes]:
+        """An inline stream's leader: the upstream chunks as whole events, recorded as they
+        pass (a late joiner gets the whole stream). Once somebody else holds the flight, a
+        task owned by the flight carries the call on and this reads the record instead: at
+        the next chunk, or at once if this caller leaves first."""
+        shared, table = self._shared, self._table
+        rec = _Recorder(shared)
+        sent, chunk = 0, first
+        try:
+            while True:
+                rec.feed(chunk)
+                if sent < len(shared.events):
+                    out, sent = _joined(shared.events, sent), len(shared.events)
+                    yield out
+                if shared.holders > 1:
+                    break
+                try:
+                    chunk = await anext(rest)
+                except StopAsyncIteration:
+                    table._end(shared, _State.DONE, rec.finish(), None)
+                    close()
+                    self.release()
+                    if sent < len(shared.events):
+                        yield _joined(shared.events, sent)
+                    return
+        except GeneratorExit:  # this caller left between two chunks: the call is intact
+            if shared.holders > 1 and shared.state is _State.RUNNING:
+                table._carry_on(shared, rest, rec, close)
+            else:
+                await _stop(table, shared, rest, close, LeaderLeft())
+            self.release()
+            raise
+        except BaseException as exc:  # the call failed, or was cancelled under this caller
+            await _stop(table, shared, rest, close,
+                        exc if isinstance(exc, Exception) else LeaderLeft())
+            self.release()
+            raise
+        table._carry_on(shared, rest, rec, close)  # a follower came: the flight's task goes on
+        recorded = self.events(start=sent)
+        try:
+            async for raw in recorded:
+                yield raw
+        finally:
+            await recorded.aclose()  # type: ignore[attr-defined]
 
     def finish(self, body: bytes) -> None:
         """An inline leader's call returned `body` (whole): store it if it is an answer, and
@@ -230,14 +286,12 @@ class SingleFlight:
         on_answer: OnAnswer | None = None,
     ) -> Flight:
         """Follow the flight for `key`, or lead a new one: with `source`, a task runs it;
-        without (non-streamed only), the leader makes the call itself (`Flight.inline`).
+        without, the leader makes the call itself (`Flight.inline`).
         A leader's `on_answer` gets the assembled answer if the flight completes (the
         cache write)."""
         shared = self._flights.get(key)
         if shared is not None:
             return Flight(self, shared, leader=False, streaming=streaming)
-        if source is None and streaming:
-            raise ValueError("a streamed flight needs a source: it is shared while it runs")
         shared = _Shared(key, kind, streaming, model, on_answer)
         self._flights[key] = shared
         flight = Flight(self, shared, leader=True, streaming=streaming)
@@ -248,29 +302,53 @@ class SingleFlight:
         return flight
 
     async def _produce(self, shared: _Shared, source: Source) -> None:
-        splitter = EventSplitter()
-        assembler = StreamAssembler(shared.kind)
+        iterator = source()
+        if shared.streaming:
+            await self._run(shared, iterator, _Recorder(shared), _noop)
+            return
         try:
-            iterator = source()
             try:
                 async for chunk in iterator:
-                    if not shared.streaming:
-                        shared.publish(chunk)
-                        continue
-                    for event in splitter.feed(chunk):
-                        payload = assembler.feed(event)
-                        shared.publish(event.raw, _usage_only(payload))
+                    shared.publish(chunk)
             finally:
                 aclose = getattr(iterator, "aclose", None)
                 if aclose is not None:
                     await aclose()
-            if shared.streaming:
-                for event in splitter.flush():
-                    shared.publish(event.raw, _usage_only(assembler.feed(event)))
-                answer = assembler.answer(shared.model)
-            else:
-                body = b"".join(raw for raw, _ in shared.events)
-                answer = assemble_body(shared.kind, body, shared.model)
+            body = b"".join(raw for raw, _ in shared.events)
+            answer = assemble_body(shared.kind, body, shared.model)
+        except asyncio.CancelledError:
+            self._end(shared, _State.FAILED, None, asyncio.CancelledError())
+            raise
+        except Exception as exc:
+            self._end(shared, _State.FAILED, None, exc)
+        else:
+            self._end(shared, _State.DONE, answer, None)
+
+    def _carry_on(
+        self, shared: _Shared, rest: AsyncIterator[bytes], rec: _Recorder, close: Callable[[], None]
+    ) -> None:
+        """An inline stream's call handed over to a task of the flight's own."""
+        shared.inline = False
+        shared.task = asyncio.get_running_loop().create_task(self._run(shared, rest, rec, close))
+        changed = shared.changed
+        if changed is not None:  # followers waiting for the hand-over read now
+            shared.changed = None
+            changed.set()
+
+    async def _run(
+        self, shared: _Shared, chunks: AsyncIterator[bytes], rec: _Recorder,
+        close: Callable[[], None],
+    ) -> None:
+        try:
+            try:
+                async for chunk in chunks:
+                    rec.feed(chunk)
+            finally:
+                aclose = getattr(chunks, "aclose", None)
+                if aclose is not None:
+                    await aclose()
+                close()
+            answer = rec.finish()
         except asyncio.CancelledError:
             self._end(shared, _State.FAILED, None, asyncio.CancelledError())
             raise
@@ -319,3 +397,46 @@ def _usage_only(payload: object) -> bool:
     return isinstance(payload, dict) and payload.get("choices") == [] and bool(
         payload.get("usage")
     )
+
+
+class _Recorder:
+    """A stream's chunks split into whole events, each parsed once: recorded for the holders
+    and assembled into the answer that is stored."""
+
+    __slots__ = ("assembler", "shared", "splitter")
+
+    def __init__(self, shared: _Shared) -> None:
+        self.shared = shared
+        self.splitter = EventSplitter()
+        self.assembler = StreamAssembler(shared.kind)
+
+    def feed(self, chunk: bytes) -> None:
+        for event in self.splitter.feed(chunk):
+            self.shared.publish(event.raw, _usage_only(self.assembler.feed(event)))
+
+    def finish(self) -> StoredAnswer | None:
+        for event in self.splitter.flush():
+            self.shared.publish(event.raw, _usage_only(self.assembler.feed(event)))
+        return self.assembler.answer(self.shared.model)
+
+
+def _joined(events: list[tuple[bytes, bool]], start: int) -> bytes:
+    return b"".join(raw for raw, _ in events[start:])
+
+
+async def _stop(
+    table: SingleFlight, shared: _Shared, rest: AsyncIterator[bytes], close: Callable[[], None],
+    error: BaseException,
+) -> None:
+    """An inline stream's call ends with its leader: followers start afresh (LeaderLeft) or
+    get the failure; the upstream connection is dropped."""
+    if shared.state is _State.RUNNING:
+        table._end(shared, _State.FAILED, None, error)
+    try:
+        await rest.aclose()  # type: ignore[attr-defined]
+    finally:
+        close()
+
+
+def _noop() -> None:
+    return None

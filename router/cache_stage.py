@@ -13,7 +13,6 @@ count it against the model again), after it `StreamBroken`.
 
 from __future__ import annotations
 
-import functools
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -126,10 +125,9 @@ async def open_shared(
             first = late.render(ctx.stream, cp.want_usage)
             return Reply(200, SSE if ctx.stream else JSON, first,
                          _nothing() if ctx.stream else None, time.perf_counter() - started, _noop)
-        # A stream is shared while it runs, so a task owned by the flight makes its call; a
-        # non-streamed leader makes its own (no task, no generator: the common, lone case).
-        source = functools.partial(_source, opener) if ctx.stream else None
-        flight = rt.cache.join(cp, streaming=ctx.stream, source=source)
+        # The leader makes the call itself (no task: the common, lone case); a stream is
+        # handed to a task of the flight's own once somebody else holds it.
+        flight = rt.cache.join(cp, streaming=ctx.stream)
         ctx.cache = "miss" if flight.leader else "coalesced"
         if flight.inline:
             return await _lead(flight, opener, model)
@@ -158,7 +156,7 @@ async def open_shared(
 
 
 async def _lead(flight: Flight, opener: Callable[[], Awaitable[Reply]], model: str) -> Reply:
-    """An inline flight's leader: the upstream reply read directly, then shared."""
+    """An inline flight's leader: the upstream reply read directly, and shared."""
     try:
         reply = await opener()
     except Exception as exc:
@@ -167,23 +165,20 @@ async def _lead(flight: Flight, opener: Callable[[], Awaitable[Reply]], model: s
     except BaseException:
         flight.release()  # cancelled (the client left): the followers start afresh
         raise
-    flight.finish(reply.first)
-    reply.content_type = JSON  # as a follower's and a hit's
-    return reply
-
-
-async def _source(opener: Callable[[], Awaitable[Reply]]) -> AsyncIterator[bytes]:
-    """A streamed flight's source: the upstream call's chunks."""
-    reply = await opener()
+    if reply.rest is None:
+        flight.finish(reply.first)
+        reply.content_type = JSON  # as a follower's and a hit's
+        return reply
+    events = flight.lead(reply.first, reply.rest, reply.close)
     try:
-        yield reply.first
-        if reply.rest is not None:
-            async for chunk in reply.rest:
-                yield chunk
-    finally:
-        if reply.rest is not None:
-            await reply.rest.aclose()  # type: ignore[attr-defined]
-        reply.close()
+        first = await anext(events)
+    except StopAsyncIteration:
+        raise UpstreamFailure(model, "stream_cut", f"Model '{model}' sent nothing.") from None
+    except FlightFailed as failed:  # handed over before a whole event came, then failed
+        raise _before_first_byte(flight, failed, model) from None
+    except StreamBroken as broken:  # no whole event yet: still before the first byte
+        raise _before_first_byte(flight, FlightFailed(broken, 0), model) from None
+    return Reply(200, SSE, first, _relayed(events, model), reply.ttft_s, flight.release)
 
 
 async def _relayed(events: AsyncIterator[bytes], model: str) -> AsyncIterator[bytes]:

@@ -1,4 +1,4 @@
-"""Non-streamed flights led inline: the leader makes the upstream call in its own task."""
+"""Flights led inline: the leader makes the upstream call in its own task."""
 
 from __future__ import annotations
 
@@ -88,8 +88,3 @@ async def test_a_follower_leaving_does_not_end_the_call() -> None:
     waiting = asyncio.ensure_future(staying.body())
     leader.finish(WHOLE)
     assert await waiting == WHOLE and len(stored) == 1
-
-
-async def test_a_stream_cannot_be_led_inline() -> None:
-    with pytest.raises(ValueError):
-        join(SingleFlight(), streaming=True)

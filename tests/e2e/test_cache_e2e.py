@@ -178,6 +178,30 @@ def test_a_plain_leader_that_leaves_does_not_cut_its_follower(
     assert any(marker in orjson.dumps(e.get("body")).decode() for e in cancelled)
 
 
+def test_a_streaming_leader_that_leaves_does_not_cut_its_follower(
+    replicas: tuple[Proc, Proc], own_fleet: Proc, fleet_ctl: httpx.Client
+) -> None:
+    """The follower of a stream gets all of it, whether the leader's call was handed over to
+    the flight's task before the leader left, or went with it (then the follower, which had
+    received nothing, leads a fresh call)."""
+    a, _ = replicas
+    fleet_ctl.post("/fleet/faults", json={"model": "*", "chunk_delay_ms": 100}).raise_for_status()
+    marker = uuid.uuid4().hex
+    with ThreadPoolExecutor(1) as pool:
+        with httpx.stream("POST", a.url + "/v1/chat/completions", json=chat_body(marker),
+                          headers={"authorization": f"Bearer {KEY_A}"}, timeout=30) as leader:
+            assert leader.headers["x-laneway-cache"] == "miss"
+            chunks = leader.iter_raw()  # kept: dropping the iterator closes the connection
+            next(chunks)  # the leader's first chunk
+            joined = coalesced(a)
+            follower = pool.submit(post, a, "/v1/chat/completions", chat_body(marker))
+            wait_until(lambda: coalesced(a) > joined, 5, "the follower to join the flight")
+        answer = follower.result()  # the leader's client left: its `with` ended
+    content, finish, usage, last = sse_summary(answer.text)
+    assert answer.status_code == 200 and last == "[DONE]" and content and finish and usage
+    assert upstream_calls(own_fleet, marker) <= 2
+
+
 def test_typeahead_answers_the_rest_of_the_suggestion(
     replicas: tuple[Proc, Proc], own_fleet: Proc
 ) -> None:
