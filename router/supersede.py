@@ -174,9 +174,11 @@ class Sessions:
 
     def watch(self, turn: Turn, loop: asyncio.AbstractEventLoop) -> None:
         """Start `turn`'s disconnect watcher WATCH_AFTER_S from now unless it is unwatched."""
+        if self._sweep_loop is not loop:  # a new event loop (tests): the old one's are gone
+            self._due.clear()
+            self._sweep, self._sweep_loop = None, loop
         self._due[turn] = loop.time() + WATCH_AFTER_S
-        if self._sweep is None or self._sweep_loop is not loop:  # (a test's new loop)
-            self._sweep_loop = loop
+        if self._sweep is None:
             self._sweep = loop.call_later(WATCH_AFTER_S, self._start_due, loop)
 
     def unwatch(self, turn: Turn) -> None:
