@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any, Protocol
 
 import orjson
@@ -101,11 +101,12 @@ def bypass_reason(body: Mapping[str, Any], rule: CacheRule | None) -> str | None
     return None
 
 
-def canonical_body(body: Mapping[str, Any]) -> dict[str, Any]:
-    """The body as far as it decides the answer (see the module docstring)."""
+def canonical_body(body: Mapping[str, Any], leave_out: Collection[str] = ()) -> dict[str, Any]:
+    """The body as far as it decides the answer (see the module docstring), without the
+    fields in `leave_out` (those the caller keys otherwise)."""
     out: dict[str, Any] = {}
     for name, value in body.items():
-        if value is None or name in NEUTRAL_FIELDS:
+        if value is None or name in NEUTRAL_FIELDS or name in leave_out:
             continue
         if name in _FLOAT_FIELDS and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
@@ -115,7 +116,7 @@ def canonical_body(body: Mapping[str, Any]) -> dict[str, Any]:
 
 def request_key(
     *, tenant: str, model: str, endpoint: str, body: Mapping[str, Any], lane: str = "",
-    variant: str = "",
+    variant: str = "", leave_out: Collection[str] = (),
 ) -> str:
     """The key of the answer to `body` sent to `model` on behalf of `tenant`. `variant`
     names whatever else turns `body` into what `model` is sent (the proxy keys the client's
@@ -126,7 +127,7 @@ def request_key(
         "endpoint": endpoint_name(endpoint),
         "lane": lane,
         "variant": variant,
-        "body": canonical_body(body),
+        "body": canonical_body(body, leave_out),
     }
     digest = hashlib.sha256(
         orjson.dumps(material, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)

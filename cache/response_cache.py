@@ -14,7 +14,7 @@ tier `l1`/`typeahead` with `hit`/`miss`/`store`; `l2` with `hit`/`miss`/`error`/
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -41,7 +41,9 @@ class FimParts:
     context: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen (treat as read-only): a frozen dataclass of nine fields takes 1.9 us to make,
+# this one 0.3, and every request makes one or two plans and, on a hit, a Hit.
+@dataclass(slots=True)
 class CachePlan:
     """What the cache needs to know about one request; `bypass` set means: leave it alone."""
 
@@ -62,7 +64,7 @@ class CachePlan:
         return self.bypass is None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # read-only, not frozen: see CachePlan
 class Hit:
     tier: Tier
     answer: StoredAnswer
@@ -105,7 +107,10 @@ class ResponseCache:
         rule: CacheRule | None,
         fim: FimParts | None = None,
         variant: str = "",
+        leave_out: Collection[str] = (),
     ) -> CachePlan:
+        """`leave_out`: body fields that do not go into the key (the proxy's: the client's
+        `model`, which `model` and `variant` stand for), without copying the body."""
         kind = endpoint_name(endpoint)
         reason = bypass_reason(body, rule) if kind in ("chat", "completions", "responses") else (
             "endpoint"
@@ -117,7 +122,8 @@ class ResponseCache:
             self.event("bypass", reason or "lane")
             return CachePlan("", kind, model, 0, want_usage, bypass=reason or "lane")
         key = request_key(
-            tenant=tenant, model=model, endpoint=kind, body=body, lane=lane, variant=variant
+            tenant=tenant, model=model, endpoint=kind, body=body, lane=lane, variant=variant,
+            leave_out=leave_out,
         )
         plan = CachePlan(key, kind, model, float(rule.ttl_s), want_usage)
         if fim is not None and rule.typeahead:
@@ -269,6 +275,7 @@ class DisabledCache(ResponseCache):
         rule: CacheRule | None,
         fim: FimParts | None = None,
         variant: str = "",
+        leave_out: Collection[str] = (),
     ) -> CachePlan:
         self.event("bypass", "disabled")
         return CachePlan("", endpoint_name(endpoint), model, 0, False, bypass="disabled")

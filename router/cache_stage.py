@@ -36,6 +36,9 @@ SSE = "text/event-stream"
 JSON = "application/json"
 
 
+_MODEL_FIELD = frozenset({"model"})
+
+
 class SharedFailure(UpstreamFailure):
     """The upstream call this request shared (as a follower) failed before its first byte."""
 
@@ -47,11 +50,10 @@ def plan_for(
     pure function of that body, the lane's trim budget (`variant`) and the model's FIM
     family and upstream name, so a hit needs no trimming. The client's `model` field is
     left out: `auto` and the name it chose get the same answer."""
-    keyed = {k: v for k, v in ctx.body.items() if k != "model"}
     cp = cache.plan(
-        tenant=ctx.tenant, model=model.name, endpoint=ctx.endpoint.value, body=keyed,
+        tenant=ctx.tenant, model=model.name, endpoint=ctx.endpoint.value, body=ctx.body,
         lane=ctx.lane, rule=lane.cache,
-        variant=f"{variant}|{model.fim}|{model.upstream_model}",
+        variant=f"{variant}|{model.fim}|{model.upstream_model}", leave_out=_MODEL_FIELD,
     )
     ctx.cache = "miss" if cp.cacheable else "bypass"
     return cp
