@@ -167,11 +167,11 @@ async def _lead(flight: Flight, opener: Callable[[], Awaitable[Reply]], model: s
     except BaseException:
         flight.release()  # cancelled (the client left): the followers start afresh
         raise
-    if reply.rest is None:
+    if not flight.streaming:
         flight.finish(reply.first)
         reply.content_type = JSON  # as a follower's and a hit's
         return reply
-    events = flight.lead(reply.first, reply.rest, reply.close)
+    events = flight.lead(reply.first, reply.rest or _nothing(), reply.close)
     try:
         first = await anext(events)
     except StopAsyncIteration:
