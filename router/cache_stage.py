@@ -17,7 +17,6 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-from starlette.background import BackgroundTask
 from starlette.responses import Response
 
 from cache.response_cache import CachePlan, FimParts, Hit, ResponseCache
@@ -28,7 +27,7 @@ from policies.lanes import Endpoint
 from policies.policy import LanePolicy
 from policies.trim import TrimResult
 from router.context import RequestContext
-from router.recorder import record_after
+from router.recorder import RecordAfter
 from router.runtime import Runtime
 from router.upstream import Reply, StreamBroken, UpstreamFailure
 
@@ -108,7 +107,7 @@ def respond(rt: Runtime, ctx: RequestContext, cp: CachePlan, hit: Hit) -> Respon
         headers["cache-control"] = "no-cache"
     return Response(
         data, media_type=SSE if ctx.stream else JSON, headers=headers,
-        background=BackgroundTask(record_after, rt, ctx, [data], True),
+        background=RecordAfter(rt, ctx, [data], True),
     )
 
 

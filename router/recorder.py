@@ -73,20 +73,12 @@ def record(
     logline.emit(ctx, cost, saved, duration, rt.config.raw.server.log_prompts)
 
 
-async def record_after(
-    rt: Runtime, ctx: RequestContext, chunks: Sequence[bytes] = (), complete: bool = False
-) -> None:
-    """`record` as a response's background task. Async on purpose: Starlette runs a
-    synchronous background task in its thread pool, i.e. a thread wake-up and a GIL fight
-    per request for ~12 µs of work; an async one runs on the loop after the last byte."""
-    record(rt, ctx, chunks, complete)
-
-
 class RecordAfter(BackgroundTask):
-    """`BackgroundTask(record_after, rt, ctx, chunks, complete)` for a Response, without
-    BackgroundTask's __init__, which inspects the function on every request (~1.5 us) to
-    learn what is known here: it is a coroutine function, run on the loop after the last
-    byte. Responses only await it."""
+    """`record` as a Response's background task, run on the loop after the last byte.
+    Async on purpose: Starlette runs a synchronous background task in its thread pool (a
+    thread wake-up and a GIL fight per request for ~12 µs of work). No
+    BackgroundTask.__init__, which inspects the function on every request (~1.5 us) to
+    learn what is known here. Responses only await it."""
 
     def __init__(  # no super().__init__(): see above
         self, rt: Runtime, ctx: RequestContext, chunks: Sequence[bytes] = (),
