@@ -124,7 +124,7 @@ class AccessLog:
         while True:
             batch = [lines.get()]
             while True:
-                time.sleep(BATCH_S)
+                _idle(BATCH_S)
                 with contextlib.suppress(queue.Empty):
                     while True:
                         batch.append(lines.get_nowait())
@@ -154,3 +154,9 @@ def open_access_log(enabled: bool = True) -> AccessLog | None:
     if ACCESS.handlers:
         return None
     return AccessLog()
+
+
+def _idle(seconds: float) -> None:
+    """The writer's pause between batches: a function of its own so that a sampling profiler
+    (loadtests/bench/profile.py) can tell this thread is idle here, not busy."""
+    time.sleep(seconds)
