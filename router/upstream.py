@@ -96,10 +96,10 @@ class Reply:
     close: Any  # callable releasing the connection; safe to call twice
 
 
-@functools.lru_cache(maxsize=16)
-def _client_timeout(connect_s: float) -> aiohttp.ClientTimeout:
-    """One (immutable) ClientTimeout per connect limit: the policies hold a handful."""
-    return aiohttp.ClientTimeout(total=None, connect=connect_s)
+@functools.lru_cache(maxsize=64)
+def _client_timeout(connect_s: float, total_s: float | None = None) -> aiohttp.ClientTimeout:
+    """One (immutable) ClientTimeout per pair of limits: the policies hold a handful."""
+    return aiohttp.ClientTimeout(total=total_s, connect=connect_s)
 
 
 def _scrub(text: str, model: ModelSpec) -> str:
@@ -145,16 +145,25 @@ class OpenAIUpstream:
         resp: aiohttp.ClientResponse | None = None
         try:
             try:
-                async with asyncio.timeout(first_within):
+                if stream:
+                    async with asyncio.timeout(first_within):
+                        resp = await self._session.post(
+                            url, data=orjson.dumps(body), headers=headers,
+                            timeout=_client_timeout(timeouts.connect_s),
+                        )
+                        if resp.status >= 400:
+                            raise _status_failure(model, resp, await _drained(resp))
+                        first = await resp.content.readany()
+                else:
+                    # aiohttp's own total limit covers sending and reading the whole
+                    # answer: one timer per call instead of its and asyncio's both.
                     resp = await self._session.post(
                         url, data=orjson.dumps(body), headers=headers,
-                        timeout=_client_timeout(timeouts.connect_s),
+                        timeout=_client_timeout(timeouts.connect_s, first_within),
                     )
                     if resp.status >= 400:
-                        data = await resp.read()
-                        resp.release()
-                        raise _status_failure(model, resp, data)
-                    first = await resp.content.readany() if stream else await resp.read()
+                        raise _status_failure(model, resp, await _drained(resp))
+                    first = await resp.read()
             except BaseException:
                 # A timeout, an error, the client leaving (CancelledError): drop the
                 # connection, which is how the upstream learns to stop generating.
@@ -183,6 +192,13 @@ class OpenAIUpstream:
             return Reply(resp.status, content_type, first, None, ttft, resp.release)
         rest = _rest(resp, model, timeouts.idle_s, deadline)
         return Reply(resp.status, content_type, first, rest, ttft, resp.close)
+
+
+async def _drained(resp: aiohttp.ClientResponse) -> bytes:
+    """An error answer's body; the connection goes back to the pool."""
+    data = await resp.read()
+    resp.release()
+    return data
 
 
 async def _rest(
