@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import os
 import secrets
@@ -23,7 +22,7 @@ from router.pipeline import Pipeline
 from router.recorder import record
 from router.runtime import Runtime
 from router.scrub import scrub
-from router.supersede import guard
+from router.supersede import guarded
 
 _JSON = "application/json"
 
@@ -110,22 +109,8 @@ def _model_route(endpoint: Endpoint) -> Callable[[Request], Awaitable[Response]]
                 body_bytes=size,
                 requested_model=body["model"],
             )
-            # supersede.guarded, inlined: cancelled if the client leaves or a newer
-            # completion of its session arrives.
-            turn = guard(request, ctx, rt.sessions)
-            try:
-                try:
-                    response = await Pipeline(rt).handle(ctx)
-                except asyncio.CancelledError:
-                    err = turn.cancelled()
-                    if err is None:
-                        raise
-                    raise err from None
-                if turn.reason is not None:  # cancelled just as the answer arrived
-                    await turn.drop(response)
-                return turn.answered(response)
-            finally:
-                turn.close()
+            # Cancelled if the client leaves or a newer completion of its session arrives.
+            return await guarded(request, ctx, Pipeline(rt).handle(ctx), rt.sessions)
         except LanewayError as err:
             if ctx is not None:
                 ctx.status = err.status

@@ -235,12 +235,8 @@ async def _watch(request: Request, turn: Turn) -> None:
 
 
 def guard(request: Request, ctx: RequestContext, sessions: Sessions) -> Turn:
-    """Guard the current task, which runs the pipeline next: it is cancelled if the client
-    leaves or a newer completion of its session arrives.
-
-    The caller awaits the pipeline itself, as `guarded` shows (the endpoints inline it: one
-    coroutine frame less for every await of the request to resume through).
-    """
+    """Guard the current task, which runs the pipeline next (in `guarded`): it is cancelled
+    if the client leaves or a newer completion of its session arrives."""
     loop = asyncio.get_running_loop()
     turn = Turn(ctx, asyncio.current_task())
     turn.request, turn.sessions = request, sessions
