@@ -39,10 +39,11 @@ MODEL_ROUTES = {
 def create_app(config: Config) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        assert isinstance(app, Laneway)
         session = new_session()
-        app.state.runtime = Runtime.build(config, Metrics(), session)
-        describe(app.state.runtime)
-        await app.state.runtime.cache.start()  # bounded: laneway serves without Redis too
+        app.runtime = Runtime.build(config, Metrics(), session)
+        describe(app.runtime)
+        await app.runtime.cache.start()  # bounded: laneway serves without Redis too
         # The tokenizer (~40 MB, ~0.3 s) only when a prompt may not fit its budget: loaded
         # in a thread on first need, upper bounds meanwhile (policies/tokens.py).
         tokens.defer()
@@ -56,16 +57,17 @@ def create_app(config: Config) -> FastAPI:
 
         def reload() -> None:
             # Requests in flight keep the runtime they started with; new ones get the new one.
+            old = app.runtime
+            assert old is not None
             try:
-                new = load(app.state.runtime.config.source)
-                app.state.runtime = Runtime.build(
-                    new, app.state.runtime.metrics, session, previous=app.state.runtime
-                )
-                describe(app.state.runtime)
+                new = load(old.config.source)
+                rt = Runtime.build(new, old.metrics, session, previous=old)
+                describe(rt)
             except Exception as exc:  # a bad edit must not take a serving proxy down
                 log.error("reload failed, keeping the running config: %s", exc)
                 return
-            log.warning("reloaded %s (policy %s)", new.source, app.state.runtime.policy.name)
+            app.runtime = rt
+            log.warning("reloaded %s (policy %s)", new.source, rt.policy.name)
 
         loop = asyncio.get_running_loop()
         if config.source.endswith((".yaml", ".yml")):
@@ -74,8 +76,8 @@ def create_app(config: Config) -> FastAPI:
             yield
         finally:
             loop.remove_signal_handler(signal.SIGHUP)
-            await app.state.runtime.limiter.close()
-            await app.state.runtime.cache.close()
+            await app.runtime.limiter.close()
+            await app.runtime.cache.close()
             await session.close()
             if access_log is not None:
                 access_log.close()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 from starlette.requests import Request
@@ -20,15 +21,20 @@ from starlette.types import Receive, Scope, Send
 
 from router.errors import LanewayError
 
+if TYPE_CHECKING:
+    from router.runtime import Runtime
+
 log = logging.getLogger("laneway")
 
 Handler = Callable[[Request], Awaitable[Response]]
 
 
 class Laneway(FastAPI):
-    """FastAPI, with `hot` POST routes (exact paths) dispatched before its stack."""
+    """FastAPI, with `hot` POST routes (exact paths) dispatched before its stack, and the
+    worker's Runtime as a plain attribute (set by the lifespan, replaced by a reload)."""
 
     hot: dict[str, Handler]
+    runtime: Runtime | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "POST":

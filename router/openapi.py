@@ -133,7 +133,7 @@ def document() -> bytes:
 
 async def serve(request: Request) -> Response:
     try:
-        request.app.state.runtime.keys.tenant(request.headers.get("authorization"))
+        request.app.runtime.keys.tenant(request.headers.get("authorization"))
     except LanewayError as err:
         return Response(err.body(), status_code=err.status, media_type="application/json")
     return Response(document(), media_type="application/json")
