@@ -302,27 +302,8 @@ class SingleFlight:
         return flight
 
     async def _produce(self, shared: _Shared, source: Source) -> None:
-        iterator = source()
-        if shared.streaming:
-            await self._run(shared, iterator, _Recorder(shared), _noop)
-            return
-        try:
-            try:
-                async for chunk in iterator:
-                    shared.publish(chunk)
-            finally:
-                aclose = getattr(iterator, "aclose", None)
-                if aclose is not None:
-                    await aclose()
-            body = b"".join(raw for raw, _ in shared.events)
-            answer = assemble_body(shared.kind, body, shared.model)
-        except asyncio.CancelledError:
-            self._end(shared, _State.FAILED, None, asyncio.CancelledError())
-            raise
-        except Exception as exc:
-            self._end(shared, _State.FAILED, None, exc)
-        else:
-            self._end(shared, _State.DONE, answer, None)
+        rec = _Recorder(shared) if shared.streaming else _BodyRecorder(shared)
+        await self._run(shared, source(), rec, _noop)
 
     def _carry_on(
         self, shared: _Shared, rest: AsyncIterator[bytes], rec: _Recorder, close: Callable[[], None]
@@ -336,7 +317,7 @@ class SingleFlight:
             changed.set()
 
     async def _run(
-        self, shared: _Shared, chunks: AsyncIterator[bytes], rec: _Recorder,
+        self, shared: _Shared, chunks: AsyncIterator[bytes], rec: _Recorder | _BodyRecorder,
         close: Callable[[], None],
     ) -> None:
         try:
@@ -418,6 +399,22 @@ class _Recorder:
         for event in self.splitter.flush():
             self.shared.publish(event.raw, _usage_only(self.assembler.feed(event)))
         return self.assembler.answer(self.shared.model)
+
+
+class _BodyRecorder:
+    """A non-streamed answer's chunks, recorded as they come and parsed once whole."""
+
+    __slots__ = ("shared",)
+
+    def __init__(self, shared: _Shared) -> None:
+        self.shared = shared
+
+    def feed(self, chunk: bytes) -> None:
+        self.shared.publish(chunk)
+
+    def finish(self) -> StoredAnswer | None:
+        shared = self.shared
+        return assemble_body(shared.kind, _joined(shared.events, 0), shared.model)
 
 
 def _joined(events: list[tuple[bytes, bool]], start: int) -> bytes:
