@@ -108,36 +108,25 @@ def test_what_one_replica_cached_the_other_serves(
     assert hot.headers["x-laneway-cache"] == "bypass"
 
 
-def test_twenty_identical_requests_cost_one_upstream_call(
-    replicas: tuple[Proc, Proc], own_fleet: Proc, fleet_ctl: httpx.Client
+@pytest.mark.parametrize("stream", [True, False], ids=["streamed", "plain"])
+def test_identical_requests_in_flight_cost_one_upstream_call(
+    replicas: tuple[Proc, Proc], own_fleet: Proc, fleet_ctl: httpx.Client, stream: bool
 ) -> None:
     a, _ = replicas
     fleet_ctl.post("/fleet/faults", json={"model": "*", "ttft_ms": 1500}).raise_for_status()
     marker = uuid.uuid4().hex
     with ThreadPoolExecutor(20) as pool:
-        answers = list(pool.map(lambda _: post(a, "/v1/chat/completions", chat_body(marker)),
-                                range(20)))
-    assert upstream_calls(own_fleet, marker) == 1
-    tiers = sorted(r.headers["x-laneway-cache"] for r in answers)
-    assert tiers.count("miss") == 1 and set(tiers) <= {"miss", "coalesced", "l1"}
-    assert "coalesced" in tiers  # some arrived while the slow model worked (the rest: l1)
-    assert len({orjson.dumps(sse_summary(r.text)) for r in answers}) == 1
-
-
-def test_identical_plain_requests_share_one_upstream_call(
-    replicas: tuple[Proc, Proc], own_fleet: Proc, fleet_ctl: httpx.Client
-) -> None:
-    a, _ = replicas
-    fleet_ctl.post("/fleet/faults", json={"model": "*", "ttft_ms": 1500}).raise_for_status()
-    marker = uuid.uuid4().hex
-    with ThreadPoolExecutor(8) as pool:
         answers = list(pool.map(
-            lambda _: post(a, "/v1/chat/completions", chat_body(marker, stream=False)), range(8)))
+            lambda _: post(a, "/v1/chat/completions", chat_body(marker, stream=stream)),
+            range(20)))
     assert upstream_calls(own_fleet, marker) == 1
     tiers = sorted(r.headers["x-laneway-cache"] for r in answers)
     assert tiers.count("miss") == 1 and set(tiers) <= {"miss", "coalesced", "l1"}
     assert "coalesced" in tiers  # some arrived while the slow model worked (the rest: l1)
-    assert len({r.content for r in answers}) == 1 and answers[0].json()["choices"]
+    if stream:
+        assert len({orjson.dumps(sse_summary(r.text)) for r in answers}) == 1
+    else:
+        assert len({r.content for r in answers}) == 1 and answers[0].json()["choices"]
 
 
 def coalesced(proc: Proc) -> float:
