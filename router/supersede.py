@@ -6,7 +6,7 @@ Both cases cancel the request's task while it waits on the upstream, which close
 upstream connection: the model stops generating within milliseconds.
 
 Two phases, two mechanisms:
-- before the answer starts (`guarded`): a watcher task (started `WATCH_AFTER_S` after it)
+- before the answer starts (`guarded`): a watcher task (started after `WATCH_AFTER_S`)
   waits for `http.disconnect`, and a newer completion may cancel the handler task. Either
   ends as an error response.
 - while a stream is relayed (`Turn.relay`): Starlette itself cancels the stream when the
@@ -57,8 +57,7 @@ class ClientGone(LanewayError):
 class Turn:
     """One request's claim to its session, and the handle to cancel it."""
 
-    __slots__ = ("ctx", "key", "reason", "relaying", "request", "sessions", "settled", "task",
-                 "waiting", "watcher")
+    __slots__ = ("ctx", "key", "reason", "settled", "task", "waiting")
 
     def __init__(self, ctx: RequestContext, task: asyncio.Task[object] | None) -> None:
         self.ctx = ctx
@@ -67,10 +66,6 @@ class Turn:
         self.reason: str | None = None  # "gone" | "superseded"
         self.waiting = True  # on the upstream: a cancel may be delivered
         self.settled = False
-        self.relaying = False  # its stream is relayed under the session's claim
-        self.request: Request | None = None
-        self.sessions: Sessions | None = None
-        self.watcher: asyncio.Task[None] | None = None
 
     def cancel(self, reason: str) -> None:
         if self.reason is not None:
@@ -82,47 +77,6 @@ class Turn:
             self.ctx.status = Superseded.status
         if self.waiting and self.task is not None:
             self.task.cancel()
-
-    # -- the guarded await's steps (see `guarded`) --------------------------------------
-
-    def cancelled(self) -> LanewayError | None:
-        """The pipeline was cancelled: the error to answer with if this turn did it (the
-        client left, it was superseded), None if the cancellation came from elsewhere."""
-        self.waiting = False
-        if self.reason is None or self.task is None:
-            return None
-        self.task.uncancel()
-        return self.error()
-
-    async def drop(self, response: Response) -> None:
-        """Cancelled just as the answer arrived: release it and raise the turn's error."""
-        self.waiting = False
-        if isinstance(response, StreamingResponse):
-            await response.body_iterator.aclose()  # type: ignore[attr-defined]
-        raise self.error()
-
-    def answered(self, response: Response) -> Response:
-        """The response, its stream relayed under the session's claim if it has one."""
-        self.waiting = False
-        if self.key is not None and isinstance(response, StreamingResponse):
-            assert self.sessions is not None
-            self.relaying = True
-            response.body_iterator = self.relay(response.body_iterator, self.sessions)
-        return response
-
-    def close(self) -> None:
-        """Stop guarding: no watcher from now on; the session is left unless a relay has it."""
-        self.waiting = False
-        if self.sessions is not None:
-            self.sessions.unwatch(self)
-        if self.watcher is not None:
-            self.watcher.cancel()
-        self.settled = True
-        self.request = None
-        if not self.relaying:
-            self.task = None
-            if self.sessions is not None:
-                self.sessions.leave(self)
 
     def error(self) -> LanewayError:
         if self.reason == "superseded":
@@ -165,34 +119,6 @@ class Sessions:
 
     def __init__(self) -> None:
         self._live: dict[tuple[str, str], Turn] = {}
-        # Guarded turns by when their disconnect watcher is due (insertion order is due
-        # order), and one timer for the earliest: a timer per request cost 1.3 us to set
-        # and cancel, though most requests are answered before it would fire.
-        self._due: dict[Turn, float] = {}
-        self._sweep: asyncio.TimerHandle | None = None
-        self._sweep_loop: asyncio.AbstractEventLoop | None = None
-
-    def watch(self, turn: Turn, loop: asyncio.AbstractEventLoop) -> None:
-        """Start `turn`'s disconnect watcher WATCH_AFTER_S from now unless it is unwatched."""
-        if self._sweep_loop is not loop:  # a new event loop (tests): the old one's are gone
-            self._due.clear()
-            self._sweep, self._sweep_loop = None, loop
-        self._due[turn] = loop.time() + WATCH_AFTER_S
-        if self._sweep is None:
-            self._sweep = loop.call_later(WATCH_AFTER_S, self._start_due, loop)
-
-    def unwatch(self, turn: Turn) -> None:
-        self._due.pop(turn, None)
-
-    def _start_due(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._sweep = None
-        now = loop.time()
-        for turn, due in list(self._due.items()):
-            if due > now:
-                self._sweep = loop.call_at(due, self._start_due, loop)  # the next one due
-                return
-            del self._due[turn]
-            _watch_later(turn)
 
     def __len__(self) -> int:
         return len(self._live)
@@ -234,41 +160,51 @@ async def _watch(request: Request, turn: Turn) -> None:
             return
 
 
-def guard(request: Request, ctx: RequestContext, sessions: Sessions) -> Turn:
-    """Guard the current task, which runs the pipeline next (in `guarded`): it is cancelled
-    if the client leaves or a newer completion of its session arrives."""
+async def guarded(
+    request: Request, ctx: RequestContext, work: Awaitable[Response], sessions: Sessions
+) -> Response:
+    """Await `work` (the pipeline), cancelling it if the client leaves or it is superseded.
+
+    Raises ClientGone or Superseded in those cases (rendered by the endpoint).
+    """
+    task = asyncio.current_task()
+    turn = Turn(ctx, task)
     loop = asyncio.get_running_loop()
-    turn = Turn(ctx, asyncio.current_task())
-    turn.request, turn.sessions = request, sessions
-    sessions.watch(turn, loop)
+    watcher: list[asyncio.Task[None]] = []
+
+    def watch() -> None:
+        if turn.task is not None and turn.reason is None:
+            watcher.append(loop.create_task(_watch(request, turn)))
+
+    timer = loop.call_later(WATCH_AFTER_S, watch)
     session = ctx.headers.get(SESSION_HEADER)
     if session:
         # Runs once the pipeline first waits, by which time it has classified the request.
         loop.call_soon(sessions.settle, turn, session)
-    return turn
-
-
-def _watch_later(turn: Turn) -> None:
-    if turn.task is not None and turn.reason is None and turn.request is not None:
-        turn.watcher = asyncio.get_running_loop().create_task(_watch(turn.request, turn))
-
-
-async def guarded(
-    request: Request, ctx: RequestContext, work: Awaitable[Response], sessions: Sessions
-) -> Response:
-    """Await `work` (the pipeline) under `guard`: raises ClientGone or Superseded when the
-    client left or a newer completion replaced it."""
-    turn = guard(request, ctx, sessions)
+    streaming = False
     try:
         try:
             response = await work
         except asyncio.CancelledError:
-            err = turn.cancelled()
-            if err is None:
+            if turn.reason is None or task is None:
                 raise
-            raise err from None
+            task.uncancel()
+            raise turn.error() from None
+        finally:
+            turn.waiting = False
         if turn.reason is not None:  # cancelled just as the answer arrived
-            await turn.drop(response)
-        return turn.answered(response)
+            if isinstance(response, StreamingResponse):
+                await response.body_iterator.aclose()  # type: ignore[attr-defined]
+            raise turn.error()
+        if turn.key is not None and isinstance(response, StreamingResponse):
+            streaming = True
+            response.body_iterator = turn.relay(response.body_iterator, sessions)
+        return response
     finally:
-        turn.close()
+        timer.cancel()
+        if watcher:
+            watcher[0].cancel()
+        turn.settled = True
+        if not streaming:
+            turn.task = None
+            sessions.leave(turn)
