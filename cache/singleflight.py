@@ -175,7 +175,7 @@ class Flight:
             self.release()
         if shared.state is not _State.DONE:
             raise FlightFailed(shared.error, 0)
-        return b"".join(raw for raw, _ in shared.events)
+        return _joined(shared.events, 0)
 
     async def answer(self) -> StoredAnswer:
         """The assembled answer, once the flight ends; FlightFailed when there is none."""
@@ -240,9 +240,9 @@ class Flight:
         hand it to the followers."""
         shared = self._shared
         if shared.state is _State.RUNNING:
-            shared.events.append((body, False))
-            answer = assemble_body(shared.kind, body, shared.model)
-            self._table._end(shared, _State.DONE, answer, None)
+            rec = _BodyRecorder(shared)
+            rec.feed(body)
+            self._table._end(shared, _State.DONE, rec.finish(), None)
         self.release()
 
     def fail(self, error: BaseException) -> None:
