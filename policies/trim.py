@@ -56,6 +56,11 @@ class TrimResult:
     # state): a pure function of the body and the budget, which a memo may keep.
     estimated: bool = False
 
+    def with_body(self, body: dict[str, Any]) -> TrimResult:
+        """The same figures for `body` (an estimated result: its body was left as it came)."""
+        return TrimResult(body, self.tokens_before, self.tokens_after, self.trimmed_tokens,
+                          self.scope, self.fim, self.estimated)
+
 
 class ContextTooLong(Exception):
     """Even trimmed, the input does not fit: the pipeline answers 400 context_length_exceeded."""

@@ -63,11 +63,9 @@ def plan(rt: Runtime, ctx: RequestContext, *, dry_run: bool = False) -> Plan:
         if shared is not None and shared.estimated:
             # The figures only (a repeat, e.g. every cache hit, skips trimming): holding
             # the parsed body too would keep up to 1,024 of them alive.
-            memo.trim = TrimResult({}, shared.tokens_before, shared.tokens_after,
-                                   shared.trimmed_tokens, shared.scope, shared.fim, True)
+            memo.trim = shared.with_body({})
     else:  # the same figures, with this request's own body object
-        shared = TrimResult(ctx.body, shared.tokens_before, shared.tokens_after,
-                            shared.trimmed_tokens, shared.scope, shared.fim, True)
+        shared = shared.with_body(ctx.body)
     body = ctx.body
     estimate = shared.tokens_after if shared else min(ctx.body_bytes // 4, budget.input_tokens)
     needs = Needs(
