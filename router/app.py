@@ -94,9 +94,8 @@ def create_app(config: Config) -> FastAPI:
     app.hot = {prefix + path: handler for path, handler in MODEL_ROUTES.items()
                for prefix in ("/v1", "")}
     # Plain Starlette routes: no dependency injection or body parsing on the hot path.
-    for path, handler in MODEL_ROUTES.items():
-        for prefix in ("/v1", ""):
-            app.router.add_route(prefix + path, handler, methods=["POST"])
+    for path, handler in app.hot.items():
+        app.router.add_route(path, handler, methods=["POST"])
     for prefix in ("/v1", ""):
         app.router.add_route(prefix + "/models", endpoints.models, methods=["GET"])
     app.router.add_route("/laneway/explain", endpoints.explain, methods=["POST"])
