@@ -153,7 +153,6 @@ SIDE_JOBS: tuple[tuple[str, str], ...] = (
 )
 
 
-
 def _cover(needles: tuple[str, ...]) -> tuple[str, ...]:
     """A few words such that every needle contains one of them (greedy set cover): when
     none occurs, no needle does, and a handful of finds replaces one per needle."""
