@@ -155,7 +155,7 @@ class ResponseCache:
         return CachePlan(plan.key, plan.kind, plan.model, plan.ttl_s, plan.want_usage,
                          plan.bypass, scope, prefix, trim)
 
-    def l1_hit(self, plan: CachePlan) -> Hit | None:
+    def l1_hit(self, plan: CachePlan, count_miss: bool = True) -> Hit | None:
         """L1 alone, synchronously: the proxy's first look, before it trims anything."""
         if not plan.cacheable:
             return None
@@ -163,7 +163,8 @@ class ResponseCache:
         if answer is not None and self._usable(plan, answer):
             self.event("l1", "hit")
             return Hit("l1", answer)
-        self.event("l1", "miss")
+        if count_miss:
+            self.event("l1", "miss")
         return None
 
     async def lookup(self, plan: CachePlan, l1: bool = True) -> Hit | None:
@@ -193,17 +194,14 @@ class ResponseCache:
 
     def late_hit(self, plan: CachePlan) -> Hit | None:
         """L1 once more, synchronously, right before `join`: a flight that completed while
-        this request awaited L2 has left the table but stored its answer here."""
-        answer = self.l1.get(plan.key) if plan.cacheable else None
-        if answer is None or not self._usable(plan, answer):
-            return None
-        self.event("l1", "hit")
-        return Hit("l1", answer)
+        this request awaited L2 has left the table but stored its answer here. Its miss
+        was counted already."""
+        return self.l1_hit(plan, count_miss=False)
 
     def join(self, plan: CachePlan, *, streaming: bool, source: Source | None = None) -> Flight:
         """Share one upstream call among identical requests; the leader's `source()` runs
-        it (without one, a non-streamed leader makes the call itself: `Flight.inline`), and
-        a completed answer is stored. See `cache.singleflight` for the semantics."""
+        it in a task of the flight's (without one, the leader makes the call itself:
+        `Flight.inline`), and a completed answer is stored. See `cache.singleflight`."""
         # Requests that want usage and those that do not fly apart: a stream that did not ask
         # must not get a usage chunk, and one that asked must.
         flight = self.flights.join(
