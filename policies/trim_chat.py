@@ -49,18 +49,18 @@ def _images(obj: Any) -> int:
 
 def upper(obj: Any) -> int:
     """A ceiling on ``cost(obj)`` that costs no tokenizing."""
-    return (PER_MESSAGE + sum(tokens.upper_bound(s) for s in _strings(obj))
-            + IMAGE_TOKENS * _images(obj))
+    up, _, images = _sizes(obj)
+    return PER_MESSAGE + up + IMAGE_TOKENS * images
 
 
 def estimate(obj: Any) -> int:
-    return (PER_MESSAGE + sum(tokens.estimate(s) for s in _strings(obj))
-            + IMAGE_TOKENS * _images(obj))
+    _, est, images = _sizes(obj)
+    return PER_MESSAGE + est + IMAGE_TOKENS * images
 
 
 def _sizes(obj: Any) -> tuple[int, int, int]:
-    """(upper bounds, estimates, images) over ``obj``'s strings, in one walk: what
-    ``upper`` and ``estimate`` add up, without their generators and second walks."""
+    """(upper bounds, estimates, images) over ``obj``'s strings (not under `_SKIP_KEYS`),
+    in one walk: what ``upper`` and ``estimate`` add up."""
     if isinstance(obj, str):
         return (tokens.upper_bound(obj), tokens.estimate(obj), 0) if obj else (0, 0, 0)
     up = est = images = 0
