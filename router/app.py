@@ -78,6 +78,8 @@ def create_app(config: Config) -> FastAPI:
             loop.remove_signal_handler(signal.SIGHUP)
             await app.runtime.limiter.close()
             await app.runtime.cache.close()
+            if app.runtime.openai.pool is not None:
+                app.runtime.openai.pool.close()
             await session.close()
             if access_log is not None:
                 access_log.close()

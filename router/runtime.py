@@ -19,6 +19,7 @@ from policies.choose import Chooser
 from policies.lane_memo import LaneMemo
 from policies.policy import LANE_NAMES, Policy, load_policy
 from policies.trim import TrimBudget
+from router import http1
 from router.auth import KeyRing
 from router.config import Config
 from router.metrics import Metrics
@@ -97,7 +98,10 @@ class Runtime:
                         min(t.connect_s, cap), min(t.ttft_s, cap), min(t.idle_s, cap), cap
                     )
         return cls(
-            config, policy, chooser, metrics, session, OpenAIUpstream(session), KeyRing(config),
+            config, policy, chooser, metrics, session,
+            # The lean client's keep-alive connections outlive a reload, like the session.
+            OpenAIUpstream(session, previous.openai.pool if previous else http1.Pool()),
+            KeyRing(config),
             largest, litellm,
             build_limiter(config, previous.limiter if previous else None),
             previous.sessions if previous else Sessions(),

@@ -1,4 +1,5 @@
-"""Calling a model: one pooled aiohttp session for OpenAI-compatible servers.
+"""Calling a model: OpenAI-compatible servers over plain HTTP through laneway's lean
+keep-alive client (router/http1.py), over HTTPS through one pooled aiohttp session.
 
 `open()` returns once the answer has *started* (headers, and the first chunk of a stream),
 so the pipeline can still fall back to another model before a byte reaches the client.
@@ -26,6 +27,7 @@ from yarl import URL
 
 from policies.catalog import ModelSpec
 from policies.lanes import Endpoint
+from router import http1
 
 PATHS = {
     Endpoint.CHAT: "/chat/completions",
@@ -110,22 +112,42 @@ def _scrub(text: str, model: ModelSpec) -> str:
 class OpenAIUpstream:
     """Any OpenAI-compatible server: vLLM, SGLang, Ollama, OpenAI itself, the fleet."""
 
-    def __init__(self, session: aiohttp.ClientSession) -> None:
+    def __init__(self, session: aiohttp.ClientSession, pool: http1.Pool | None = None) -> None:
         self._session = session
+        self.pool = pool  # plain-HTTP upstreams go through it; None: everything via aiohttp
         # Per (model, endpoint): the parsed URL and the finished headers, built once (aiohttp
-        # parses a str URL and converts a plain dict of headers on every call). One instance
-        # per Runtime, so a reload starts afresh; the spec is kept to check it is the same.
-        self._targets: dict[tuple[str, Endpoint], tuple[ModelSpec, URL, CIMultiDictProxy[str]]] = {}
+        # parses a str URL and converts a plain dict of headers on every call), or the lean
+        # client's target. One instance per Runtime, so a reload starts afresh; the spec is
+        # kept to check it is the same.
+        self._targets: dict[tuple[str, Endpoint], tuple[ModelSpec, URL, Any]] = {}
 
-    def _target(self, model: ModelSpec, endpoint: Endpoint) -> tuple[URL, CIMultiDictProxy[str]]:
+    def _target(self, model: ModelSpec, endpoint: Endpoint) -> tuple[URL, Any]:
+        """(URL, aiohttp headers), or (URL, http1.Target) for the lean client."""
         t = self._targets.get((model.name, endpoint))
         if t is None or t[0] is not model:
-            headers = CIMultiDict({"content-type": "application/json"})
+            headers = {"content-type": "application/json"}
             if model.api_key:
                 headers["authorization"] = "Bearer " + model.api_key.reveal()
             url = URL(model.api_base + PATHS[endpoint])
-            t = self._targets[(model.name, endpoint)] = (model, url, CIMultiDictProxy(headers))
+            how: Any = CIMultiDictProxy(CIMultiDict(headers))
+            if self.pool is not None and url.scheme == "http" and url.host:
+                how = http1.Target(url.host, url.port or 80, url.raw_path_qs, headers)
+            t = self._targets[(model.name, endpoint)] = (model, url, how)
         return t[1], t[2]
+
+    async def _post(
+        self, url: URL, how: Any, body: dict[str, Any], whole: bool, connect_s: float,
+        total_s: float | None,
+    ) -> Any:
+        """An aiohttp ClientResponse, or the lean client's Answer (the same few members)."""
+        if type(how) is http1.Target:
+            assert self.pool is not None
+            return await self.pool.post(
+                how, orjson.dumps(body), whole=whole, connect_s=connect_s, timeout_s=total_s,
+            )
+        return await self._session.post(
+            url, data=orjson.dumps(body), headers=how, timeout=_client_timeout(connect_s, total_s),
+        )
 
     async def open(
         self,
@@ -136,30 +158,28 @@ class OpenAIUpstream:
         timeouts: Timeouts,
         started: float,
     ) -> Reply:
-        url, headers = self._target(model, endpoint)
+        url, how = self._target(model, endpoint)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeouts.total_s
         # A non-streamed answer is silent until it is whole: it has no first token to time
         # and no idle gaps, so only the total limit applies to it.
         first_within = min(timeouts.ttft_s, timeouts.total_s) if stream else timeouts.total_s
-        resp: aiohttp.ClientResponse | None = None
+        resp: Any = None  # aiohttp.ClientResponse | http1.Answer
         try:
             try:
                 if stream:
                     async with asyncio.timeout(first_within):
-                        resp = await self._session.post(
-                            url, data=orjson.dumps(body), headers=headers,
-                            timeout=_client_timeout(timeouts.connect_s),
+                        resp = await self._post(
+                            url, how, body, False, timeouts.connect_s, None,
                         )
                         if resp.status >= 400:
                             raise _status_failure(model, resp, await _drained(resp))
                         first = await resp.content.readany()
                 else:
-                    # aiohttp's own total limit covers sending and reading the whole
+                    # The client's own total limit covers sending and reading the whole
                     # answer: one timer per call instead of its and asyncio's both.
-                    resp = await self._session.post(
-                        url, data=orjson.dumps(body), headers=headers,
-                        timeout=_client_timeout(timeouts.connect_s, first_within),
+                    resp = await self._post(
+                        url, how, body, True, timeouts.connect_s, first_within,
                     )
                     if resp.status >= 400:
                         raise _status_failure(model, resp, await _drained(resp))
@@ -176,7 +196,7 @@ class OpenAIUpstream:
             raise UpstreamFailure(
                 model.name, "timeout", f"Model '{model.name}' did not answer in time."
             ) from None
-        except aiohttp.ClientConnectorError:
+        except (aiohttp.ClientConnectorError, http1.ConnectFailed):
             raise UpstreamFailure(
                 model.name, "connect", f"Could not connect to model '{model.name}'."
             ) from None
@@ -194,7 +214,7 @@ class OpenAIUpstream:
         return Reply(resp.status, content_type, first, rest, ttft, resp.close)
 
 
-async def _drained(resp: aiohttp.ClientResponse) -> bytes:
+async def _drained(resp: Any) -> bytes:
     """An error answer's body; the connection goes back to the pool."""
     data = await resp.read()
     resp.release()
@@ -202,7 +222,7 @@ async def _drained(resp: aiohttp.ClientResponse) -> bytes:
 
 
 async def _rest(
-    resp: aiohttp.ClientResponse, model: ModelSpec, idle_s: float, deadline: float
+    resp: Any, model: ModelSpec, idle_s: float, deadline: float
 ) -> AsyncIterator[bytes]:
     loop = asyncio.get_running_loop()
     try:
@@ -235,7 +255,7 @@ async def _rest(
         resp.close()
 
 
-def _status_failure(model: ModelSpec, resp: aiohttp.ClientResponse, data: bytes) -> UpstreamFailure:
+def _status_failure(model: ModelSpec, resp: Any, data: bytes) -> UpstreamFailure:
     status = resp.status
     detail = ""
     try:

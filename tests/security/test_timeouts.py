@@ -17,6 +17,7 @@ from fleet.profiles import FleetSettings
 from fleet.server import FleetServer, start
 from policies.catalog import ModelSpec, Tier
 from policies.lanes import Endpoint
+from router import http1
 from router.upstream import OpenAIUpstream, StreamBroken, Timeouts, UpstreamFailure, new_session
 
 CHAT = {"model": "m", "messages": [{"role": "user", "content": "Explain Python decorators."}]}
@@ -28,10 +29,14 @@ async def fleet() -> AsyncIterator[FleetServer]:
         yield server
 
 
-@pytest.fixture
-async def caller() -> AsyncIterator[OpenAIUpstream]:
+@pytest.fixture(params=["lean", "aiohttp"])
+async def caller(request) -> AsyncIterator[OpenAIUpstream]:
+    """Both clients: plain-HTTP upstreams go through the lean one, HTTPS through aiohttp."""
     session = new_session()
-    yield OpenAIUpstream(session)
+    pool = http1.Pool() if request.param == "lean" else None
+    yield OpenAIUpstream(session, pool)
+    if pool is not None:
+        pool.close()
     await session.close()
 
 
