@@ -112,6 +112,7 @@ class Answer:
         if conn is not None:
             conn.answer = None
             if keep_alive:
+                conn.resume()  # paused if the answer ended past _PAUSE_AT unread
                 self._pool.put(conn)
             else:
                 conn.close()
@@ -148,6 +149,11 @@ class Answer:
 
     async def read(self) -> bytes:
         """The whole body."""
+        if not self._done and self._conn is not None:
+            # Nothing to hold back for a caller who waits for the end: a stream paused at
+            # _PAUSE_AT would otherwise wait for bytes it no longer reads.
+            self._whole = True
+            self._conn.resume()
         while not self._done:
             await self._wait()
         data = b"".join(self._chunks)
