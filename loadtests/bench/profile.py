@@ -29,7 +29,7 @@ from rich.table import Table
 from loadtests.bench import wrk
 from loadtests.bench.bodies import KINDS
 from loadtests.bench.procs import ROOT, Server, cpu_count, export_tree, free_port
-from loadtests.bench.run import HEADERS, laneway_config, redis_up
+from loadtests.bench.run import HEADERS, bench_redis, laneway_config
 
 PY = sys.executable
 _FRAME = re.compile(r"^(?P<func>.*) \((?P<file>[^():]+)(?::(?P<line>\d+))?\)$")
@@ -135,9 +135,10 @@ def main(argv: list[str] | None = None) -> int:
     fleet = Server("fleet", [PY, "-m", "fleet", "--port", str(port), "--zero-latency"], port,
                    "/healthz", out / "fleet.log", load, cwd=src)
     lw: Server | None = None
+    redis, url, _ = bench_redis(out, False)
     try:
         cfg = out / "laneway.yaml"
-        cfg.write_text(yaml.safe_dump(laneway_config(fleet.url, redis_up()), sort_keys=False))
+        cfg.write_text(yaml.safe_dump(laneway_config(fleet.url, url), sort_keys=False))
         port = free_port()
         if args.bare:
             lw = Server("bare", [PY, "-m", "loadtests.bench.bare_passthrough", str(port)], port,
@@ -171,6 +172,8 @@ def main(argv: list[str] | None = None) -> int:
         if lw is not None:
             lw.stop()
         fleet.stop()
+        if redis is not None:
+            redis.stop()
     prof = parse_raw(raw.read_text())
     console = Console(width=max(Console().width, 160))
     who = "bare pass-through" if args.bare else "laneway"

@@ -15,7 +15,7 @@ import dataclasses
 import json
 import os
 import secrets
-import socket
+import shutil
 import subprocess
 import sys
 import time
@@ -26,7 +26,16 @@ from rich.console import Console
 
 from loadtests.bench import litellm_proxy, report, wrk
 from loadtests.bench.bodies import KINDS, Body
-from loadtests.bench.procs import ROOT, Server, cpu_count, export_tree, free_port, pin
+from loadtests.bench.procs import (
+    ROOT,
+    PrivateRedis,
+    Server,
+    cpu_count,
+    export_tree,
+    free_port,
+    pin,
+    redis_pong,
+)
 
 PY = sys.executable
 KEY = "sk-bench-team-a"
@@ -41,16 +50,21 @@ PINNED = "qwen3-coder-1.5b"  # what the non-routing targets are asked for
 console = Console(width=max(Console().width, 220))
 
 
-def redis_up(host: str = "127.0.0.1", port: int = 6379) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=0.5) as s:
-            s.sendall(b"PING\r\n")
-            return s.recv(16).startswith(b"+PONG")
-    except OSError:
-        return False
+def bench_redis(workdir: Path, no_redis: bool) -> tuple[PrivateRedis | None, str | None, str]:
+    """(its process, redis.url for laneway, what the notes say): a private redis-server when
+    the binary is here, else the machine's Redis at 127.0.0.1:6379 if it answers."""
+    if no_redis:
+        return None, None, "NO redis.url: --no-redis"
+    if shutil.which("redis-server"):
+        r = PrivateRedis(workdir)
+        return r, r.url, f"redis.url {r.url} (a private, empty redis-server, unpinned)"
+    if redis_pong(6379):
+        url = "redis://127.0.0.1:6379/0"
+        return None, url, f"redis.url {url} (the machine's; no redis-server binary here)"
+    return None, None, "NO redis.url: no redis-server binary and nothing on 127.0.0.1:6379"
 
 
-def laneway_config(fleet: str, redis: bool) -> dict[str, object]:
+def laneway_config(fleet: str, redis: str | None) -> dict[str, object]:
     """Every feature on: auth, the default policy, FIM families, Redis when it is there."""
     cfg: dict[str, object] = {
         "server": {"api_keys": [KEY], "max_body_bytes": 8388608},
@@ -63,7 +77,7 @@ def laneway_config(fleet: str, redis: bool) -> dict[str, object]:
         ],
     }
     if redis:
-        cfg["redis"] = {"url": "redis://127.0.0.1:6379/0"}
+        cfg["redis"] = {"url": redis}
     return cfg
 
 
@@ -165,22 +179,23 @@ class Bench:
 
     def laneway(self, fleet: Server) -> None:
         console.print("(c, d) laneway")
-        redis = redis_up() and not self.args.no_redis
-        cfg = self.out / "laneway.yaml"
-        cfg.write_text(yaml.safe_dump(laneway_config(fleet.url, redis), sort_keys=False))
-        self.res.notes.append(
-            "laneway config: 3 models on the fleet, auth on, policy default, "
-            + ("redis.url redis://127.0.0.1:6379/0 (reachable)" if redis
-               else "NO redis.url: --no-redis" if self.args.no_redis
-               else "NO redis.url: Redis at 127.0.0.1:6379 was not reachable"))
-        port = free_port()
-        s = self.server("laneway", [PY, "-m", "router.cli", "serve", "--config", str(cfg),
-                                    "--port", str(port)], port, "/readyz", cwd=self.src)
+        proc, url, said = bench_redis(self.out, self.args.no_redis)
         try:
-            self.measure("laneway", s.url, "auto", True, s.pid)
-            self.measure("laneway-cache", s.url, "auto", False, s.pid)
+            cfg = self.out / "laneway.yaml"
+            cfg.write_text(yaml.safe_dump(laneway_config(fleet.url, url), sort_keys=False))
+            self.res.notes.append(
+                "laneway config: 3 models on the fleet, auth on, policy default, " + said)
+            port = free_port()
+            s = self.server("laneway", [PY, "-m", "router.cli", "serve", "--config", str(cfg),
+                                        "--port", str(port)], port, "/readyz", cwd=self.src)
+            try:
+                self.measure("laneway", s.url, "auto", True, s.pid)
+                self.measure("laneway-cache", s.url, "auto", False, s.pid)
+            finally:
+                self.finish("laneway", s)
         finally:
-            self.finish("laneway", s)
+            if proc is not None:
+                proc.stop()
 
     def litellm(self, fleet: Server, exe: Path) -> None:
         console.print("(e) LiteLLM proxy")

@@ -65,7 +65,7 @@ def _stages(kind: str) -> list[Stage]:
     plain = getattr(endpoints, "plain_headers", None)
     if plain is not None:  # what the endpoint hands the stages since 2026-11-27
         headers = plain(request)
-    config = parse(laneway_config("http://127.0.0.1:9", redis=False), "<bench>")
+    config = parse(laneway_config("http://127.0.0.1:9", redis=None), "<bench>")
     loop = asyncio.new_event_loop()
     session = loop.run_until_complete(_session(aiohttp))
     rt = Runtime.build(config, Metrics(), session)
