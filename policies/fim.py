@@ -180,6 +180,8 @@ def _parse_memo(prompt: str, suffix: str | None) -> FimPrompt | None:
 def _sep_files(fim: FimPrompt, spec: _Spec) -> FimPrompt:
     """qwen/starcoder: <repo_name>R then <file_sep>path\\ntext blocks before the prefix."""
     head = fim.head
+    if not head:  # the prompt opens with the prefix marker: no repo, no other files
+        return fim
     i_r, r_mark = _first(head, spec.repo)
     i_f, f_mark = _first(head, spec.file)
     repo = None
@@ -187,7 +189,7 @@ def _sep_files(fim: FimPrompt, spec: _Spec) -> FimPrompt:
         end = i_f if i_f >= 0 else len(head)
         repo = head[i_r + len(r_mark):end].strip("\n")
     if i_f < 0:
-        return replace(fim, repo=repo)
+        return fim if repo is None else replace(fim, repo=repo)
     blocks = head[i_f:].split(f_mark)[1:]
     files = []
     for body in blocks:
