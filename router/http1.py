@@ -2,10 +2,10 @@
 answers parsed by httptools (llhttp, the parser uvicorn already runs for laneway's clients).
 
 Why not aiohttp here: self-hosted models (vLLM, SGLang, Ollama, the fleet) are called over
-plain HTTP on the LAN for every keystroke's completion, and aiohttp's client spent 80-100 µs
-of CPU per call at 16 concurrent calls and ~185 µs at one (tracing hooks, cookie jar,
-timer contexts, its stream reader); this client spends 25-35 / ~50 µs on the same calls
-(`make bench`, docs/benchmarks.md). `https://` upstreams (hosted APIs, where the network
+plain HTTP on the LAN for every keystroke's completion, and aiohttp's client spent 86 µs
+of CPU per call at 16 concurrent calls and 187 µs at one (tracing hooks, cookie jar, timer
+contexts, its stream reader); this client spends 38 / 65 µs on the same calls
+(`python -m loadtests.bench.clients`). `https://` upstreams (hosted APIs, where the network
 dominates) stay on aiohttp: router/upstream.py picks the client per model.
 
 What it does and does not do:
