@@ -34,9 +34,27 @@ class Results:
     servers: dict[str, ServerInfo] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     missing: dict[str, str] = field(default_factory=dict)  # target -> why it has no cells
+    rounds: list[Cell] = field(default_factory=list)  # every round's cells (JSON only)
 
     def cell(self, target: str, body: str) -> Cell | None:
         return next((c for c in self.cells if c.target == target and c.body == body), None)
+
+    def keep_median_rounds(self) -> None:
+        """Of repeated cells, keep the round whose c16 CPU per request is the median (one
+        round whole, so its columns stay consistent); every round stays in `rounds`."""
+        self.rounds = list(self.cells)
+        groups: dict[tuple[str, str], list[Cell]] = {}
+        for c in self.cells:
+            groups.setdefault((c.target, c.body), []).append(c)
+        self.cells = []
+        for (target, body), cells in groups.items():
+            ranked = sorted(cells, key=lambda c: c.c16.cpu_ms_per_request)
+            self.cells.append(ranked[(len(ranked) - 1) // 2])
+            if len(cells) > 1:
+                self.notes.append(
+                    f"{body} {TARGETS.get(target, target)}: CPU ms/req at c16 per round "
+                    + ", ".join(f"{c.c16.cpu_ms_per_request:.3f}" for c in cells)
+                    + "; the table shows the median round")
 
 
 TARGETS = {

@@ -89,6 +89,7 @@ class Bench:
         self.sut_cpus: set[int] = {1} if two else set()
         self.nonce = secrets.token_hex(4)
         self.fleet_pid = 0
+        self.round = 0  # in every script's tag: no body repeats across rounds either
         self.bodies = [k.strip() for k in args.bodies.split(",") if k.strip()]
         self.targets = {k.strip() for k in args.targets.split(",") if k.strip()}
         # laneway and the fleet run from the work tree, or from a commit exported aside.
@@ -97,6 +98,7 @@ class Bench:
             self.src = export_tree(args.ref, out / "src")
 
     def script(self, body: Body, unique: bool, tag: str) -> Path:
+        tag = f"{tag}-r{self.round}"
         p = self.out / f"{tag}-{body.path.rsplit('/', 1)[-1]}-{'u' if unique else 'f'}.lua"
         p.write_text(wrk.lua_script(body, HEADERS, unique, f"{self.nonce}{tag}"))
         return p
@@ -147,16 +149,24 @@ class Bench:
         self.res.servers["fleet"] = report.ServerInfo(ready_s=fleet.ready_s)
         self.fleet_pid = fleet.pid
         try:
-            if "direct" in self.targets:
-                self.direct()
-            if "bare" in self.targets:
-                self.bare(fleet)
-            if "laneway" in self.targets:
-                self.laneway(fleet)
-            if exe is not None:
+            # Rounds of the near cells, each server started afresh: the machine drifts by
+            # tens of percent over minutes (same commit, bare proxy 0.20-0.31 ms CPU per
+            # request across runs), so one pass of each would compare different moments.
+            for n in range(self.args.rounds):
+                self.round = n
+                if self.args.rounds > 1:
+                    console.print(f"round {n + 1} of {self.args.rounds}")
+                if "direct" in self.targets:
+                    self.direct()
+                if "bare" in self.targets:
+                    self.bare(fleet)
+                if "laneway" in self.targets:
+                    self.laneway(fleet)
+            if exe is not None:  # 20-100x away: one pass says enough
                 self.litellm(fleet, exe)
         finally:
             fleet.stop()
+        self.res.keep_median_rounds()
         return self.res
 
     def direct(self) -> None:
@@ -190,8 +200,9 @@ class Bench:
         try:
             cfg = self.out / "laneway.yaml"
             cfg.write_text(yaml.safe_dump(laneway_config(fleet.url, url), sort_keys=False))
-            self.res.notes.append(
-                "laneway config: 3 models on the fleet, auth on, policy default, " + said)
+            note = "laneway config: 3 models on the fleet, auth on, policy default, " + said
+            if not any(n.startswith("laneway config:") for n in self.res.notes):
+                self.res.notes.append(note)
             port = free_port()
             s = self.server("laneway", [PY, "-m", "router.cli", "serve", "--config", str(cfg),
                                         "--port", str(port)], port, "/readyz", cwd=self.src)
@@ -239,6 +250,8 @@ def main(argv: list[str] | None = None) -> int:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--seconds", type=int, default=5.0, help="per cell and concurrency")
     p.add_argument("--warmup", type=int, default=1.0, help="seconds at c16 before a cell")
+    p.add_argument("--rounds", type=int, default=3,
+                   help="passes over the direct, bare and laneway cells (the median is shown)")
     p.add_argument("--bodies", default="qa,fim", help="comma list of: " + ",".join(KINDS))
     p.add_argument("--targets", default=",".join(ALL_TARGETS),
                    help="comma list (default: all): " + ",".join(ALL_TARGETS))
