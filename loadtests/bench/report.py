@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -125,6 +126,15 @@ def _cpu_ratio(res: Results, body: str, other: str) -> float | None:
     return ot.c16.cpu_ms_per_request / lw.c16.cpu_ms_per_request
 
 
+def _paired_cpu_ratios(res: Results, body: str) -> list[float]:
+    """Bare / laneway CPU per request, round by round: each pair ran a minute apart at
+    most, so the machine's drift between rounds cancels out of each ratio."""
+    bare = [c for c in res.rounds if c.target == "bare" and c.body == body]
+    lw = [c for c in res.rounds if c.target == "laneway" and c.body == body]
+    return [b.c16.cpu_ms_per_request / w.c16.cpu_ms_per_request
+            for b, w in zip(bare, lw, strict=False) if w.c16.cpu_ms_per_request]
+
+
 def _added(res: Results, body: str, target: str, pick: Callable[[WrkResult], float]
            ) -> float | None:
     ct, cd = res.cell(target, body), res.cell("direct", body)
@@ -149,6 +159,11 @@ def checks(res: Results) -> list[Check]:
             if c is not None:
                 out.append(Check(body, f"  same, from CPU ms/req ({other} / laneway)",
                                  f"{c:.2f}x", "(info)", None))
+        paired = _paired_cpu_ratios(res, body)
+        if len(paired) > 1:
+            out.append(Check(body, "  same, per round (bare / laneway CPU, paired)",
+                             f"{statistics.median(paired):.2f}x median of "
+                             + " ".join(f"{r:.2f}" for r in paired), "(info)", None))
         for what, pick, limit in (("p50", lambda w: w.p50_ms, 1.0),
                                   ("p99", lambda w: w.p99_ms, 3.0)):
             a = _added(res, body, "laneway", pick)
