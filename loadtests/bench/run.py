@@ -49,13 +49,14 @@ PINNED = "qwen3-coder-1.5b"  # what the non-routing targets are asked for
 console = Console(width=max(Console().width, 220))
 
 
-def bench_redis(workdir: Path, no_redis: bool) -> tuple[PrivateRedis | None, str | None, str]:
+def bench_redis(workdir: Path, no_redis: bool, nice: int = 0
+                ) -> tuple[PrivateRedis | None, str | None, str]:
     """(its process, redis.url for laneway, what the notes say): a private redis-server when
     the binary is here, else the machine's Redis at 127.0.0.1:6379 if it answers."""
     if no_redis:
         return None, None, "NO redis.url: --no-redis"
     if shutil.which("redis-server"):
-        r = PrivateRedis(workdir)
+        r = PrivateRedis(workdir, nice=nice)
         return r, r.url, f"redis.url {r.url} (a private, empty redis-server, unpinned)"
     if redis_pong(6379):
         url = "redis://127.0.0.1:6379/0"
@@ -124,7 +125,8 @@ class Bench:
 
     def server(self, name: str, args: list[str], port: int, ready: str,
                env: dict[str, str] | None = None, cwd: Path = ROOT) -> Server:
-        s = Server(name, args, port, ready, self.out / f"{name}.log", self.sut_cpus, env,
+        log = self.out / (f"{name}-r{self.round}.log" if self.args.rounds > 1 else f"{name}.log")
+        s = Server(name, args, port, ready, log, self.sut_cpus, env,
                    cwd=cwd, nice=self.args.nice)
         self.res.servers[name] = report.ServerInfo(ready_s=s.ready_s, cpu=str(self.sut_cpus))
         return s
@@ -196,7 +198,7 @@ class Bench:
 
     def laneway(self, fleet: Server) -> None:
         console.print("(c, d) laneway")
-        proc, url, said = bench_redis(self.out, self.args.no_redis)
+        proc, url, said = bench_redis(self.out, self.args.no_redis, self.args.nice)
         try:
             cfg = self.out / "laneway.yaml"
             cfg.write_text(yaml.safe_dump(laneway_config(fleet.url, url), sort_keys=False))
