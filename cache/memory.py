@@ -18,24 +18,27 @@ _ENTRY_OVERHEAD = 120  # the key string, the tuple and the dict slot, roughly
 
 
 class MemoryCache:
-    __slots__ = ("_clock", "_entries", "bytes", "evictions", "max_bytes")
+    __slots__ = ("_clock", "_entries", "_meta", "bytes", "evictions", "max_bytes")
 
     def __init__(self, max_bytes: int, clock: Callable[[], float] = time.monotonic) -> None:
         self.max_bytes = max(0, max_bytes)
         self.bytes = 0
         self.evictions = 0
         self._clock = clock
-        self._entries: OrderedDict[str, tuple[StoredAnswer, float, int]] = OrderedDict()
+        # The answers in LRU order, and beside them (expires, size) per key: tuples of numbers,
+        # which the garbage collector stops tracking, so a full L1 adds one tracked object
+        # per entry to a full collection, not two (an (answer, expires, size) tuple is tracked).
+        self._entries: OrderedDict[str, StoredAnswer] = OrderedDict()
+        self._meta: dict[str, tuple[float, int]] = {}
 
     def __len__(self) -> int:
         return len(self._entries)
 
     def get(self, key: str) -> StoredAnswer | None:
-        entry = self._entries.get(key)
-        if entry is None:
+        answer = self._entries.get(key)
+        if answer is None:
             return None
-        answer, expires, _ = entry
-        if expires <= self._clock():
+        if self._meta[key][0] <= self._clock():
             self._drop(key)
             return None
         self._entries.move_to_end(key)
@@ -48,7 +51,8 @@ class MemoryCache:
             return False
         if key in self._entries:
             self._drop(key)
-        self._entries[key] = (answer, self._clock() + ttl_s, size)
+        self._entries[key] = answer
+        self._meta[key] = (self._clock() + ttl_s, size)
         self.bytes += size
         while self.bytes > self.max_bytes:
             oldest = next(iter(self._entries))
@@ -57,9 +61,10 @@ class MemoryCache:
         return True
 
     def _drop(self, key: str) -> None:
-        _, _, size = self._entries.pop(key)
-        self.bytes -= size
+        del self._entries[key]
+        self.bytes -= self._meta.pop(key)[1]
 
     def clear(self) -> None:
         self._entries.clear()
+        self._meta.clear()
         self.bytes = 0

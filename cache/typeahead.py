@@ -55,13 +55,15 @@ class TypeaheadHit:
     answer: StoredAnswer  # the original answer with its text replaced by the remainder
 
 
-@dataclass(slots=True)  # not frozen: a frozen one takes 2.2 us to make, this 0.25 (x4 a store)
-class _Candidate:
-    tail: str  # what must follow the anchor before the typed part begins
-    offset: int  # where the suggestion continues from this anchor (no copy of the rest)
-    whole: str  # the original suggestion
-    answer: StoredAnswer
-    expires: float
+# A candidate is a plain tuple of strings and numbers, and an anchor's candidates a tuple of
+# them: the garbage collector stops tracking such tuples, so a full index (20,000 anchors)
+# adds nothing to a full collection. As objects (a dataclass per candidate holding its
+# StoredAnswer, a list per anchor) they were ~40,000 of the ~78,000 objects a full
+# collection walked with L1 and the index full (15 ms per collection, /tmp benchmark).
+# (tail: what must follow the anchor before the typed part begins, offset: where the
+#  suggestion continues from this anchor, whole: the suggestion, kind, body, model:
+#  the stored answer's, expires)
+_Candidate = tuple[str, int, str, str, bytes, str, float]
 
 
 def typeahead_scope(
@@ -101,7 +103,7 @@ class TypeaheadIndex:
         self.max_anchors = max_anchors
         self.max_suggestion = max_suggestion
         self._clock = clock
-        self._anchors: OrderedDict[bytes, list[_Candidate]] = OrderedDict()
+        self._anchors: OrderedDict[bytes, tuple[_Candidate, ...]] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._anchors)
@@ -117,10 +119,11 @@ class TypeaheadIndex:
         if not suggestion or len(suggestion) > self.max_suggestion or ttl_s <= 0:
             return
         expires = self._clock() + ttl_s
+        kind, body, model = answer.kind, answer.body, answer.model
         cut = prefix.rfind("\n") + 1
         h = _hasher(scope)
         h.update(_enc(prefix[:cut]))
-        self._add(h.digest(), _Candidate(prefix[cut:], 0, suggestion, answer, expires))
+        self._add(h.digest(), (prefix[cut:], 0, suggestion, kind, body, model, expires))
         h.update(_enc(prefix[cut:]))
         start, lines = 0, 0
         while lines < _MAX_LINE_ANCHORS:
@@ -129,18 +132,18 @@ class TypeaheadIndex:
                 break
             h.update(_enc(suggestion[start : newline + 1]))
             start, lines = newline + 1, lines + 1
-            self._add(h.copy().digest(), _Candidate("", start, suggestion, answer, expires))
+            self._add(h.copy().digest(), ("", start, suggestion, kind, body, model, expires))
 
     def _add(self, anchor: bytes, candidate: _Candidate) -> None:
         found = self._anchors.get(anchor)
         if found is None:
-            self._anchors[anchor] = [candidate]
+            self._anchors[anchor] = (candidate,)
             while len(self._anchors) > self.max_anchors:
                 self._anchors.popitem(last=False)
             return
         self._anchors.move_to_end(anchor)
-        found[:] = [c for c in found if c.tail != candidate.tail][-(_PER_ANCHOR - 1) :]
-        found.append(candidate)
+        kept = tuple(c for c in found if c[0] != candidate[0])[-(_PER_ANCHOR - 1) :]
+        self._anchors[anchor] = (*kept, candidate)
 
     def lookup(self, scope: TypeaheadScope, prefix: str) -> TypeaheadHit | None:
         cut = prefix.rfind("\n") + 1
@@ -151,15 +154,18 @@ class TypeaheadIndex:
         if not found:
             return None
         line, now = prefix[cut:], self._clock()
-        for c in reversed(found):
-            if c.expires <= now or not line.startswith(c.tail):
+        for tail, offset, whole, kind, body, model, expires in reversed(found):
+            if expires <= now or not line.startswith(tail):
                 continue
-            typed = line[len(c.tail) :]
-            k = c.offset + len(typed)
-            if 0 < k < len(c.whole) and c.whole.startswith(typed, c.offset):
+            typed = line[len(tail) :]
+            k = offset + len(typed)
+            if 0 < k < len(whole) and whole.startswith(typed, offset):
                 self._anchors.move_to_end(anchor)
-                remainder = c.whole[k:]
-                return TypeaheadHit(remainder, k, _rest_answer(c.answer, c.whole, remainder, k))
+                remainder = whole[k:]
+                # usage=True only spares a parse here: the hit's answer is built afresh
+                # from the parsed object, with its own usage.
+                answer = StoredAnswer(kind, body, model, usage=True)
+                return TypeaheadHit(remainder, k, _rest_answer(answer, whole, remainder, k))
         return None
 
     def clear(self) -> None:
