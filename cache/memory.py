@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 from cache.answer import StoredAnswer
 
-_ENTRY_OVERHEAD = 120  # the key string, the tuple and the dict slot, roughly
+_ENTRY_OVERHEAD = 120  # the key string, the (expires, size) tuple and two dict slots, roughly
 
 
 class MemoryCache:

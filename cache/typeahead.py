@@ -58,8 +58,8 @@ class TypeaheadHit:
 # A candidate is a plain tuple of strings and numbers, and an anchor's candidates a tuple of
 # them: the garbage collector stops tracking such tuples, so a full index (20,000 anchors)
 # adds nothing to a full collection. As objects (a dataclass per candidate holding its
-# StoredAnswer, a list per anchor) they were ~40,000 of the ~78,000 objects a full
-# collection walked with L1 and the index full (15 ms per collection, /tmp benchmark).
+# StoredAnswer, a list per anchor) they were 40,000 of the 74,700 objects a full collection
+# walked with L1 and the index full (`python -m loadtests.bench.gc_pause`).
 # (tail: what must follow the anchor before the typed part begins, offset: where the
 #  suggestion continues from this anchor, whole: the suggestion, kind, body, model:
 #  the stored answer's, expires)
