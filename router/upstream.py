@@ -172,7 +172,7 @@ class OpenAIUpstream:
                         resp = await self._post(
                             url, how, body, False, timeouts.connect_s, None,
                         )
-                        if resp.status >= 400:
+                        if resp.status >= 300:  # the lean client does not follow redirects
                             raise _status_failure(model, resp, await _drained(resp))
                         first = await resp.content.readany()
                 else:
@@ -181,7 +181,7 @@ class OpenAIUpstream:
                     resp = await self._post(
                         url, how, body, True, timeouts.connect_s, first_within,
                     )
-                    if resp.status >= 400:
+                    if resp.status >= 300:  # the lean client does not follow redirects
                         raise _status_failure(model, resp, await _drained(resp))
                     first = await resp.read()
             except BaseException:
@@ -267,6 +267,16 @@ def _status_failure(model: ModelSpec, resp: Any, data: bytes) -> UpstreamFailure
     except (orjson.JSONDecodeError, AttributeError):
         pass
     detail = _scrub(detail[:500], model)
+    if status < 400:
+        # Only the lean client (plain HTTP) returns one: it does not follow redirects, which
+        # would re-send the body (and the key) wherever the answer points.
+        where = _scrub(str(resp.headers.get("location") or "")[:200], model)
+        return UpstreamFailure(
+            model.name, "redirect",
+            f"Model '{model.name}' answered HTTP {status} (a redirect"
+            + (f" to {where}" if where else "") + "): set its api_base to where it points.",
+            status=status,
+        )
     if status in (401, 403):
         # Never pass on what the upstream said about credentials: it may quote them.
         return UpstreamFailure(

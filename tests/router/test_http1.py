@@ -477,6 +477,9 @@ ERRORS = {
             True),
     "400": (reply(b'{"error":{"message":"bad field"}}', "400 Bad Request"), 400, "status_4xx",
             None, False),
+    # Not followed: a redirect would re-send the body and the key wherever it points.
+    "308": (reply(b"", "308 Permanent Redirect", "location: https://elsewhere.example/v1"),
+            308, "redirect", None, True),
 }
 
 
@@ -495,6 +498,8 @@ async def test_an_error_status_is_an_upstream_failure_and_keeps_the_connection(
             reason, status, retry_after, retryable)
         if reason == "status_4xx":
             assert f.message == "bad field"  # a request error passes on the model's reason
+        if reason == "redirect":
+            assert "https://elsewhere.example/v1" in f.message  # where to point api_base
         # The error body was read to its end, so the connection serves the next call.
         assert pool.idle(server.target()) == 1
 
