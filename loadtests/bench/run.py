@@ -274,6 +274,12 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out) / stamp
     out.mkdir(parents=True, exist_ok=True)
     load_before = os.getloadavg()
+    # What is measured is named before it runs: a commit made meanwhile must not be named.
+    code = (f"git {args.ref} ({_rev(args.ref)})" if args.ref else f"directory {args.src}"
+            if args.src else f"work tree at {_rev('HEAD')}"
+            + (" with uncommitted changes" if _dirty() else ""))
+    if args.ref:
+        args.ref = _rev(args.ref)  # the export below takes this very commit
     bench = Bench(args, out)
     started = time.monotonic()
     res = bench.run()
@@ -282,10 +288,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{cpus} CPUs; " + ("wrk (-t1) and the fleet on CPU 0, the server under test on CPU 1 "
                             "(cell a: a fleet of its own on CPU 1); Redis unpinned"
                             if cpus >= 2 else "one CPU: nothing pinned"))
-    res.notes.append("laneway and fleet code: " + (
-        f"git {args.ref} ({_rev(args.ref)})" if args.ref else f"directory {args.src}"
-        if args.src else f"work tree at {_rev('HEAD')}"
-        + (" with uncommitted changes" if _dirty() else "")))
+    res.notes.append("laneway and fleet code: " + code)
     if args.nice:
         res.notes.append(f"servers and wrk ran at nice {args.nice} (other work on the machine "
                          "yields to them)")
