@@ -121,21 +121,19 @@ def _empty_body_after(suffix: str) -> bool:
     return True
 
 
-# One pass of the C regex engine over what the scan must skip (strings: a backslash escapes
-# any char, a newline ends all but a backtick string; `# `-style and `//` line comments)
-# and the brackets themselves, captured. Only brackets reach the Python loop.
-# The first alternative swallows runs of characters that cannot start any other one (the
-# engine would otherwise try every alternative at each of them, one position at a time):
-# 2.5x faster on code, and the same brackets (checked against the plain pattern in tests).
-_TOKENS = re.compile(
-    r"""[^"'`#/()\[\]{}]+"""
-    r"|"
+# What the scan must skip, removed in one pass of the C regex engine (strings: a backslash
+# escapes any char, a newline ends all but a backtick string; `# `-style and `//` line
+# comments); then every byte but the brackets is deleted by bytes.translate, also in C. Only
+# brackets reach the Python loop. 1.6-1.7x faster than one findall of skipped tokens and
+# brackets (7.2 -> 4.6 µs on the bench's FIM window, 18.5 -> 10.6 on 2,000 chars of code),
+# the same brackets (checked against the per-character scan in tests).
+_SKIP = re.compile(
     r'"(?:\\[\s\S]?|[^"\\\n])*(?:"|\n|\Z)'
     r"|'(?:\\[\s\S]?|[^'\\\n])*(?:'|\n|\Z)"
     r"|`(?:\\[\s\S]?|[^`\\])*(?:`|\Z)"
     r"|#[ !\t][^\n]*|//[^\n]*"
-    r"|([()\[\]{}])"
 )
+_NOT_BRACKETS = bytes(b for b in range(256) if chr(b) not in "()[]{}")
 
 
 def _open_brackets(text: str) -> list[str]:
@@ -146,7 +144,8 @@ def _open_brackets(text: str) -> list[str]:
     """
     # '': a string, a comment, other code. A bracket closed right after it opens leaves
     # the stack as it was wherever it stands, so adjacent pairs go first, in C.
-    brackets = "".join(_TOKENS.findall(text))
+    code = _SKIP.sub("", text).encode("utf-8", "surrogatepass")
+    brackets = code.translate(None, _NOT_BRACKETS).decode("ascii")
     while True:
         left = brackets.replace("()", "").replace("[]", "").replace("{}", "")
         if len(left) == len(brackets):
