@@ -104,7 +104,7 @@ def trim_completion(endpoint: str, body: dict[str, Any], budget: TrimBudget,
                        fitted.tokens_after, scope)
     family = target_family or fim.family
     fitted = fit(fim, family, budget.input_tokens, budget.prefix_share, exact)
-    out["prompt"], out_suffix = render(fitted.fim, family)
+    out["prompt"], out_suffix = fitted.rendering or render(fitted.fim, family)
     if out_suffix is None:
         out.pop("suffix", None)
     else:

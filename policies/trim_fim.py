@@ -23,6 +23,7 @@ class Fitted:
     fim: FimPrompt
     tokens_before: int  # exact when the input was small enough to count cheaply
     tokens_after: int  # the rendering's count: exact, or summed from exactly counted parts
+    rendering: tuple[str, str | None] | None = None  # render(fim, family), when fit made it
 
 
 def rendered_tokens(fim: FimPrompt, family: str) -> int:
@@ -58,7 +59,7 @@ def fit(fim: FimPrompt, family: str, limit: int, share: float = 0.75,
     bound = tokens.upper_bound(prompt) + tokens.upper_bound(suffix or "")
     if bound <= limit:
         n = tokens.count(prompt) + tokens.count(suffix or "") if exact else bound
-        return Fitted(fim, n, n)
+        return Fitted(fim, n, n, (prompt, suffix))  # the caller sends this very rendering
     before: int | None = None
     if _estimate(fim) <= 2 * limit:  # small enough to count exactly: a few ms at most
         before = rendered_tokens(fim, family)
