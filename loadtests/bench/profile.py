@@ -118,6 +118,9 @@ def main(argv: list[str] | None = None) -> int:
                         "GIL, e.g. behind a worker thread, is then left out)")
     p.add_argument("--bare", action="store_true",
                    help="profile the bare pass-through instead (the floor to compare against)")
+    p.add_argument("--after", choices=sorted(KINDS),
+                   help="first drive this body (unique, 15 s) through the same server, as the "
+                        "benchmark measures fim after qa: caches full of the other lane")
     p.add_argument("--ref", help="profile laneway as committed at this git ref")
     p.add_argument("--src", help="profile laneway from this directory (router/, policies/, ...)")
     args = p.parse_args(argv)
@@ -149,12 +152,14 @@ def main(argv: list[str] | None = None) -> int:
                         sut, cwd=src)
         nonce = secrets.token_hex(4)  # Redis (L2) outlives this laneway: no repeats
 
-        def script(tag: str) -> Path:  # unique bodies must not repeat across wrk runs
-            path = out / f"load-{tag}.lua"
-            path.write_text(wrk.lua_script(KINDS[args.body]("auto"), HEADERS,
-                                           not args.identical, f"{nonce}-{tag}"))
+        def script(tag: str, kind: str = args.body, unique: bool = not args.identical) -> Path:
+            path = out / f"load-{tag}.lua"  # unique bodies must not repeat across wrk runs
+            path.write_text(wrk.lua_script(KINDS[kind]("auto"), HEADERS, unique,
+                                           f"{nonce}-{tag}"))
             return path
 
+        if args.after:
+            wrk.run(lw.url, script("after", args.after, True), args.connections, 15, load)
         wrk.run(lw.url, script("warm"), args.connections, 2, load)  # warm-up
         raw = out / "pyspy.raw"
         spy_args = [spy, "record", "-p", str(lw.pid), "-r", str(args.rate), "-d",
