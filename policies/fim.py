@@ -107,8 +107,33 @@ _HEAD = 8192
 _TAIL = 1024
 
 
+def _start(name: str, spec: _Spec, prompt: str) -> int | None:
+    """Where family `name`'s structure starts in `prompt`; None when it is not there whole."""
+    if name == "codestral":
+        i, _ = _first(prompt, spec.suffix, 0, _CODESTRAL_LEAD + 8)
+        ok = 0 <= i <= _CODESTRAL_LEAD and _BOS.fullmatch(prompt[:i]) is not None
+        return i if ok and _first(prompt, spec.prefix, i)[0] >= 0 else None
+    i, m = _first(prompt, spec.prefix)
+    if i < 0 or _first(prompt, spec.suffix, i + len(m))[0] < 0:
+        return None
+    return min([i] + [j for j in (_first(prompt, spec.repo, 0, i)[0],
+                                  _first(prompt, spec.file, 0, i)[0]) if j >= 0])
+
+
+# What a prompt in each family can open with (prefix, repo or file marker; codestral's
+# suffix marker), in the families' order.
+_OPENERS = [(w, name) for name, spec in _SPECS.items() if name != "suffix"
+            for w in (spec.suffix if name == "codestral" else spec.prefix + spec.repo + spec.file)]
+
+
 def _locate(prompt: str) -> tuple[str, int] | None:
-    """The family whose structure starts earliest (source code may quote other markers)."""
+    """The family whose structure starts earliest (source code may quote other markers);
+    of two starting at the same place, the first in FAMILIES."""
+    # Most prompts open with their family's marker: nothing can start before it, so the
+    # other families' ~20 marker searches are not needed (6.3 -> ~2 µs on the bench prompt).
+    for word, name in _OPENERS:
+        if prompt.startswith(word) and _start(name, _SPECS[name], prompt) == 0:
+            return name, 0
     best: tuple[str, int] | None = None
     # A prompt within the head window is searched whole (no copies of it); a longer one
     # in its head and tail windows.
@@ -122,17 +147,8 @@ def _locate(prompt: str) -> tuple[str, int] | None:
                 break
         else:
             continue
-        if name == "codestral":
-            i, _ = _first(prompt, spec.suffix, 0, _CODESTRAL_LEAD + 8)
-            ok = 0 <= i <= _CODESTRAL_LEAD and _BOS.fullmatch(prompt[:i]) is not None
-            ok = ok and _first(prompt, spec.prefix, i)[0] >= 0
-            start = i
-        else:
-            i, m = _first(prompt, spec.prefix)
-            ok = i >= 0 and _first(prompt, spec.suffix, i + len(m))[0] >= 0
-            start = min([i] + [j for j in (_first(prompt, spec.repo, 0, i)[0],
-                                           _first(prompt, spec.file, 0, i)[0]) if j >= 0])
-        if ok and (best is None or start < best[1]):
+        start = _start(name, spec, prompt)
+        if start is not None and (best is None or start < best[1]):
             best = (name, start)
     return best
 

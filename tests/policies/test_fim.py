@@ -195,3 +195,27 @@ def test_render_parse_render_is_stable(
     structured = ("qwen", "starcoder", "codestral")
     if not files or (family in structured and target in structured):
         assert moved.prefix == prefix  # files stay files, not text in front of the prefix
+
+
+def _locate_every_family(prompt: str) -> tuple[str, int] | None:
+    """`_locate` without its shortcut for prompts that open with a marker: every family's
+    start, the earliest (the first family of equals) wins."""
+    best: tuple[str, int] | None = None
+    for name, spec in fim._SPECS.items():
+        if name == "suffix":
+            continue
+        start = fim._start(name, spec, prompt)
+        if start is not None and (best is None or start < best[1]):
+            best = (name, start)
+    return best
+
+
+_MARKER_WORDS = sorted({w for ws in fim._WORDS.values() for w in ws} | {"<s>", "+++++ a.py\n"})
+_PLAIN = ["x", "\n", " ", "def f():"]
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.lists(st.one_of(st.sampled_from(_MARKER_WORDS), st.sampled_from(_PLAIN)),
+                max_size=12).map("".join))
+def test_a_prompt_opening_with_a_marker_is_located_as_by_searching_all(prompt: str) -> None:
+    assert fim._locate(prompt) == _locate_every_family(prompt)
