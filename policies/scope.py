@@ -43,8 +43,8 @@ def decide(prefix: str, suffix: str) -> str:
     # ending in ':' and on a fresh line.
     text = before.strip()
     if text:
-        return BLOCK if _opens_block(text, lambda: _open_brackets(_window(prefix, len(prefix)))) \
-            else LINE
+        opens = _opens_block(text, lambda: _open_brackets(_window(prefix, len(prefix))))
+        return BLOCK if opens else LINE
     stack = _open_brackets(_window(prefix, len(prefix)))
     if stack and stack[-1] in "([":
         return LINE  # a fresh line inside a call or list: one more argument/element
