@@ -27,7 +27,7 @@ import math
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -41,11 +41,25 @@ _MAX_LINE_ANCHORS = 32
 _NOT_PARAMS = frozenset({"prompt", "suffix", "messages", "input", "model"})
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class TypeaheadScope:
-    """Everything but the prefix that must match: computed once per request."""
+    """Everything but the prefix that must match: computed once per request. It also keeps
+    its last prefix's anchor: a request's look-up and, after a miss, its store hash the same
+    prefix up to its last newline (the whole file above the cursor, up to the lane's budget)."""
 
     digest: bytes
+    _anchor: tuple[str, int, Any] | None = field(default=None, compare=False, repr=False)
+
+    def anchor(self, prefix: str) -> tuple[int, Any]:
+        """(where `prefix`'s last line starts, a hasher fed this scope and `prefix` up to
+        there): the caller's own copy."""
+        a = self._anchor
+        if a is None or (a[0] is not prefix and a[0] != prefix):
+            cut = prefix.rfind("\n") + 1
+            h = hashlib.blake2b(self.digest, digest_size=20)
+            h.update(_enc(prefix[:cut]))
+            a = self._anchor = (prefix, cut, h)
+        return a[1], a[2].copy()
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,10 +99,6 @@ def typeahead_scope(
     return TypeaheadScope(h.digest())
 
 
-def _hasher(scope: TypeaheadScope) -> Any:
-    return hashlib.blake2b(scope.digest, digest_size=20)
-
-
 def _enc(text: str) -> bytes:
     return text.encode("utf-8", "surrogatepass")
 
@@ -120,9 +130,7 @@ class TypeaheadIndex:
             return
         expires = self._clock() + ttl_s
         kind, body, model = answer.kind, answer.body, answer.model
-        cut = prefix.rfind("\n") + 1
-        h = _hasher(scope)
-        h.update(_enc(prefix[:cut]))
+        cut, h = scope.anchor(prefix)
         self._add(h.digest(), (prefix[cut:], 0, suggestion, kind, body, model, expires))
         h.update(_enc(prefix[cut:]))
         start, lines = 0, 0
@@ -146,9 +154,7 @@ class TypeaheadIndex:
         self._anchors[anchor] = (*kept, candidate)
 
     def lookup(self, scope: TypeaheadScope, prefix: str) -> TypeaheadHit | None:
-        cut = prefix.rfind("\n") + 1
-        h = _hasher(scope)
-        h.update(_enc(prefix[:cut]))
+        cut, h = scope.anchor(prefix)
         anchor = h.digest()
         found = self._anchors.get(anchor)
         if not found:
