@@ -187,14 +187,14 @@ class Answer:
 
 
 class _Conn(asyncio.Protocol):
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, key: tuple[str, int]) -> None:
         self.loop = loop
+        self.key = key  # the pool's (host, port)
         self.parser = httptools.HttpResponseParser(self)
         self.transport: asyncio.Transport | None = None
         self.answer: Answer | None = None
         self.idle_since = 0.0
         self.closed = False
-        self.key: tuple[str, int] = ("", 0)
         self._paused = False
         self._until_eof = False
 
@@ -298,12 +298,11 @@ class Pool:
         try:
             async with asyncio.timeout(connect_s):
                 _, conn = await loop.create_connection(
-                    lambda: _Conn(loop), target.host, target.port
+                    lambda: _Conn(loop, target.key), target.host, target.port
                 )
         except OSError as exc:
             raise ConnectFailed(exc.errno, f"cannot connect to {target.host}:{target.port}: "
                                 f"{exc.strerror or exc}") from None
-        conn.key = target.key
         return conn
 
     async def post(

@@ -109,6 +109,10 @@ def _scrub(text: str, model: ModelSpec) -> str:
     return text.replace(key, "***") if key else text
 
 
+# How a target is called: aiohttp's headers, or the lean client's target.
+_How = CIMultiDictProxy[str] | http1.Target
+
+
 class OpenAIUpstream:
     """Any OpenAI-compatible server: vLLM, SGLang, Ollama, OpenAI itself, the fleet."""
 
@@ -119,9 +123,9 @@ class OpenAIUpstream:
         # parses a str URL and converts a plain dict of headers on every call), or the lean
         # client's target. One instance per Runtime, so a reload starts afresh; the spec is
         # kept to check it is the same.
-        self._targets: dict[tuple[str, Endpoint], tuple[ModelSpec, URL, Any]] = {}
+        self._targets: dict[tuple[str, Endpoint], tuple[ModelSpec, URL, _How]] = {}
 
-    def _target(self, model: ModelSpec, endpoint: Endpoint) -> tuple[URL, Any]:
+    def _target(self, model: ModelSpec, endpoint: Endpoint) -> tuple[URL, _How]:
         """(URL, aiohttp headers), or (URL, http1.Target) for the lean client."""
         t = self._targets.get((model.name, endpoint))
         if t is None or t[0] is not model:
@@ -129,18 +133,18 @@ class OpenAIUpstream:
             if model.api_key:
                 headers["authorization"] = "Bearer " + model.api_key.reveal()
             url = URL(model.api_base + PATHS[endpoint])
-            how: Any = CIMultiDictProxy(CIMultiDict(headers))
+            how: _How = CIMultiDictProxy(CIMultiDict(headers))
             if self.pool is not None and url.scheme == "http" and url.host:
                 how = http1.Target(url.host, url.port or 80, url.raw_path_qs, headers)
             t = self._targets[(model.name, endpoint)] = (model, url, how)
         return t[1], t[2]
 
     async def _post(
-        self, url: URL, how: Any, body: dict[str, Any], whole: bool, connect_s: float,
+        self, url: URL, how: _How, body: dict[str, Any], whole: bool, connect_s: float,
         total_s: float | None,
     ) -> Any:
         """An aiohttp ClientResponse, or the lean client's Answer (the same few members)."""
-        if type(how) is http1.Target:
+        if isinstance(how, http1.Target):
             assert self.pool is not None
             return await self.pool.post(
                 how, orjson.dumps(body), whole=whole, connect_s=connect_s, timeout_s=total_s,
