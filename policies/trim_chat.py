@@ -155,11 +155,6 @@ def shrink(msg: Any, limit: int) -> Any:
     return msg
 
 
-def compress_output(text: str, limit: int) -> str:
-    """A tool's output cut to ``limit`` tokens: head and tail kept, a marker in between."""
-    return head_tail(text, limit)
-
-
 def units(messages: list[Any], is_call: Any, is_result: Any) -> list[tuple[int, int]]:
     """[start, end) spans that must stay together: a tool call and the results after it."""
     spans: list[tuple[int, int]] = []
