@@ -27,6 +27,8 @@ def _config_path(args: argparse.Namespace, command: str) -> str | None:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from router.http_server import OneWriteHttpToolsProtocol
+
     path = _config_path(args, "serve")
     if path is None:
         return 2
@@ -46,7 +48,7 @@ def _serve(args: argparse.Namespace) -> int:
             port=args.port,
             workers=args.workers,
             loop="uvloop",
-            http="httptools",
+            http=OneWriteHttpToolsProtocol,  # httptools, one write per response
             access_log=False,  # laneway writes its own: one JSON line per request
             # Nothing in laneway reads the client's address, so X-Forwarded-* need not be
             # parsed into every request (one middleware layer less); no `server:` banner.

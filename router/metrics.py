@@ -80,6 +80,46 @@ def observe(child: Histogram, amount: float) -> None:
         child.observe(amount)
 
 
+class _LoopValue:
+    """prometheus_client's in-memory value without its lock. Every count laneway makes is
+    made on the event loop's thread (a request's, the cache's, the breakers'), and a scrape
+    reads a float whole, so the lock guards nothing here; taking it cost ~0.15 µs of the
+    ~0.25 µs an increment costs, a dozen and a half increments per request."""
+
+    __slots__ = ("_exemplar", "_value")
+    _multiprocess = False
+
+    def __init__(self, value: float) -> None:
+        self._value = value
+        self._exemplar: object = None
+
+    def inc(self, amount: float) -> None:
+        self._value += amount
+
+    def set(self, value: float, timestamp: float | None = None) -> None:
+        self._value = value
+
+    def get(self) -> float:
+        return self._value
+
+    def set_exemplar(self, exemplar: object) -> None:
+        self._exemplar = exemplar
+
+    def get_exemplar(self) -> object:
+        return self._exemplar
+
+
+def _unlock(child: MetricWrapperBase) -> None:
+    """Give a labelled child of this process's own registry lock-free values (single process
+    only: with several workers the values are prometheus_client's files)."""
+    d = child.__dict__
+    for name in ("_value", "_sum"):
+        if name in d:
+            d[name] = _LoopValue(d[name].get())
+    if "_buckets" in d:
+        d["_buckets"] = [_LoopValue(b.get()) for b in d["_buckets"]]
+
+
 class Metrics:
     def __init__(
         self, registry: CollectorRegistry | None = None, multiprocess_dir: str | None = None
@@ -159,6 +199,8 @@ class Metrics:
         child = self._children.get(key)
         if child is None:
             child = self._children[key] = family.labels(*labels)
+            if _FAST and not self.multiprocess_dir:
+                _unlock(child)
         return child  # type: ignore[return-value]
 
     # -- callbacks for the other rooms --------------------------------------------------------

@@ -190,13 +190,16 @@ class PrivateRedis:
     which showed up as laneway's p99 (+4-6 ms at c1 in one cell, +1 in the same cell the
     next run), and the benchmark should not fill a shared server anyway."""
 
-    def __init__(self, workdir: Path, timeout: float = 10.0, nice: int = 0) -> None:
+    def __init__(self, workdir: Path, timeout: float = 10.0, nice: int = 0,
+                 cpus: set[int] | None = None) -> None:
         self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         # At the servers' nice value: at 0 beside them at -10 it starved past laneway's
         # 50 ms Redis deadline (its breaker opened mid-run).
         self.proc = subprocess.Popen(
-            [*(["nice", "-n", str(nice)] if nice else []),
+            [*(["taskset", "-c", ",".join(map(str, sorted(cpus)))] if cpus and cpu_count() >= 2
+               else []),
+             *(["nice", "-n", str(nice)] if nice else []),
              "redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
              "--appendonly", "no", "--dir", str(workdir)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,

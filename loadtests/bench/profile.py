@@ -111,6 +111,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--identical", action="store_true", help="one body (cache hits once cached)")
     p.add_argument("--seconds", type=int, default=10)
     p.add_argument("--connections", type=int, default=16)
+    p.add_argument("--redis-cpu", choices=("load", "any"), default="load",
+                   help="the redis-server on the load's CPU (as `make bench` runs it) or unpinned")
     p.add_argument("--rate", type=int, default=250, help="py-spy samples per second")
     p.add_argument("--top", type=int, default=30)
     p.add_argument("--gil", action="store_true",
@@ -138,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     fleet = Server("fleet", [PY, "-m", "fleet", "--port", str(port), "--zero-latency"], port,
                    "/healthz", out / "fleet.log", load, cwd=src)
     lw: Server | None = None
-    redis, url, _ = bench_redis(out, False)
+    redis, url, _ = bench_redis(out, False, cpus=load if args.redis_cpu == "load" else None)
     try:
         cfg = out / "laneway.yaml"
         cfg.write_text(yaml.safe_dump(laneway_config(fleet.url, url), sort_keys=False))

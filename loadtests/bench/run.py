@@ -49,15 +49,17 @@ PINNED = "qwen3-coder-1.5b"  # what the non-routing targets are asked for
 console = Console(width=max(Console().width, 220))
 
 
-def bench_redis(workdir: Path, no_redis: bool, nice: int = 0
+def bench_redis(workdir: Path, no_redis: bool, nice: int = 0, cpus: set[int] | None = None
                 ) -> tuple[PrivateRedis | None, str | None, str]:
     """(its process, redis.url for laneway, what the notes say): a private redis-server when
     the binary is here, else the machine's Redis at 127.0.0.1:6379 if it answers."""
     if no_redis:
         return None, None, "NO redis.url: --no-redis"
     if shutil.which("redis-server"):
-        r = PrivateRedis(workdir, nice=nice)
-        return r, r.url, f"redis.url {r.url} (a private, empty redis-server, unpinned)"
+        r = PrivateRedis(workdir, nice=nice, cpus=cpus)
+        where = (f"on CPU {','.join(map(str, sorted(cpus)))}" if cpus and cpu_count() >= 2
+                 else "unpinned")
+        return r, r.url, f"redis.url {r.url} (a private, empty redis-server, {where})"
     if redis_pong(6379):
         url = "redis://127.0.0.1:6379/0"
         return None, url, f"redis.url {url} (the machine's; no redis-server binary here)"
@@ -198,7 +200,9 @@ class Bench:
 
     def laneway(self, fleet: Server) -> None:
         console.print("(c, d) laneway")
-        proc, url, said = bench_redis(self.out, self.args.no_redis, self.args.nice)
+        proc, url, said = bench_redis(
+            self.out, self.args.no_redis, self.args.nice,
+            self.load_cpus if self.args.redis_cpu == "load" else None)
         try:
             cfg = self.out / "laneway.yaml"
             cfg.write_text(yaml.safe_dump(laneway_config(fleet.url, url), sort_keys=False))
@@ -263,6 +267,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--src", help="run laneway and the fleet from this directory instead")
     p.add_argument("--no-redis", action="store_true",
                    help="leave redis.url out of laneway's config even when Redis answers")
+    p.add_argument("--redis-cpu", choices=("load", "any"), default="load",
+                   help="where the benchmark's redis-server runs: on the load's CPU (with wrk "
+                        "and the fleet; default) or wherever the scheduler puts it")
     p.add_argument("--nice", type=int, default=0,
                    help="run servers and wrk at this nice value (e.g. -10 on a shared, busy "
                         "machine; negative needs root)")
@@ -286,7 +293,8 @@ def main(argv: list[str] | None = None) -> int:
     cpus = cpu_count()
     res.notes.append(
         f"{cpus} CPUs; " + ("wrk (-t1) and the fleet on CPU 0, the server under test on CPU 1 "
-                            "(cell a: a fleet of its own on CPU 1); Redis unpinned"
+                            "(cell a: a fleet of its own on CPU 1); Redis "
+                            + ("on CPU 0" if args.redis_cpu == "load" else "unpinned")
                             if cpus >= 2 else "one CPU: nothing pinned"))
     res.notes.append("laneway and fleet code: " + code)
     if args.nice:

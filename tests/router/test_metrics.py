@@ -36,20 +36,21 @@ def test_children_are_remembered_per_label_set() -> None:
 
 
 def test_scrapes_show_what_prometheus_client_itself_would() -> None:
-    # add/observe take a shorter way to the same values: compare with the public API.
+    # add/observe take a shorter way to the same values, and `of` gives its children
+    # lock-free values: compare with the public API on prometheus_client's own children.
     ours, theirs = Metrics(), Metrics()
     values = [0.0, 0.005, 0.0050001, 0.3, 0.29999, 2.0, 7.5, 900.0, 1e9, -1.0,
               float("nan"), *DURATION_BUCKETS]
     for v in values:
         observe(ours.of(ours.duration, "qa", "m"), v)
-        theirs.of(theirs.duration, "qa", "m").observe(v)
+        theirs.duration.labels("qa", "m").observe(v)
     for n in (1, 1, 250, 0):
         add(ours.of(ours.tokens, "qa", "m", "input"), n)
-        theirs.of(theirs.tokens, "qa", "m", "input").inc(n)
+        theirs.tokens.labels("qa", "m", "input").inc(n)
     add(ours.of(ours.inflight, "qa"))
     add(ours.of(ours.inflight, "qa"), -1)
-    theirs.of(theirs.inflight, "qa").inc()
-    theirs.of(theirs.inflight, "qa").dec()
+    theirs.inflight.labels("qa").inc()
+    theirs.inflight.labels("qa").dec()
     ours.cache_event("l1", "miss")
     theirs.cache_events.labels("l1", "miss").inc()
 

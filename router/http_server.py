@@ -1,0 +1,74 @@
+"""uvicorn's httptools protocol with one socket write per response instead of two.
+
+uvicorn writes a response's status line and headers as soon as the app sends
+`http.response.start`, then the body in a second write. On loopback (and on this VM
+especially) the first write of a response is the dear one: it wakes the client, and the
+second pays its own system call right after. Here the connection's writes made within one
+turn of the event loop are joined and go out together at the end of that turn: an
+ordinary (non-streamed) answer leaves in one write, head and body together. A stream's
+chunks each arrive in a turn of their own, so they still leave at once, one write each.
+
+Nothing waits longer than the current turn; `close()` writes out what is pending first, so a
+`Connection: close` answer is never cut.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+
+class TurnWriter:
+    """A transport whose writes within one turn of the loop become one write of the real
+    transport. Everything else is the real transport's."""
+
+    __slots__ = ("_loop", "_out", "_real")
+
+    def __init__(self, real: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self._real, self._loop = real, loop
+        self._out: list[bytes] = []
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        if not self._out:
+            self._loop.call_soon(self._flush)
+        self._out.append(bytes(data))
+
+    def writelines(self, lines: Any) -> None:
+        for data in lines:
+            self.write(data)
+
+    def _flush(self) -> None:
+        out = self._out
+        if not out:
+            return
+        self._out = []
+        if not self._real.is_closing():
+            self._real.write(out[0] if len(out) == 1 else b"".join(out))
+
+    def get_write_buffer_size(self) -> int:
+        return self._real.get_write_buffer_size() + sum(map(len, self._out))
+
+    def close(self) -> None:
+        self._flush()
+        self._real.close()
+
+    def write_eof(self) -> None:
+        self._flush()
+        self._real.write_eof()
+
+    def abort(self) -> None:
+        self._out = []
+        self._real.abort()
+
+    def __getattr__(self, name: str) -> Any:  # is_closing, pause_reading, get_extra_info...
+        return getattr(self._real, name)
+
+
+class OneWriteHttpToolsProtocol(HttpToolsProtocol):
+    """`uvicorn.run(..., http=OneWriteHttpToolsProtocol)`: the stock protocol on a
+    `TurnWriter`."""
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(TurnWriter(transport, self.loop))  # type: ignore[arg-type]
