@@ -126,11 +126,14 @@ def _empty_body_after(suffix: str) -> bool:
 # comments); then every byte but the brackets is deleted by bytes.translate, also in C. Only
 # brackets reach the Python loop. 1.6-1.7x faster than one findall of skipped tokens and
 # brackets (7.2 -> 4.6 µs on the bench's FIM window, 18.5 -> 10.6 on 2,000 chars of code),
-# the same brackets (checked against the per-character scan in tests).
+# the same brackets (checked against the per-character scan in tests). A string's body is
+# matched as runs of plain characters between escapes ("unrolling the loop"), not one
+# alternation per character: the substitution 3.96 -> 2.69 µs on the bench's window,
+# 19.5 -> 11.0 on 2,000 chars.
 _SKIP = re.compile(
-    r'"(?:\\[\s\S]?|[^"\\\n])*(?:"|\n|\Z)'
-    r"|'(?:\\[\s\S]?|[^'\\\n])*(?:'|\n|\Z)"
-    r"|`(?:\\[\s\S]?|[^`\\])*(?:`|\Z)"
+    r'"[^"\\\n]*(?:\\[\s\S]?[^"\\\n]*)*(?:"|\n|\Z)'
+    r"|'[^'\\\n]*(?:\\[\s\S]?[^'\\\n]*)*(?:'|\n|\Z)"
+    r"|`[^`\\]*(?:\\[\s\S]?[^`\\]*)*(?:`|\Z)"
     r"|#[ !\t][^\n]*|//[^\n]*"
 )
 _NOT_BRACKETS = bytes(b for b in range(256) if chr(b) not in "()[]{}")
