@@ -4,20 +4,29 @@ After a completion answered prefix P with suggestion T (same suffix S, file cont
 and other request parameters), a request whose prefix is P' = P + T[:k], 0 < k < len(T),
 gets T[k:] at once, without an upstream call.
 
-The index, and why lookups are O(len(P')) with no scan:
-Let L(X) be X up to and including its last newline. Typing T[:k] either stays on P's last
-line — then L(P') == L(P) — or crosses newlines of T — then L(P') == P + T[:j+1] for the
-last newline T[j] within T[:k]. So a remembered answer is indexed under a few anchors:
-L(P) (remainder to match: P's partial last line, then the typed part of T), and P + T[:j+1]
-for each newline j of T (nothing more to match but the typed part of the rest of T). A
-lookup computes L(P') once, hashes it with the scope (blake2b over tenant, model, S, C and
-the parameters), and checks the few candidates under that hash: whether the partial line
-after the anchor starts with the candidate's tail and the rest is a prefix of its
-suggestion — a comparison of one line, not of the whole prefix.
+The index: everything but the prefix that must match (tenant, model, S, C, the parameters)
+is one key, the scope (a blake2b digest, computed once per request). Under it sit the scope's
+latest few answers, each as (len(P), P's last characters, a fingerprint of P, T...). A
+look-up takes the request's scope and, for each of those few, compares lengths and the typed
+part with T first (no copy of the prefix, no hashing): only a candidate that passes that
+has P' cut at len(P) and fingerprinted. Storing an answer is one index entry whatever the
+shape of T; typing across T's lines needs nothing more, since P' is compared with P + T[:k]
+for any k.
 
-Bounded: at most `max_anchors` anchors (LRU), a few candidates per anchor, suggestions up
-to `max_suggestion` characters, and a TTL (the completion lane's). In-process only:
-typeahead pays off on the replica that just answered, and a miss costs nothing.
+Why not anchors per line (an earlier design: P up to its last newline, hashed, and once
+more per line of T, so each look-up hashed the file above the cursor): storing an answer
+cost one hash and one index entry per line of T, and under load, with the index full, that
+was ~30 of the ~45 µs typeahead added to a completion (measured with and without it,
+alternating on identical servers), where this costs one entry.
+
+The fingerprint is Python's string hash (SipHash, keyed per process; the index is per
+process too): a wrong answer would need, within one scope, a prefix of the same length,
+the same last 64 characters and the same 64-bit hash.
+
+Bounded: at most `max_candidates` answers (whole scopes are dropped, least recently used
+first), `_PER_SCOPE` per scope, suggestions up to `max_suggestion` characters, and a TTL
+(the completion lane's). In-process only: typeahead pays off on the replica that just
+answered, and a miss costs nothing.
 """
 
 from __future__ import annotations
@@ -27,7 +36,7 @@ import math
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -35,31 +44,20 @@ import orjson
 from cache.answer import StoredAnswer
 from cache.keys import canonical_body
 
-_PER_ANCHOR = 4
-_MAX_LINE_ANCHORS = 32
+# A scope is one tenant's cursor position in one file (same suffix and context) as they
+# type, or, at the end of a file (no suffix), all their typing there: room for the latest
+# few answers of several people sharing a key.
+_PER_SCOPE = 8
+_TAIL = 64
 # Fields that are the completion itself (or vary with every keystroke), not its parameters.
 _NOT_PARAMS = frozenset({"prompt", "suffix", "messages", "input", "model"})
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class TypeaheadScope:
-    """Everything but the prefix that must match: computed once per request. It also keeps
-    its last prefix's anchor: a request's look-up and, after a miss, its store hash the same
-    prefix up to its last newline (the whole file above the cursor, up to the lane's budget)."""
+    """Everything but the prefix that must match: computed once per request."""
 
     digest: bytes
-    _anchor: tuple[str, int, Any] | None = field(default=None, compare=False, repr=False)
-
-    def anchor(self, prefix: str) -> tuple[int, Any]:
-        """(where `prefix`'s last line starts, a hasher fed this scope and `prefix` up to
-        there): the caller's own copy."""
-        a = self._anchor
-        if a is None or (a[0] is not prefix and a[0] != prefix):
-            cut = prefix.rfind("\n") + 1
-            h = hashlib.blake2b(self.digest, digest_size=20)
-            h.update(_enc(prefix[:cut]))
-            a = self._anchor = (prefix, cut, h)
-        return a[1], a[2].copy()
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,15 +67,13 @@ class TypeaheadHit:
     answer: StoredAnswer  # the original answer with its text replaced by the remainder
 
 
-# A candidate is a plain tuple of strings and numbers, and an anchor's candidates a tuple of
-# them: the garbage collector stops tracking such tuples, so a full index (20,000 anchors)
-# adds nothing to a full collection. As objects (a dataclass per candidate holding its
-# StoredAnswer, a list per anchor) they were 40,000 of the 74,700 objects a full collection
-# walked with L1 and the index full (`python -m loadtests.bench.gc_pause`).
-# (tail: what must follow the anchor before the typed part begins, offset: where the
-#  suggestion continues from this anchor, whole: the suggestion, kind, body, model:
-#  the stored answer's, expires)
-_Candidate = tuple[str, int, str, str, bytes, str, float]
+# A candidate is a plain tuple of strings and numbers, and a scope's candidates a tuple of
+# them: the garbage collector stops tracking such tuples, so a full index adds nothing to a
+# full collection (as objects they were 40,000 of the 74,700 objects a full collection
+# walked with L1 and the index full: `python -m loadtests.bench.gc_pause`).
+# (n: len(P), tail: P's last _TAIL characters, fingerprint: hash(P), whole: the suggestion,
+#  kind, body, model: the stored answer's, expires)
+_Candidate = tuple[int, str, int, str, str, bytes, str, float]
 
 
 def typeahead_scope(
@@ -99,24 +95,22 @@ def typeahead_scope(
     return TypeaheadScope(h.digest())
 
 
-def _enc(text: str) -> bytes:
-    return text.encode("utf-8", "surrogatepass")
-
-
 class TypeaheadIndex:
     def __init__(
         self,
-        max_anchors: int = 20_000,
+        max_candidates: int = 20_000,
         max_suggestion: int = 4096,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.max_anchors = max_anchors
+        self.max_candidates = max_candidates
         self.max_suggestion = max_suggestion
         self._clock = clock
-        self._anchors: OrderedDict[bytes, tuple[_Candidate, ...]] = OrderedDict()
+        self._scopes: OrderedDict[bytes, tuple[_Candidate, ...]] = OrderedDict()
+        self._count = 0
 
     def __len__(self) -> int:
-        return len(self._anchors)
+        """Answers held (across all scopes)."""
+        return self._count
 
     def remember(
         self,
@@ -128,54 +122,51 @@ class TypeaheadIndex:
     ) -> None:
         if not suggestion or len(suggestion) > self.max_suggestion or ttl_s <= 0:
             return
-        expires = self._clock() + ttl_s
-        kind, body, model = answer.kind, answer.body, answer.model
-        cut, h = scope.anchor(prefix)
-        self._add(h.digest(), (prefix[cut:], 0, suggestion, kind, body, model, expires))
-        h.update(_enc(prefix[cut:]))
-        start, lines = 0, 0
-        while lines < _MAX_LINE_ANCHORS:
-            newline = suggestion.find("\n", start)
-            if newline < 0 or newline + 1 >= len(suggestion):
-                break
-            h.update(_enc(suggestion[start : newline + 1]))
-            start, lines = newline + 1, lines + 1
-            self._add(h.copy().digest(), ("", start, suggestion, kind, body, model, expires))
-
-    def _add(self, anchor: bytes, candidate: _Candidate) -> None:
-        found = self._anchors.get(anchor)
+        n, fingerprint = len(prefix), hash(prefix)
+        candidate = (n, prefix[-_TAIL:], fingerprint, suggestion, answer.kind, answer.body,
+                     answer.model, self._clock() + ttl_s)
+        key, scopes = scope.digest, self._scopes
+        found = scopes.get(key)
         if found is None:
-            self._anchors[anchor] = (candidate,)
-            while len(self._anchors) > self.max_anchors:
-                self._anchors.popitem(last=False)
-            return
-        self._anchors.move_to_end(anchor)
-        kept = tuple(c for c in found if c[0] != candidate[0])[-(_PER_ANCHOR - 1) :]
-        self._anchors[anchor] = (*kept, candidate)
+            scopes[key] = (candidate,)
+            self._count += 1
+        else:
+            scopes.move_to_end(key)
+            # The same prefix answered again replaces its older answer.
+            kept = tuple(c for c in found if c[0] != n or c[2] != fingerprint)
+            kept = kept[len(kept) - (_PER_SCOPE - 1):] if len(kept) >= _PER_SCOPE else kept
+            scopes[key] = (*kept, candidate)
+            self._count += len(kept) + 1 - len(found)
+        while self._count > self.max_candidates and scopes:
+            _, gone = scopes.popitem(last=False)
+            self._count -= len(gone)
 
     def lookup(self, scope: TypeaheadScope, prefix: str) -> TypeaheadHit | None:
-        cut, h = scope.anchor(prefix)
-        anchor = h.digest()
-        found = self._anchors.get(anchor)
+        found = self._scopes.get(scope.digest)
         if not found:
             return None
-        line, now = prefix[cut:], self._clock()
-        for tail, offset, whole, kind, body, model, expires in reversed(found):
-            if expires <= now or not line.startswith(tail):
+        m, now = len(prefix), self._clock()
+        for n, tail, fingerprint, whole, kind, body, model, expires in reversed(found):
+            k = m - n
+            # Cheapest first: lengths, the typed part against the suggestion, P's last
+            # characters in place; only then a copy of P' up to len(P) and its hash.
+            if not 0 < k < len(whole) or expires <= now:
                 continue
-            typed = line[len(tail) :]
-            k = offset + len(typed)
-            if 0 < k < len(whole) and whole.startswith(typed, offset):
-                self._anchors.move_to_end(anchor)
-                remainder = whole[k:]
-                # usage=True only spares a parse here: the hit's answer is built afresh
-                # from the parsed object, with its own usage.
-                answer = StoredAnswer(kind, body, model, usage=True)
-                return TypeaheadHit(remainder, k, _rest_answer(answer, whole, remainder, k))
+            if not whole.startswith(prefix[n:]) or not prefix.startswith(tail, n - len(tail)):
+                continue
+            if hash(prefix[:n]) != fingerprint:
+                continue
+            self._scopes.move_to_end(scope.digest)
+            remainder = whole[k:]
+            # usage=True only spares a parse here: the hit's answer is built afresh
+            # from the parsed object, with its own usage.
+            answer = StoredAnswer(kind, body, model, usage=True)
+            return TypeaheadHit(remainder, k, _rest_answer(answer, whole, remainder, k))
         return None
 
     def clear(self) -> None:
-        self._anchors.clear()
+        self._scopes.clear()
+        self._count = 0
 
 
 def _rest_answer(answer: StoredAnswer, whole: str, remainder: str, k: int) -> StoredAnswer:

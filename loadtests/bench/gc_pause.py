@@ -36,11 +36,11 @@ def main() -> int:
         answer = StoredAnswer.from_object("completions", ANSWER, "m")
         answer.compact()
         l1.put(f"lw:v1:r:{n:064x}", answer, 600)
-        if n < index.max_anchors:
+        if n < index.max_candidates:
             scope = typeahead_scope(tenant="t", model="m", suffix=f"# {n}\n")
             index.remember(scope, f"def total_{n}(rows):\n", answer.text(), answer, 600)
         n += 1
-    print(f"L1: {len(l1):,} answers, {l1.bytes / 1e6:.1f} MB; typeahead: {len(index):,} anchors")
+    print(f"L1: {len(l1):,} answers, {l1.bytes / 1e6:.1f} MB; typeahead: {len(index):,} answers")
     print(f"tracked objects: {len(gc.get_objects()):,}")
     for i in range(3):
         start = time.perf_counter()
