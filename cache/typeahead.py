@@ -19,9 +19,10 @@ cost one hash and one index entry per line of T, and under load, with the index 
 was ~30 of the ~45 µs typeahead added to a completion (measured with and without it,
 alternating on identical servers), where this costs one entry.
 
-The fingerprint is Python's string hash (SipHash, keyed per process; the index is per
-process too): a wrong answer would need, within one scope, a prefix of the same length,
-the same last 64 characters and the same 64-bit hash.
+The fingerprint is Python's string hash (SipHash, keyed per process unless PYTHONHASHSEED
+fixes the key; the index is per process too): a wrong answer would need, within one scope
+(one tenant's), a prefix of the same length, the same last 64 characters and the same
+64-bit hash.
 
 Bounded: at most `max_candidates` answers (whole scopes are dropped, least recently used
 first), `_PER_SCOPE` per scope, suggestions up to `max_suggestion` characters, and a TTL
