@@ -3,12 +3,13 @@
 uvicorn writes a response's status line and headers as soon as the app sends
 `http.response.start`, then the body in a second write. On loopback (and on this VM
 especially) the first write of a response is the dear one: it wakes the client, and the
-second pays its own system call right after. Here the connection's writes made within one
-turn of the event loop are joined and go out together at the end of that turn: an
-ordinary (non-streamed) answer leaves in one write, head and body together. A stream's
-chunks each arrive in a turn of their own, so they still leave at once, one write each.
+second pays its own system call right after. Here a connection's writes are held and
+joined: an answer goes out in one write, head and body together, the moment it is complete
+(uvicorn's `on_response_complete`, before it reads on), and whatever is still held at the
+end of a turn of the event loop goes out then: a stream's head and chunks leave as they
+come, one write per turn at most.
 
-Nothing waits longer than the current turn; `close()` writes out what is pending first, so a
+Nothing waits longer than the current turn; `close()` writes out what is held first, so a
 `Connection: close` answer is never cut.
 """
 
@@ -38,6 +39,10 @@ class TurnWriter:
     def writelines(self, lines: Any) -> None:
         for data in lines:
             self.write(data)
+
+    def flush(self) -> None:
+        """Write out what is held, now."""
+        self._flush()
 
     def _flush(self) -> None:
         out = self._out
@@ -72,3 +77,12 @@ class OneWriteHttpToolsProtocol(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(TurnWriter(transport, self.loop))  # type: ignore[arg-type]
+
+    def on_response_complete(self) -> None:
+        # The answer is whole: out now, not at the end of the turn. uvicorn reads on from
+        # here (the rest of a refused upload, the next request), and a client still sending
+        # a body it was refused should hear so before more of it is read.
+        transport = self.transport
+        if isinstance(transport, TurnWriter):
+            transport.flush()
+        super().on_response_complete()

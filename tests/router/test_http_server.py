@@ -96,6 +96,26 @@ async def test_an_answer_leaves_in_one_write_head_and_body_together() -> None:
     assert t.writes[0].endswith(b"\r\n\r\n" + BODY)
 
 
+async def test_a_whole_answer_is_written_before_the_app_gets_control_back() -> None:
+    # Not held to the end of the turn: uvicorn reads on as soon as the answer is complete
+    # (the rest of a refused upload, say), and the client should hear the answer first.
+    seen: list[int] = []
+    box: list[Recorder] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await plain(scope, receive, send)
+        seen.append(len(box[0].writes))
+
+    config = uvicorn.Config(app, log_level="warning", lifespan="off")
+    config.load()
+    protocol = OneWriteHttpToolsProtocol(config, ServerState(), {}, asyncio.get_running_loop())
+    box.append(Recorder())
+    protocol.connection_made(box[0])
+    protocol.data_received(GET)
+    await asyncio.wait_for(box[0].done.wait(), 5)
+    assert seen == [1]
+
+
 async def test_stock_uvicorn_makes_two_writes_of_the_same_answer() -> None:
     # What the protocol above is for: without it, the same answer costs two system calls.
     t = await _serve_one(HttpToolsProtocol, plain, GET)
