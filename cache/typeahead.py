@@ -134,8 +134,7 @@ class TypeaheadIndex:
         else:
             scopes.move_to_end(key)
             # The same prefix answered again replaces its older answer.
-            kept = tuple(c for c in found if c[0] != n or c[2] != fingerprint)
-            kept = kept[len(kept) - (_PER_SCOPE - 1):] if len(kept) >= _PER_SCOPE else kept
+            kept = tuple(c for c in found if c[0] != n or c[2] != fingerprint)[1 - _PER_SCOPE:]
             scopes[key] = (*kept, candidate)
             self._count += len(kept) + 1 - len(found)
         while self._count > self.max_candidates and scopes:

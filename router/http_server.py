@@ -33,7 +33,7 @@ class TurnWriter:
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
         if not self._out:
-            self._loop.call_soon(self._flush)
+            self._loop.call_soon(self.flush)
         self._out.append(bytes(data))
 
     def writelines(self, lines: Any) -> None:
@@ -41,10 +41,7 @@ class TurnWriter:
             self.write(data)
 
     def flush(self) -> None:
-        """Write out what is held, now."""
-        self._flush()
-
-    def _flush(self) -> None:
+        """Write out what is held, now (also run at the end of the turn that held it)."""
         out = self._out
         if not out:
             return
@@ -56,11 +53,11 @@ class TurnWriter:
         return self._real.get_write_buffer_size() + sum(map(len, self._out))
 
     def close(self) -> None:
-        self._flush()
+        self.flush()
         self._real.close()
 
     def write_eof(self) -> None:
-        self._flush()
+        self.flush()
         self._real.write_eof()
 
     def abort(self) -> None:

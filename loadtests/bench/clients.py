@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import sys
 import time
 from collections.abc import Awaitable, Callable
 
@@ -26,7 +25,7 @@ from rich.console import Console
 from rich.table import Table
 from yarl import URL
 
-from loadtests.bench.procs import ROOT, Server, cpu_count, free_port
+from loadtests.bench.procs import ROOT, cpu_count, fleet_server
 from router import http1
 
 BODY = orjson.dumps({
@@ -87,10 +86,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rounds", type=int, default=3)
     args = p.parse_args(argv)
     two = cpu_count() >= 2
-    port = free_port()
-    fleet = Server("fleet", [sys.executable, "-m", "fleet", "--port", str(port),
-                             "--zero-latency"], port, "/healthz",
-                   ROOT / "bench-results" / "clients-fleet.log", {0} if two else None)
+    fleet = fleet_server("fleet", ROOT / "bench-results" / "clients-fleet.log",
+                         {0} if two else None)
     try:
         if two:
             os.sched_setaffinity(0, {1})

@@ -6,6 +6,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -141,6 +142,22 @@ class Server:
 
     def stop(self) -> None:
         stop_group(self.proc)
+
+
+def fleet_server(name: str, log: Path, cpus: set[int] | None, cwd: Path = ROOT,
+                 nice: int = 0) -> Server:
+    """The simulated fleet in zero-latency mode on a free port."""
+    port = free_port()
+    return Server(name, [sys.executable, "-m", "fleet", "--port", str(port), "--zero-latency"],
+                  port, "/healthz", log, cpus, cwd=cwd, nice=nice)
+
+
+def laneway_server(name: str, config: Path, log: Path, cpus: set[int] | None,
+                   cwd: Path = ROOT, nice: int = 0) -> Server:
+    """`laneway serve --config CONFIG` on a free port, ready once /readyz answers."""
+    port = free_port()
+    return Server(name, [sys.executable, "-m", "router.cli", "serve", "--config", str(config),
+                         "--port", str(port)], port, "/readyz", log, cpus, cwd=cwd, nice=nice)
 
 
 def stop_group(proc: subprocess.Popen[bytes]) -> None:

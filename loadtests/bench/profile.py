@@ -28,7 +28,15 @@ from rich.table import Table
 
 from loadtests.bench import wrk
 from loadtests.bench.bodies import KINDS
-from loadtests.bench.procs import ROOT, Server, cpu_count, export_tree, free_port
+from loadtests.bench.procs import (
+    ROOT,
+    Server,
+    cpu_count,
+    export_tree,
+    fleet_server,
+    free_port,
+    laneway_server,
+)
 from loadtests.bench.run import HEADERS, bench_redis, laneway_config
 
 PY = sys.executable
@@ -136,22 +144,18 @@ def main(argv: list[str] | None = None) -> int:
     if args.ref:
         src = export_tree(args.ref, out / "src")
     load, sut = ({0}, {1}) if cpu_count() >= 2 else (set(), set())
-    port = free_port()
-    fleet = Server("fleet", [PY, "-m", "fleet", "--port", str(port), "--zero-latency"], port,
-                   "/healthz", out / "fleet.log", load, cwd=src)
+    fleet = fleet_server("fleet", out / "fleet.log", load, src)
     lw: Server | None = None
     redis, url, _ = bench_redis(out, False, cpus=load if args.redis_cpu == "load" else None)
     try:
         cfg = out / "laneway.yaml"
         cfg.write_text(yaml.safe_dump(laneway_config(fleet.url, url), sort_keys=False))
-        port = free_port()
         if args.bare:
+            port = free_port()
             lw = Server("bare", [PY, "-m", "loadtests.bench.bare_passthrough", str(port)], port,
                         "/healthz", out / "bare.log", sut, env={"UPSTREAM": fleet.url}, cwd=src)
         else:
-            lw = Server("laneway", [PY, "-m", "router.cli", "serve", "--config", str(cfg),
-                                    "--port", str(port)], port, "/readyz", out / "laneway.log",
-                        sut, cwd=src)
+            lw = laneway_server("laneway", cfg, out / "laneway.log", sut, src)
         nonce = secrets.token_hex(4)  # Redis (L2) outlives this laneway: no repeats
 
         def script(tag: str, kind: str = args.body, unique: bool = not args.identical) -> Path:

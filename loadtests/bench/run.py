@@ -32,6 +32,7 @@ from loadtests.bench.procs import (
     Server,
     cpu_count,
     export_tree,
+    fleet_server,
     free_port,
     redis_pong,
 )
@@ -146,10 +147,8 @@ class Bench:
                                   f"LiteLLM: {why}; one worker, no master key, no database")
             if exe is None:
                 self.res.missing["litellm"] = why
-        port = free_port()
-        fleet = Server("fleet", [PY, "-m", "fleet", "--port", str(port), "--zero-latency"], port,
-                       "/healthz", self.out / "fleet.log", self.load_cpus, cwd=self.src,
-                       nice=self.args.nice)
+        fleet = fleet_server("fleet", self.out / "fleet.log", self.load_cpus, self.src,
+                             self.args.nice)
         self.res.servers["fleet"] = report.ServerInfo(ready_s=fleet.ready_s)
         self.fleet_pid = fleet.pid
         try:
@@ -178,10 +177,8 @@ class Bench:
         # fleet there and back made the cells after it slower in their tail (laneway's qa p99
         # at c1 2.1-3.8 ms after it, 1.2 ms without it, same commit).
         console.print("(a) fleet direct, a fleet of its own on the server core")
-        port = free_port()
-        own = Server("fleet-direct", [PY, "-m", "fleet", "--port", str(port), "--zero-latency"],
-                     port, "/healthz", self.out / "fleet-direct.log", self.sut_cpus,
-                     cwd=self.src, nice=self.args.nice)
+        own = fleet_server("fleet-direct", self.out / "fleet-direct.log", self.sut_cpus,
+                           self.src, self.args.nice)
         try:
             self.measure("direct", own.url, PINNED, True, own.pid)
             self.res.servers["fleet"].rss_mb = own.rss_mb()

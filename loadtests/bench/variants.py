@@ -25,10 +25,16 @@ import yaml
 
 from loadtests.bench import wrk
 from loadtests.bench.bodies import KINDS
-from loadtests.bench.procs import ROOT, PrivateRedis, Server, cpu_count, export_tree, free_port
+from loadtests.bench.procs import (
+    ROOT,
+    PrivateRedis,
+    Server,
+    cpu_count,
+    export_tree,
+    fleet_server,
+    laneway_server,
+)
 from loadtests.bench.run import HEADERS, laneway_config
-
-PY = sys.executable
 
 
 def _parse(spec: str, out: Path) -> tuple[str, Path, str]:
@@ -56,9 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True)
     load, sut = ({0}, {1}) if cpu_count() >= 2 else (set(), set())
     variants = [_parse(v, out) for v in args.variant]
-    port = free_port()
-    fleet = Server("fleet", [PY, "-m", "fleet", "--port", str(port), "--zero-latency"], port,
-                   "/healthz", out / "fleet.log", load, cwd=ROOT)
+    fleet = fleet_server("fleet", out / "fleet.log", load)
     redis = PrivateRedis(out, cpus=load)
     servers: dict[str, Server] = {}
     cpu: dict[str, list[float]] = {name: [] for name, _, _ in variants}
@@ -69,10 +73,7 @@ def main(argv: list[str] | None = None) -> int:
             cfg["policy"] = policy
             path = out / f"{name}.yaml"
             path.write_text(yaml.safe_dump(cfg, sort_keys=False))
-            port = free_port()
-            servers[name] = Server(name, [PY, "-m", "router.cli", "serve", "--config", str(path),
-                                          "--port", str(port)], port, "/readyz",
-                                   out / f"{name}.log", sut, cwd=src)
+            servers[name] = laneway_server(name, path, out / f"{name}.log", sut, src)
         body = KINDS[args.body]("auto")
         for r in range(args.rounds):
             for name, s in servers.items():
