@@ -147,10 +147,9 @@ async def test_pipelined_requests_on_a_real_socket_get_whole_answers_in_order(ap
     server = uvicorn.Server(config)
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
+    sock.listen(8)  # listening before the server starts: the connect below waits in the backlog
     task = asyncio.create_task(server.serve(sockets=[sock]))
     try:
-        while not server.started:
-            await asyncio.sleep(0.01)
         reader, writer = await asyncio.open_connection(*sock.getsockname()[:2])
         writer.write(b"GET /1 HTTP/1.1\r\nHost: x\r\n\r\n"
                      b"GET /2 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
