@@ -21,9 +21,9 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from router.demo import stack
-from router.demo.report import LANES, count, usd
-from router.demo.scrape import Samples, scrape
+from demo import stack
+from demo.report import LANES, count, usd
+from demo.scrape import Samples, scrape
 
 ROOT = Path(__file__).resolve().parents[1]
 LOCUSTFILE = ROOT / "loadtests" / "locustfile.py"

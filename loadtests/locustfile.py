@@ -5,7 +5,7 @@
 
 Each user sends about LOCUST_RATE (default 1) requests per second, so -u sets the load.
 
-Each user replays sessions of the demo's mix (router/demo): typing sessions with bursts and
+Each user replays sessions of the demo's mix (demo): typing sessions with bursts and
 typeahead (Continue's Qwen/StarCoder/DeepSeek FIM prompts, Tabby's prompt + suffix),
 questions (Continue chat, Aider ask, commit messages), agent runs (OpenAI tools, Cline XML).
 Request names carry the lane (`completion:qwen:typeahead`, `qa:chat`, `agentic:cline-xml`),
@@ -22,8 +22,8 @@ from typing import ClassVar
 
 from locust import FastHttpUser, constant_throughput, task
 
-from router.demo import bodies, mix
-from router.demo.script import Answer, Request, Script, parse_sse, script
+from demo import bodies, mix
+from demo.script import Answer, Request, Script, parse_sse, script
 
 # Sessions per task: short enough that a user changes files and topics often.
 _BUDGET = {"completion": 6, "qa": 3, "agentic": 5}

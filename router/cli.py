@@ -27,7 +27,7 @@ def _config_path(args: argparse.Namespace, command: str) -> str | None:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from router.http_server import OneWriteHttpToolsProtocol
+    from router.http.server import OneWriteHttpToolsProtocol
 
     path = _config_path(args, "serve")
     if path is None:
@@ -42,7 +42,7 @@ def _serve(args: argparse.Namespace) -> int:
         os.environ["LANEWAY_ACCESS_LOG"] = "0"
     with _metrics_dir(args.workers):
         uvicorn.run(
-            "router.app:app_from_env",
+            "router.http.app:app_from_env",
             factory=True,
             host=args.host,
             port=args.port,
@@ -118,9 +118,9 @@ def _explain(args: argparse.Namespace) -> int:
 
     import orjson
 
-    from router.explain import explain
-    from router.metrics import Metrics
+    from router.observe.metrics import Metrics
     from router.runtime import Runtime
+    from router.stages.explain import explain
 
     path = _config_path(args, "explain")
     if path is None:
@@ -153,7 +153,7 @@ def _explain(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from router.demo import main as demo_main
+    from demo import main as demo_main
 
     return demo_main(args)
 
@@ -190,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=_explain)
 
     p = sub.add_parser("demo", help="route a realistic traffic mix on the simulated fleet")
-    from router.demo import add_arguments as demo_arguments  # the demo owns its options
+    from demo import add_arguments as demo_arguments  # the demo owns its options
 
     demo_arguments(p)
     p.set_defaults(func=_demo)

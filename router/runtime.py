@@ -19,13 +19,13 @@ from policies.choose import Chooser
 from policies.lane_memo import LaneMemo
 from policies.policy import LANE_NAMES, Policy, load_policy
 from policies.trim import TrimBudget
-from router import http1
-from router.auth import KeyRing
 from router.config import Config
-from router.metrics import Metrics
-from router.ratelimit import Limit, Limiter, build_limiter
-from router.supersede import Sessions
-from router.upstream import OpenAIUpstream, Timeouts
+from router.http.auth import KeyRing
+from router.limits.ratelimit import Limit, Limiter, build_limiter
+from router.observe.metrics import Metrics
+from router.stages.supersede import Sessions
+from router.upstreams import http1
+from router.upstreams.openai import OpenAIUpstream, Timeouts
 
 
 @dataclass(eq=False)
@@ -70,7 +70,7 @@ class Runtime:
         )
         litellm = previous.litellm if previous is not None else None
         if litellm is None and any(not m.openai_compatible for m in config.models):
-            from router.upstream_litellm import LitellmUpstream
+            from router.upstreams.litellm import LitellmUpstream
 
             litellm = LitellmUpstream()
         max_window = {

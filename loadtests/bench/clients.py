@@ -1,5 +1,5 @@
 """The upstream client alone: aiohttp's ClientSession against laneway's lean HTTP/1.1 client
-(router/http1.py), the same non-streamed chat call to the fleet, side by side in one run.
+(router/upstreams/http1.py), the same non-streamed chat call to the fleet, side by side in one run.
 
     .venv/bin/python -m loadtests.bench.clients [--n 3000] [--rounds 3]
 
@@ -26,7 +26,7 @@ from rich.table import Table
 from yarl import URL
 
 from loadtests.bench.procs import ROOT, cpu_count, fleet_server
-from router import http1
+from router.upstreams import http1
 
 BODY = orjson.dumps({
     "model": "qwen3-coder-1.5b", "max_tokens": 64,
@@ -58,7 +58,7 @@ async def _measure(base: str, n: int, rounds: int) -> dict[tuple[str, int], list
     assert url.host is not None and url.port is not None
     target = http1.Target(url.host, url.port, url.raw_path, {"content-type": "application/json"})
 
-    async def with_aiohttp() -> bytes:  # what router/upstream.py does for https:// models
+    async def with_aiohttp() -> bytes:  # what router/upstreams/openai.py does for https:// models
         resp = await session.post(url, data=BODY, headers=headers, timeout=timeout)
         data = await resp.read()
         resp.release()

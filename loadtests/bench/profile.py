@@ -44,7 +44,7 @@ _FRAME = re.compile(r"^(?P<func>.*) \((?P<file>[^():]+)(?::(?P<line>\d+))?\)$")
 _SITE = re.compile(r".*/(?:site|dist)-packages/")
 # A thread parked here is idle, not working: py-spy --nonblocking cannot always tell.
 _IDLE = {"Condition.wait", "Event.wait", "select", "poll", "_wait_for_tstate_lock",
-         "_idle"}  # router/logline.py: the access-log writer's pause between batches
+         "_idle"}  # router/observe/logline.py: the access-log writer's pause between batches
 _OURS = ("router/", "policies/", "cache/")
 
 

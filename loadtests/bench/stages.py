@@ -47,14 +47,14 @@ def _stages(kind: str) -> list[Stage]:
     from starlette.responses import Response
 
     from policies.lanes import Endpoint, classify
-    from router import endpoints
-    from router.body import read_body, validate
     from router.config import parse
     from router.context import RequestContext
-    from router.metrics import Metrics
-    from router.plan import plan
-    from router.recorder import record
+    from router.http import endpoints
+    from router.http.body import read_body, validate
+    from router.observe.metrics import Metrics
     from router.runtime import Runtime
+    from router.stages.plan import plan
+    from router.stages.record import record
 
     body_obj = KINDS[kind]("auto")
     raw = body_obj.render("1")

@@ -17,11 +17,11 @@ from pathlib import Path
 import pytest
 from procs import ROOT, Proc, fleet_models
 
-from router.demo import mix
-from router.demo.report import HIT_TIERS, LANES, Report
-from router.demo.run import measure
-from router.demo.scrape import Samples, scrape
-from router.demo.script import Answer, Request, script
+from demo import mix
+from demo.report import HIT_TIERS, LANES, Report
+from demo.run import measure
+from demo.scrape import Samples, scrape
+from demo.script import Answer, Request, script
 
 
 @pytest.fixture(scope="module")

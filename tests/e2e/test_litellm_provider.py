@@ -14,9 +14,9 @@ NO_LITELLM = """
 import asyncio, sys
 import aiohttp
 from router.config import parse
-from router.metrics import Metrics
+from router.observe.metrics import Metrics
 from router.runtime import Runtime
-from router.app import create_app
+from router.http.app import create_app
 
 async def main():
     cfg = parse({"models": [{"name": "m", "api_base": "http://127.0.0.1:9/v1"}]})

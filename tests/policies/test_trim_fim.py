@@ -74,7 +74,7 @@ def test_400kb_prompt_is_trimmed_within_budget_at_line_boundaries() -> None:
     assert 0.6 < prefix_tokens / result.tokens_after < 0.85  # ~75/25
     assert result.body["max_tokens"] == 64 and result.scope == "line"
     assert result.body["stop"] == ["<|endoftext|>", "<|fim_pad|>", "\n"]
-    assert elapsed < 0.25  # a few ms measured (loadtests/bench_trim.py); generous for CI
+    assert elapsed < 0.25  # a few ms measured (loadtests/bench/trim.py); generous for CI
 
 
 def test_small_prompt_untouched_except_output_cap() -> None:

@@ -11,8 +11,8 @@ import pytest
 
 from fleet.profiles import FleetSettings
 from fleet.server import FleetServer, start
-from router import http1
-from router.upstream import OpenAIUpstream
+from router.upstreams import http1
+from router.upstreams.openai import OpenAIUpstream
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Helpers for the tests of router/http1.py (laneway's lean keep-alive HTTP/1.1 client).
+"""Helpers for the tests of router/upstreams/http1.py (laneway's lean keep-alive HTTP/1.1 client).
 
 Ordinary answers come from the in-process fleet (conftest.py's `fleet_app`). The edge cases
 (chunked and close-delimited bodies, cut connections, invalid HTTP, stalls, error statuses)
@@ -17,7 +17,7 @@ import orjson
 
 from fleet.server import FleetServer
 from policies.catalog import ModelSpec, Tier
-from router import http1
+from router.upstreams import http1
 
 WAIT_S = 5.0  # the bound on waiting for anything that should happen promptly
 CHAT = {"model": "m", "messages": [{"role": "user", "content": "Explain Python decorators."}]}

@@ -12,7 +12,7 @@ from policies.breaker import BreakerBoard
 from policies.lanes import Endpoint, Lane, LaneDecision
 from router.config import parse
 from router.context import RequestContext
-from router.metrics import Metrics
+from router.observe.metrics import Metrics
 
 MODELS = [
     {"name": "small", "api_base": "http://up/v1", "tier": "small",

@@ -1,4 +1,4 @@
-"""The front door (router/front.py): model routes skip FastAPI's stack, and still answer a
+"""The front door (router/http/front.py): model routes skip FastAPI's stack, and still answer a
 bug the way the stack would, while every other method and path keeps its usual answer."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import pytest
 from starlette.requests import Request
 from starlette.responses import Response
 
-from router.front import Laneway, bug_response
+from router.http.front import Laneway, bug_response
 
 
 async def broken(request: Request) -> Response:

@@ -1,4 +1,4 @@
-"""router/http1.py over real sockets: answers, keep-alive, how bodies end, which idle
+"""router/upstreams/http1.py over real sockets: answers, keep-alive, how bodies end, which idle
 connections are reused, the request head, backpressure. Helpers: http1_kit.py; fixtures:
 conftest.py. Failures (cuts, invalid HTTP, timeouts, refused connects, error statuses) are
 in test_http1_faults.py."""
@@ -26,7 +26,7 @@ from http1_kit import (
     until,
 )
 
-from router import http1
+from router.upstreams import http1
 
 # -- ordinary answers from the fleet --------------------------------------------------------
 

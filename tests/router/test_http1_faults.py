@@ -1,4 +1,4 @@
-"""router/http1.py over real sockets when things go wrong: cut connections, invalid HTTP,
+"""router/upstreams/http1.py over real sockets when things go wrong: cut connections, invalid HTTP,
 timeouts and cancellation (the upstream must see its connection closed), refused connects,
 HTTP error statuses through laneway's upstream client. Helpers: http1_kit.py."""
 
@@ -23,8 +23,8 @@ from http1_kit import (
 )
 
 from policies.lanes import Endpoint
-from router import http1
-from router.upstream import Timeouts, UpstreamFailure
+from router.upstreams import http1
+from router.upstreams.openai import Timeouts, UpstreamFailure
 
 # -- broken answers ---------------------------------------------------------------------------
 

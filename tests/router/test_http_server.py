@@ -11,7 +11,7 @@ import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
 
-from router.http_server import OneWriteHttpToolsProtocol
+from router.http.server import OneWriteHttpToolsProtocol
 
 BODY = b'{"ok": true}'
 

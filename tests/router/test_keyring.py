@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from router.auth import REMEMBER, KeyRing
 from router.config import parse
 from router.errors import AuthenticationFailed
+from router.http.auth import REMEMBER, KeyRing
 
 MODELS = [{"name": "m", "api_base": "http://127.0.0.1:9/v1"}]
 

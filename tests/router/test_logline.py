@@ -12,8 +12,8 @@ import orjson
 import pytest
 from recorder_kit import answer, context, runtime
 
-from router import logline
-from router.recorder import begin, record
+from router.observe import logline
+from router.stages.record import begin, record
 
 Read = Callable[[], tuple[list[dict[str, Any]], str]]
 

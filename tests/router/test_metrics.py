@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from router.metrics import (
+from router.observe.metrics import (
     DURATION_BUCKETS,
     TTFT_BUCKETS,
     Metrics,

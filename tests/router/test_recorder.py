@@ -12,7 +12,7 @@ from starlette.responses import Response
 from policies.breaker import BreakerBoard
 from policies.lanes import Lane
 from policies.policy import load_policy
-from router.recorder import RecordAfter, begin, describe, record, sync_model_up
+from router.stages.record import RecordAfter, begin, describe, record, sync_model_up
 
 
 def test_inflight_rises_and_falls_once_even_if_recorded_twice() -> None:

@@ -1,7 +1,7 @@
 import aiohttp
 
 from router.config import parse
-from router.metrics import Metrics
+from router.observe.metrics import Metrics
 from router.runtime import Runtime
 
 

@@ -1,7 +1,7 @@
 import orjson
 
 from policies.lanes import Endpoint
-from router.sse import last_frame, stream_ended_cleanly
+from router.upstreams.sse import last_frame, stream_ended_cleanly
 
 
 def _event(kind: str, payload: dict) -> bytes:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from recorder_kit import context, runtime
 
-from router.supersede import ClientGone, Sessions, guarded
+from router.stages.supersede import ClientGone, Sessions, guarded
 
 
 class _Client:

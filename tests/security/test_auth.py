@@ -10,8 +10,8 @@ import pytest
 from conftest import KEY_A, KEY_B, UPSTREAM_KEY, auth, fleet_log, secrets_in
 from procs import Proc
 
-from router.app import create_app
 from router.config import parse
+from router.http.app import create_app
 
 CHAT = {"model": "auto", "messages": [{"role": "user", "content": "What is a closure?"}]}
 PUBLIC = {"/healthz", "/readyz", "/metrics"}

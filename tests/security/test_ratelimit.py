@@ -15,7 +15,7 @@ from conftest import ENV, KEY_A, KEY_B, auth, laneway_config
 from procs import Proc, RedisServer, free_port, start_laneway
 
 from router.errors import RateLimited
-from router.ratelimit import Limit, Limiter, LocalBuckets
+from router.limits.ratelimit import Limit, Limiter, LocalBuckets
 
 CHAT = {"model": "auto", "messages": [{"role": "user", "content": "Name a sorting algorithm."}]}
 

@@ -4,7 +4,7 @@ import timeit
 
 import pytest
 
-from router.scrub import forbidden, scrub
+from router.upstreams.scrub import forbidden, scrub
 
 TYPICAL = {
     "model": "auto", "messages": [{"role": "user", "content": "hi"}], "stream": True,

@@ -17,8 +17,14 @@ from fleet.profiles import FleetSettings
 from fleet.server import FleetServer, start
 from policies.catalog import ModelSpec, Tier
 from policies.lanes import Endpoint
-from router import http1
-from router.upstream import OpenAIUpstream, StreamBroken, Timeouts, UpstreamFailure, new_session
+from router.upstreams import http1
+from router.upstreams.openai import (
+    OpenAIUpstream,
+    StreamBroken,
+    Timeouts,
+    UpstreamFailure,
+    new_session,
+)
 
 CHAT = {"model": "m", "messages": [{"role": "user", "content": "Explain Python decorators."}]}
 

@@ -13,11 +13,11 @@ from collections.abc import Sequence
 from starlette.background import BackgroundTask
 
 from policies.policy import LANE_NAMES
-from router import logline
 from router.context import RequestContext
-from router.metrics import add, observe
+from router.observe import logline
+from router.observe.metrics import add, observe
 from router.runtime import Runtime
-from router.sse import usage_of
+from router.upstreams.sse import usage_of
 
 # Answers that cost no upstream call of their own.
 CACHE_HITS = frozenset({"l1", "l2", "typeahead", "coalesced"})

@@ -13,7 +13,7 @@ from starlette.requests import Request
 
 from policies.lanes import Endpoint
 from router.errors import InvalidRequest, RequestTooLarge
-from router.supersede import ClientGone
+from router.stages.supersede import ClientGone
 
 _UNREAD = "<unread>"
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from router.demo.bodies import SourceFile
+from demo.bodies import SourceFile
 
 TASKS = (
     "The completion cache returns stale answers after a config reload. Find out why and fix it.",

@@ -12,8 +12,8 @@ import math
 from collections import Counter
 from dataclasses import dataclass, field
 
-from router.demo.replay import Obs
-from router.demo.scrape import Samples
+from demo.replay import Obs
+from demo.scrape import Samples
 
 LANES = ("completion", "qa", "agentic")
 HIT_TIERS = ("l1", "l2", "typeahead", "coalesced")  # answers that cost no upstream call

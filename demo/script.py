@@ -14,9 +14,9 @@ from typing import Any
 
 import orjson
 
-from router.demo import agent_bodies as ab
-from router.demo import bodies as b
-from router.demo.mix import AgentRun, Edit, Questions, Session, Typing
+from demo import agent_bodies as ab
+from demo import bodies as b
+from demo.mix import AgentRun, Edit, Questions, Session, Typing
 
 
 @dataclass(frozen=True, slots=True)

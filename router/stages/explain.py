@@ -7,12 +7,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from policies.choose import Candidate
-from router.body import validate
 from router.context import RequestContext
 from router.errors import InvalidRequest
-from router.plan import plan
+from router.http.body import validate
 from router.runtime import Runtime
-from router.upstream import endpoint_for_path
+from router.stages.plan import plan
+from router.upstreams.openai import endpoint_for_path
 
 
 def _candidate(c: Candidate) -> dict[str, Any]:

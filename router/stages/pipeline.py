@@ -12,7 +12,6 @@ from collections.abc import AsyncIterator
 
 from starlette.responses import Response, StreamingResponse
 
-from router import cache_stage
 from router.context import RequestContext
 from router.errors import (
     LanewayError,
@@ -22,11 +21,12 @@ from router.errors import (
     UpstreamRejected,
     UpstreamTimeout,
 )
-from router.plan import plan
-from router.recorder import RecordAfter, begin, record
 from router.runtime import Runtime
-from router.sse import stream_ended_cleanly
-from router.upstream import Reply, StreamBroken, UpstreamFailure
+from router.stages import cache as cache_stage
+from router.stages.plan import plan
+from router.stages.record import RecordAfter, begin, record
+from router.upstreams.openai import Reply, StreamBroken, UpstreamFailure
+from router.upstreams.sse import stream_ended_cleanly
 
 
 class Pipeline:

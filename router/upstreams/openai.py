@@ -1,5 +1,5 @@
 """Calling a model: OpenAI-compatible servers over plain HTTP through laneway's lean
-keep-alive client (router/http1.py), over HTTPS through one pooled aiohttp session.
+keep-alive client (router/upstreams/http1.py), over HTTPS through one pooled aiohttp session.
 
 `open()` returns once the answer has *started* (headers, and the first chunk of a stream),
 so the pipeline can still fall back to another model before a byte reaches the client.
@@ -27,7 +27,7 @@ from yarl import URL
 
 from policies.catalog import ModelSpec
 from policies.lanes import Endpoint
-from router import http1
+from router.upstreams import http1
 
 PATHS = {
     Endpoint.CHAT: "/chat/completions",

@@ -27,9 +27,9 @@ from policies.lanes import Endpoint
 from policies.policy import LanePolicy
 from policies.trim import TrimResult
 from router.context import RequestContext
-from router.recorder import RecordAfter
 from router.runtime import Runtime
-from router.upstream import Reply, StreamBroken, UpstreamFailure
+from router.stages.record import RecordAfter
+from router.upstreams.openai import Reply, StreamBroken, UpstreamFailure
 
 SSE = "text/event-stream"
 JSON = "application/json"

@@ -8,10 +8,10 @@ import time
 import openai
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from router.demo import report as rpt
-from router.demo.mix import Plan
-from router.demo.replay import Obs, Replayer
-from router.demo.scrape import Samples, scrape
+from demo import report as rpt
+from demo.mix import Plan
+from demo.replay import Obs, Replayer
+from demo.scrape import Samples, scrape
 
 SETTLE_S = 10.0
 

@@ -16,7 +16,7 @@ import orjson
 
 from policies.catalog import ModelSpec
 from policies.lanes import Endpoint
-from router.upstream import Reply, StreamBroken, Timeouts, UpstreamFailure
+from router.upstreams.openai import Reply, StreamBroken, Timeouts, UpstreamFailure
 
 # Request fields litellm would use to re-route or re-credential a call: only config decides these.
 _LITELLM_ONLY = frozenset(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
-from router.demo.report import LaneRow, Report, cache_mix, count, model_mix, ms, usd
+from demo.report import LaneRow, Report, cache_mix, count, model_mix, ms, usd
 
 
 def _traffic(report: Report) -> Table:

@@ -26,7 +26,7 @@ class SourceFile:
 
 @functools.cache
 def corpus() -> tuple[SourceFile, ...]:
-    root = Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[1]
     files = [
         SourceFile(str(p.relative_to(root)), p.read_text(encoding="utf-8", errors="replace"))
         for pkg in _CORPUS_PACKAGES

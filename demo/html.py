@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from html import escape
 
-from router.demo.report import (
+from demo.report import (
     HIT_TIERS,
     Report,
     cache_mix,

@@ -16,15 +16,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from policies import tokens
-from router import endpoints, openapi
 from router.config import Config, load
 from router.errors import LanewayError, MethodNotAllowed, RouteNotFound
-from router.front import Laneway, bug_response
-from router.logline import open_access_log
-from router.metrics import Metrics
-from router.recorder import describe
+from router.http import endpoints, openapi
+from router.http.front import Laneway, bug_response
+from router.observe.logline import open_access_log
+from router.observe.metrics import Metrics
 from router.runtime import Runtime
-from router.upstream import new_session
+from router.stages.record import describe
+from router.upstreams.openai import new_session
 
 log = logging.getLogger("laneway")
 
@@ -91,7 +91,7 @@ def create_app(config: Config) -> FastAPI:
         # would otherwise ask the OpenTelemetry API whether they are wanted on every request.
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
-    # The model routes skip FastAPI's middleware stack (router/front.py); they are also
+    # The model routes skip FastAPI's middleware stack (router/http/front.py); they are also
     # registered below so that the route table (405s, tests) stays whole.
     app.hot = {prefix + path: handler for path, handler in MODEL_ROUTES.items()
                for prefix in ("/v1", "")}

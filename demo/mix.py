@@ -14,9 +14,9 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
-from router.demo import agent_bodies as ab
-from router.demo import bodies as b
-from router.demo.bodies import SourceFile
+from demo import agent_bodies as ab
+from demo import bodies as b
+from demo.bodies import SourceFile
 
 SHARES = {"completion": 0.7, "qa": 0.2, "agentic": 0.1}
 

@@ -54,7 +54,7 @@ class Laneway(FastAPI):
 
 def bug_response(request: Request) -> Response:
     # The client gets the OpenAI shape and no details; the traceback is in the log.
-    from router.endpoints import error_response, request_id
+    from router.http.endpoints import error_response, request_id
 
     err = LanewayError("laneway failed on this request; it has been logged.")
     return error_response(err, request_id(request))

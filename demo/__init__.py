@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from router.demo.mix import Plan
-    from router.demo.report import Report
+    from demo.mix import Plan
+    from demo.report import Report
 
 DEFAULT_REQUESTS = 300
 QUICK_REQUESTS = 30
@@ -44,11 +44,11 @@ def main(args: argparse.Namespace) -> int:
 
     from rich.console import Console
 
-    from router.demo import mix, render, stack
+    from demo import mix, render, stack
 
     # The OpenAI SDK takes a second or more to import on a small machine: do it while the
     # fleet and laneway start (a later import waits on this one, it never runs twice).
-    threading.Thread(target=importlib.import_module, args=("router.demo.run",),
+    threading.Thread(target=importlib.import_module, args=("demo.run",),
                      daemon=True).start()
     # Not a terminal (CI, a pipe): rich would wrap the tables at 80 columns.
     console = Console() if sys.stdout.isatty() else Console(width=130)
@@ -77,7 +77,7 @@ def main(args: argparse.Namespace) -> int:
         return 1
     render.to_console(report, console)
     if args.html:
-        from router.demo.html import to_html
+        from demo.html import to_html
 
         Path(args.html).write_text(to_html(report), encoding="utf-8")
         console.print(f"report with charts: {args.html}")
@@ -91,6 +91,6 @@ def main(args: argparse.Namespace) -> int:
 
 async def _measure(url: str, plan: Plan, concurrency: int, api_key: str | None,
                    policy: str) -> Report:
-    from router.demo.run import measure
+    from demo.run import measure
 
     return await measure(url, plan, concurrency, api_key, progress=True, policy=policy)

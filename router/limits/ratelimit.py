@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from router.config import Config
 from router.errors import RateLimited
-from router.ratelimit_redis import SharedBuckets
+from router.limits.ratelimit_redis import SharedBuckets
 
 WINDOW_S = 60.0
 

@@ -6,7 +6,7 @@ plain HTTP on the LAN for every keystroke's completion, and aiohttp's client spe
 of CPU per call at 16 concurrent calls and 187 µs at one (tracing hooks, cookie jar, timer
 contexts, its stream reader); this client spends 38 / 65 µs on the same calls
 (`python -m loadtests.bench.clients`). `https://` upstreams (hosted APIs, where the network
-dominates) stay on aiohttp: router/upstream.py picks the client per model.
+dominates) stay on aiohttp: router/upstreams/openai.py picks the client per model.
 
 What it does and does not do:
 - One request at a time per connection; idle connections are reused newest first and
@@ -272,7 +272,7 @@ class _Conn(asyncio.Protocol):
 
 class Pool:
     """Keep-alive connections per (host, port), no limit on their number (as aiohttp's
-    connector is configured in router/upstream.py)."""
+    connector is configured in router/upstreams/openai.py)."""
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._idle: dict[tuple[str, int], list[_Conn]] = {}

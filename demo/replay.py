@@ -16,8 +16,8 @@ from typing import Any
 
 import openai
 
-from router.demo.mix import Plan, Session
-from router.demo.script import Answer, Request, add_delta, script
+from demo.mix import Plan, Session
+from demo.script import Answer, Request, add_delta, script
 
 
 @dataclass(slots=True)

@@ -1,6 +1,6 @@
 """Cost of trimming: ms per trim of a 400 kB FIM prompt (and of big chats), policies-level.
 
-    .venv/bin/python loadtests/bench_trim.py [--runs 50] [--size 400000]
+    .venv/bin/python loadtests/bench/trim.py [--runs 50] [--size 400000]
 
 No network, no proxy: the trimming functions are called directly on bodies as clients
 send them. The encoding is loaded first (once per process in the proxy, at startup) and

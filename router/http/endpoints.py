@@ -14,15 +14,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from policies.lanes import Endpoint
-from router.body import read_body, read_json, validate
 from router.context import RequestContext
 from router.errors import LanewayError
-from router.explain import explain as explain_request
-from router.pipeline import Pipeline
-from router.recorder import record
+from router.http.body import read_body, read_json, validate
 from router.runtime import Runtime
-from router.scrub import scrub
-from router.supersede import guarded
+from router.stages.explain import explain as explain_request
+from router.stages.pipeline import Pipeline
+from router.stages.record import record
+from router.stages.supersede import guarded
+from router.upstreams.scrub import scrub
 
 _JSON = "application/json"
 

@@ -1,0 +1,1 @@
+"""The HTTP surface: the app, its routes, auth, body limits, errors, OpenAPI."""

@@ -1,0 +1,1 @@
+"""Limits on what a tenant may spend: rate limits (and budgets)."""

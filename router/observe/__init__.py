@@ -1,0 +1,1 @@
+"""What laneway tells about itself: Prometheus metrics and the access log line."""

@@ -1,0 +1,1 @@
+"""The chain of stages a request passes, and each stage's plumbing."""
