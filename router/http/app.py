@@ -18,6 +18,7 @@ from starlette.responses import Response
 from policies import tokens
 from router.config import Config, load
 from router.errors import LanewayError, MethodNotAllowed, RouteNotFound
+from router.frontends.registry import FRONTENDS
 from router.http import endpoints, openapi
 from router.http.front import Laneway, bug_response
 from router.observe.logline import open_access_log
@@ -27,14 +28,6 @@ from router.stages.record import describe
 from router.upstreams.openai import new_session
 
 log = logging.getLogger("laneway")
-
-MODEL_ROUTES = {
-    "/chat/completions": endpoints.chat,
-    "/completions": endpoints.completions,
-    "/responses": endpoints.responses,
-    "/embeddings": endpoints.embeddings,
-}
-
 
 def create_app(config: Config) -> FastAPI:
     @asynccontextmanager
@@ -78,8 +71,7 @@ def create_app(config: Config) -> FastAPI:
             loop.remove_signal_handler(signal.SIGHUP)
             await app.runtime.limiter.close()
             await app.runtime.cache.close()
-            if app.runtime.openai.pool is not None:
-                app.runtime.openai.pool.close()
+            app.runtime.pool.close()
             await session.close()
             if access_log is not None:
                 access_log.close()
@@ -93,8 +85,10 @@ def create_app(config: Config) -> FastAPI:
     )
     # The model routes skip FastAPI's middleware stack (router/http/front.py); they are also
     # registered below so that the route table (405s, tests) stays whole.
-    app.hot = {prefix + path: handler for path, handler in MODEL_ROUTES.items()
-               for prefix in ("/v1", "")}
+    app.hot = {}
+    for frontend in FRONTENDS:
+        handler = endpoints.model_route(frontend)
+        app.hot.update((path, handler) for path in frontend.paths)
     # Plain Starlette routes: no dependency injection or body parsing on the hot path.
     for path, handler in app.hot.items():
         app.router.add_route(path, handler, methods=["POST"])
