@@ -51,7 +51,7 @@ def _stages(kind: str) -> list[Stage]:
     from router.context import RequestContext
     from router.frontends.openai import CHAT, COMPLETIONS
     from router.http import endpoints
-    from router.http.body import read_body, validate
+    from router.http.body import read_body
     from router.observe.metrics import Metrics
     from router.runtime import Runtime
 
@@ -136,7 +136,7 @@ def _stages(kind: str) -> list[Stage]:
     out: list[Stage] = [
         ("parse body (orjson.loads)", lambda: orjson.loads(raw)),
         ("read_body (one receive)", read),
-        ("validate", lambda: validate(endpoint, body)),
+        ("parse (the front end's shape)", lambda: frontend.parse(body)),
         ("auth (KeyRing.tenant)", lambda: rt.keys.tenant(headers.get("authorization"))),
         ("request id (uuid4().hex)", lambda: uuid.uuid4().hex),
         ("request id (laneway's)", lambda: endpoints.request_id(request)),

@@ -26,6 +26,8 @@ class Frontend:
     api: str  # the wire format: an upstream kind that speaks it gets the body as is
     endpoint: Endpoint  # what classify, trim and the cache key read the body as
     paths: tuple[str, ...]  # the routes it serves (POST)
+    shape: Any  # the request's pydantic type: `parse` validates by it, OpenAPI documents it
+    summary: str  # one line for the OpenAPI document
     media_type = JSON  # of its non-streamed answers and errors
 
     def credential(self, headers: Mapping[str, str]) -> str | None:

@@ -6,11 +6,15 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from pydantic import ValidationError
+
 from policies.choose import Candidate
 from router.context import RequestContext
 from router.errors import InvalidRequest
 from router.frontends.base import Frontend
+from router.frontends.openai import invalid_request
 from router.frontends.registry import FRONTENDS
+from router.frontends.shapes import ExplainRequest
 from router.runtime import Runtime
 
 
@@ -28,13 +32,11 @@ def _candidate(c: Candidate) -> dict[str, Any]:
 
 def explain(rt: Runtime, payload: dict[str, Any], headers: Mapping[str, str],
             tenant: str) -> dict[str, Any]:
-    path = payload.get("path", "/v1/chat/completions")
-    body = payload.get("body")
-    if not isinstance(path, str):
-        raise InvalidRequest("'path' must be a string such as '/v1/chat/completions'.",
-                             param="path")
-    if not isinstance(body, dict):
-        raise InvalidRequest("'body' must be the request body object.", param="body")
+    try:
+        request = ExplainRequest.model_validate(payload, strict=True)
+    except ValidationError as exc:
+        raise invalid_request(exc) from None
+    path, body = request.path, request.body
     frontend = _frontend_for(path)
     frontend.parse(body)
     ctx = RequestContext(
