@@ -20,6 +20,10 @@ import math
 import os
 import threading
 from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import tiktoken
 
 log = logging.getLogger(__name__)
 
@@ -93,16 +97,34 @@ def _encoder() -> Callable[[str], list[int]] | None:
         log.warning("token counting: %s not bundled (looked in %s); using estimates",
                     ENCODING, folder)
         return None
-    os.environ["TIKTOKEN_CACHE_DIR"] = folder or ""
     try:
-        import tiktoken
-
-        enc = tiktoken.get_encoding(ENCODING)
+        enc = _load(cached)
     except Exception as exc:  # any failure means "estimate", never a failed request
         log.warning("token counting: cannot load %s (%s); using estimates", ENCODING, exc)
         return None
     # encode_ordinary: prompts legitimately contain "<|endoftext|>" and friends as text.
     return enc.encode_ordinary
+
+
+# cl100k_base's split pattern and special tokens (tiktoken_ext/openai_public.py): the
+# encoding is built from the bundled file alone, since tiktoken's own loader finds its
+# files through an environment variable, and the environment is not the proxy's to change.
+_PATTERN = (r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+|"""
+            r""" ?[^\s\p{L}\p{N}]++[\r\n]*+|\s++$|\s*[\r\n]|\s+(?!\S)|\s""")
+_SPECIAL = {"<|endoftext|>": 100257, "<|fim_prefix|>": 100258, "<|fim_middle|>": 100259,
+            "<|fim_suffix|>": 100260, "<|endofprompt|>": 100276}
+
+
+def _load(path: str) -> tiktoken.Encoding:
+    import base64
+
+    import tiktoken
+
+    with open(path, "rb") as f:
+        ranks = {base64.b64decode(token): int(rank)
+                 for token, rank in (line.split() for line in f.read().splitlines() if line)}
+    return tiktoken.Encoding(ENCODING, pat_str=_PATTERN, mergeable_ranks=ranks,
+                             special_tokens=_SPECIAL)
 
 
 def warm() -> bool:

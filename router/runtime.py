@@ -1,59 +1,61 @@
-"""Everything built once from a config: the objects the chain's stages use, and the chain.
+"""What a worker holds, split by how long it lives.
 
-A reload builds a new Runtime and swaps it in; requests in flight keep the one they started
-with, so nothing changes under their feet. Learned state (latency, breakers, affinity) is
-carried over to the new one.
+- `Process`: as long as the worker, whatever its config: metrics, the HTTP session and
+  the lean client's keep-alive pool, the in-flight completions per session, request ids.
+- `Runtime`: one config's immutable snapshot: the config and policy, keys, the chooser,
+  limits, the cache, the upstream adapters and the chain built from them.
+
+A reload builds a new Runtime and swaps it in whole (one attribute write); requests in
+flight keep the one they started with, so nothing changes under their feet. What traffic
+taught (latency, breakers, affinity), the limiter's counters, the cache (unless its Redis
+settings changed) and litellm (once imported) are carried over to the new one.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
 
-from cache.response_cache import DEFAULT_L1_BYTES, DisabledCache, ResponseCache, build_cache
-from policies.catalog import ModelSpec
+from cache.response_cache import DEFAULT_L1_BYTES, ResponseCache, build_cache
 from policies.choose import Chooser
-from policies.lane_memo import LaneMemo
-from policies.policy import LANE_NAMES, Policy, load_policy
-from policies.trim import TrimBudget
+from policies.policy import Policy, load_policy
 from router.config import Config
 from router.http.auth import KeyRing
-from router.limits.ratelimit import Limit, Limiter, build_limiter
+from router.http.request_ids import RequestIds
+from router.limits.ratelimit import Limiter, build_limiter
 from router.observe.metrics import Metrics
 from router.stages.chain import Chain
 from router.stages.supersede import Sessions
 from router.upstreams import http1
 from router.upstreams.kinds import UpstreamKind, build_kinds
-from router.upstreams.openai import Timeouts
 
 
-@dataclass(eq=False)
+@dataclass(frozen=True, eq=False)
+class Process:
+    metrics: Metrics
+    session: aiohttp.ClientSession  # pooled aiohttp (HTTPS upstreams)
+    pool: http1.Pool  # the lean client's keep-alive connections (plain-HTTP upstreams)
+    sessions: Sessions  # the newest in-flight completion per (tenant, session)
+    ids: RequestIds
+
+
+@dataclass(frozen=True, eq=False)
 class Runtime:
     config: Config
     policy: Policy
-    chooser: Chooser
-    metrics: Metrics
-    session: aiohttp.ClientSession
-    pool: http1.Pool  # the lean client's keep-alive connections (plain-HTTP upstreams)
-    upstreams: dict[str, UpstreamKind]  # one adapter per upstream kind the config uses
     keys: KeyRing
-    largest: ModelSpec  # the yardstick for "saved against sending everything to the largest"
-    limiter: Limiter = field(default_factory=lambda: Limiter(Limit(), {}))
-    sessions: Sessions = field(default_factory=Sessions)  # in-flight completions per session
-    cache: ResponseCache = field(default_factory=DisabledCache)  # L1, L2 (Redis), single-flight
-    # Per lane, built once from the policy rather than per request.
-    budgets: dict[str, TrimBudget] = field(default_factory=dict)
-    # Per lane, and per (lane, model) where a model's `timeout_s` shortens the lane's.
-    timeouts: dict[str | tuple[str, str], Timeouts] = field(default_factory=dict)
-    # Per lane: what besides the client's body decides a trimmed body (part of cache keys).
-    variants: dict[str, str] = field(default_factory=dict)
-    lanes: LaneMemo = field(default_factory=LaneMemo)  # classify, remembered per body
-    chain: Chain = field(init=False)  # the request path, built from all of the above
+    chooser: Chooser
+    limiter: Limiter
+    cache: ResponseCache  # L1, L2 (Redis), single-flight
+    upstreams: dict[str, UpstreamKind]  # one adapter per upstream kind the config uses
+    chain: Chain  # the request path, built from all of the above
+    process: Process
 
-    def __post_init__(self) -> None:
-        self.chain = Chain(self)
+    @property
+    def metrics(self) -> Metrics:
+        return self.process.metrics
 
     @classmethod
     def build(
@@ -63,6 +65,8 @@ class Runtime:
         session: aiohttp.ClientSession,
         previous: Runtime | None = None,
     ) -> Runtime:
+        process = previous.process if previous is not None else Process(
+            metrics, session, http1.Pool(), Sessions(), RequestIds())
         base = Path(config.source).parent if config.source.endswith((".yaml", ".yml")) else None
         policy = load_policy(config.raw.policy, base_dir=base)
         old = previous.chooser if previous is not None else None
@@ -73,44 +77,13 @@ class Runtime:
             breakers=old.breakers if old else None,
             affinity=old.affinity if old else None,
         )
-        # The lean client's keep-alive connections outlive a reload, like the session.
-        pool = previous.pool if previous is not None else http1.Pool()
-        upstreams = build_kinds(config.models, session, pool,
+        upstreams = build_kinds(config.models, process.session, process.pool,
                                 previous.upstreams if previous is not None else None)
-        max_window = {
-            lane: max((m.context_window for m in config.models if lane in m.lanes), default=0)
-            for lane in LANE_NAMES
-        }
-        largest = max(config.models, key=lambda m: (m.tier, m.price_input + m.price_output))
-        budgets: dict[str, TrimBudget] = {}
-        timeouts: dict[str | tuple[str, str], Timeouts] = {}
-        for lane in LANE_NAMES:
-            lp = policy.lane(lane)
-            budgets[lane] = TrimBudget(
-                input_tokens=lp.input_tokens or max_window.get(lane, 0) or 1,
-                prefix_share=lp.prefix_share,
-                max_output_tokens=lp.max_output_tokens,
-                tool_output_tokens=lp.tool_output_tokens,
-                scope=lp.scope,
-            )
-            t = lp.timeouts
-            timeouts[lane] = Timeouts(t.connect_s, t.ttft_s, t.idle_s, t.total_s)
-            for m in config.models:
-                if m.timeout_s is not None and m.timeout_s < t.total_s:
-                    cap = m.timeout_s
-                    timeouts[(lane, m.name)] = Timeouts(
-                        min(t.connect_s, cap), min(t.ttft_s, cap), min(t.idle_s, cap), cap
-                    )
-        return cls(
-            config, policy, chooser, metrics, session, pool, upstreams,
-            KeyRing(config),
-            largest,
-            build_limiter(config, previous.limiter if previous else None),
-            previous.sessions if previous else Sessions(),
-            _cache(config, metrics, previous),
-            budgets, timeouts,
-            {lane: f"{policy.name}|{budget!r}" for lane, budget in budgets.items()},
-        )
+        limiter = build_limiter(config, previous.limiter if previous else None)
+        cache = _cache(config, process.metrics, previous)
+        chain = Chain(config, policy, chooser, cache, upstreams, limiter, process.metrics)
+        return cls(config, policy, KeyRing(config), chooser, limiter, cache, upstreams, chain,
+                   process)
 
 
 def _cache(config: Config, metrics: Metrics, previous: Runtime | None) -> ResponseCache:

@@ -31,6 +31,9 @@ from router.upstreams.openai import new_session
 log = logging.getLogger("laneway")
 
 def create_app(config: Config) -> FastAPI:
+    # Set before anything runs, not when a reload first needs litellm: the environment is
+    # the process's, read by every thread, and litellm would fetch its cost map without it.
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         assert isinstance(app, Laneway)
@@ -72,7 +75,7 @@ def create_app(config: Config) -> FastAPI:
             loop.remove_signal_handler(signal.SIGHUP)
             await app.runtime.limiter.close()
             await app.runtime.cache.close()
-            app.runtime.pool.close()
+            app.runtime.process.pool.close()
             await session.close()
             if access_log is not None:
                 access_log.close()

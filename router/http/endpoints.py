@@ -3,9 +3,6 @@ the few routes beside the model calls."""
 
 from __future__ import annotations
 
-import itertools
-import os
-import secrets
 import time
 from collections.abc import Awaitable, Callable
 
@@ -18,6 +15,7 @@ from router.context import RequestContext
 from router.errors import LanewayError
 from router.frontends.base import Frontend
 from router.http.body import read_body, read_json
+from router.http.request_ids import RequestIds
 from router.runtime import Runtime
 from router.stages.explain import explain as explain_request
 from router.stages.supersede import guarded
@@ -27,29 +25,9 @@ _JSON = "application/json"
 
 
 def request_id(request: Request) -> str:
-    return _request_id(request.headers.get("x-request-id"))
-
-
-def _request_id(rid: str | None) -> str:
-    # Echo a caller's id only when it is short and plain: it lands in logs and headers.
-    if rid and len(rid) <= 64 and rid.replace("-", "").replace("_", "").isalnum():
-        return rid
-    return f"{_ID_PREFIX}{next(_ID_SEQ):016x}"
-
-
-def _new_id_source() -> None:
-    """Request ids: 16 random hex chars per process, then a counter (as long as a uuid4's
-    hex, ~0.3 µs instead of a getrandom call and a UUID object). The random prefix keeps
-    ids unique across workers and replicas; a forked child draws its own."""
-    global _ID_PREFIX, _ID_SEQ
-    _ID_PREFIX = secrets.token_hex(8)
-    _ID_SEQ = itertools.count()
-
-
-_ID_PREFIX = ""
-_ID_SEQ = itertools.count()
-_new_id_source()
-os.register_at_fork(after_in_child=_new_id_source)
+    rt = request.scope["app"].runtime
+    ids = rt.process.ids if rt is not None else RequestIds()  # not started: no worker's yet
+    return ids(request.headers.get("x-request-id"))  # type: ignore[no-any-return]
 
 
 def error_response(err: LanewayError, rid: str) -> Response:
@@ -80,7 +58,7 @@ def model_route(frontend: Frontend) -> Callable[[Request], Awaitable[Response]]:
         started = time.perf_counter()
         rt = _runtime(request)
         headers = plain_headers(request)
-        rid = _request_id(headers.get("x-request-id"))
+        rid = rt.process.ids(headers.get("x-request-id"))
         ctx: RequestContext | None = None
         try:
             tenant = rt.keys.tenant(frontend.credential(headers))
@@ -103,7 +81,7 @@ def model_route(frontend: Frontend) -> Callable[[Request], Awaitable[Response]]:
                 requested_model=body["model"],
             )
             # Cancelled if the client leaves or a newer completion of its session arrives.
-            return await guarded(request, ctx, rt.chain.handle(ctx), rt.sessions)
+            return await guarded(request, ctx, rt.chain.handle(ctx), rt.process.sessions)
         except LanewayError as err:
             if ctx is not None:
                 ctx.status = err.status

@@ -3,7 +3,8 @@
     classify -> choose -> [ cache look-up -> trim -> upstream ] per candidate -> render -> record
 
 Each stage is a small object built once per runtime (rebuilt on reload) from the config,
-the policy and the runtime's shared state; a request pays for plain method calls. Any stage
+the policy and what the runtime shares (chooser, cache, limiter, upstream adapters); a
+request pays for plain method calls. Any stage
 may answer early (a cache hit, a refusal raised as a LanewayError), which ends the chain.
 The front end (router/frontends/) parsed the request into the context before the chain and
 renders errors after it; the chain never asks which API the client spoke.
@@ -11,11 +12,20 @@ renders errors after it; the chain never asks which API the client spoke.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
 
 from starlette.responses import Response
 
+from cache.response_cache import ResponseCache
+from policies.catalog import ModelSpec
+from policies.choose import Chooser
+from policies.lane_memo import LaneMemo
+from policies.policy import LANE_NAMES, Policy
+from policies.trim import TrimBudget
+from router.config import Config
 from router.context import RequestContext
+from router.limits.ratelimit import Limiter
+from router.observe.metrics import Metrics
 from router.stages.cache import CacheLookup
 from router.stages.choose import Choose
 from router.stages.classify import Classify
@@ -23,25 +33,31 @@ from router.stages.record import Record
 from router.stages.render import Render
 from router.stages.trim import Trim
 from router.stages.upstream import Upstream
-from router.upstreams.openai import UpstreamFailure
-
-if TYPE_CHECKING:
-    from router.runtime import Runtime
+from router.upstreams.kinds import UpstreamKind
+from router.upstreams.openai import Timeouts, UpstreamFailure
 
 
 class Chain:
     __slots__ = ("cache", "choose", "classify", "record", "render", "trim", "upstream")
 
-    def __init__(self, rt: Runtime) -> None:
-        models = rt.config.models
-        self.classify = Classify(rt.lanes, rt.policy, rt.budgets)
+    def __init__(
+        self, config: Config, policy: Policy, chooser: Chooser, cache: ResponseCache,
+        upstreams: Mapping[str, UpstreamKind], limiter: Limiter, metrics: Metrics,
+    ) -> None:
+        models = config.models
+        budgets = _budgets(policy, models)
+        self.classify = Classify(LaneMemo(), policy, budgets)
         self.trim = Trim()
-        self.choose = Choose(rt.chooser, frozenset(rt.config.by_name),
+        self.choose = Choose(chooser, frozenset(config.by_name),
                              ", ".join(m.name for m in models), self.trim)
-        self.cache = CacheLookup(rt.cache, rt.variants)
-        self.upstream = Upstream(rt.upstreams, self.cache, rt.chooser, rt.metrics, rt.timeouts)
-        self.record = Record(rt.metrics, rt.limiter, rt.chooser, rt.largest,
-                             rt.config.raw.server.log_prompts)
+        # Per lane: what besides the client's body decides a trimmed body (in cache keys).
+        variants = {lane: f"{policy.name}|{budget!r}" for lane, budget in budgets.items()}
+        self.cache = CacheLookup(cache, variants)
+        self.upstream = Upstream(upstreams, self.cache, chooser, metrics,
+                                 _timeouts(policy, models))
+        # The yardstick for "saved against sending everything to the largest".
+        largest = max(models, key=lambda m: (m.tier, m.price_input + m.price_output))
+        self.record = Record(metrics, limiter, chooser, largest, config.raw.server.log_prompts)
         self.render = Render(self.record)
 
     async def handle(self, ctx: RequestContext) -> Response:
@@ -66,3 +82,36 @@ class Chain:
                 continue
             return self.render.reply(ctx, self.upstream.started(ctx, reply))
         raise self.upstream.give_up(ctx)
+
+
+def _budgets(policy: Policy, models: Sequence[ModelSpec]) -> dict[str, TrimBudget]:
+    """Per lane, from its policy; a lane without an input budget gets its largest window."""
+    budgets = {}
+    for lane in LANE_NAMES:
+        lp = policy.lane(lane)
+        window = max((m.context_window for m in models if lane in m.lanes), default=0)
+        budgets[lane] = TrimBudget(
+            input_tokens=lp.input_tokens or window or 1,
+            prefix_share=lp.prefix_share,
+            max_output_tokens=lp.max_output_tokens,
+            tool_output_tokens=lp.tool_output_tokens,
+            scope=lp.scope,
+        )
+    return budgets
+
+
+def _timeouts(
+    policy: Policy, models: Sequence[ModelSpec]
+) -> dict[str | tuple[str, str], Timeouts]:
+    """Per lane, and per (lane, model) where a model's `timeout_s` shortens the lane's."""
+    timeouts: dict[str | tuple[str, str], Timeouts] = {}
+    for lane in LANE_NAMES:
+        t = policy.lane(lane).timeouts
+        timeouts[lane] = Timeouts(t.connect_s, t.ttft_s, t.idle_s, t.total_s)
+        for m in models:
+            if m.timeout_s is not None and m.timeout_s < t.total_s:
+                cap = m.timeout_s
+                timeouts[(lane, m.name)] = Timeouts(
+                    min(t.connect_s, cap), min(t.ttft_s, cap), min(t.idle_s, cap), cap
+                )
+    return timeouts

@@ -1,13 +1,12 @@
 """Providers that are not OpenAI-compatible (Anthropic, Bedrock, Vertex, ...) through litellm.
 
-litellm is imported here, lazily, and only when a configured model needs it: importing it
-costs seconds and hundreds of MB, and without LITELLM_LOCAL_MODEL_COST_MAP it reaches out
-to the internet.
+litellm is imported here, lazily, and only when a configured model needs it (perhaps only
+after a reload): importing it costs seconds and hundreds of MB, and without
+LITELLM_LOCAL_MODEL_COST_MAP, which the app sets at start-up, it reaches out to the internet.
 """
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -26,8 +25,7 @@ _LITELLM_ONLY = frozenset(
 
 
 def _litellm() -> Any:
-    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-    import litellm
+    import litellm  # LITELLM_LOCAL_MODEL_COST_MAP is set at start-up (router/http/app.py)
 
     litellm.telemetry = False
     litellm.num_retries = 0  # laneway is the only retry layer
