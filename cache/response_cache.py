@@ -105,7 +105,6 @@ class ResponseCache:
         body: Mapping[str, Any],
         lane: str,
         rule: CacheRule | None,
-        fim: FimParts | None = None,
         variant: str = "",
         leave_out: Collection[str] = (),
     ) -> CachePlan:
@@ -125,10 +124,7 @@ class ResponseCache:
             tenant=tenant, model=model, endpoint=kind, body=body, lane=lane, variant=variant,
             leave_out=leave_out,
         )
-        plan = CachePlan(key, kind, model, float(rule.ttl_s), want_usage)
-        if fim is not None and rule.typeahead:
-            plan = self.refine(plan, tenant=tenant, params=body, fim=fim)
-        return plan
+        return CachePlan(key, kind, model, float(rule.ttl_s), want_usage)
 
     def refine(
         self,
@@ -271,7 +267,6 @@ class DisabledCache(ResponseCache):
         body: Mapping[str, Any],
         lane: str,
         rule: CacheRule | None,
-        fim: FimParts | None = None,
         variant: str = "",
         leave_out: Collection[str] = (),
     ) -> CachePlan:

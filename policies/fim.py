@@ -1,4 +1,4 @@
-"""Fill-in-the-middle prompt families: detect, parse into parts, render for another family.
+"""Fill-in-the-middle prompt families: parse into parts, render for another family.
 
 A parsed prompt keeps the exact text it came from (markers as written, header lines, each
 other-file block) so rendering it back to its own family reproduces the client's bytes:
@@ -82,12 +82,6 @@ class FimPrompt:
     head: str = ""  # exact text before the other files (BOS, repo line)
     file_header: str = ""  # exact header of the current file (between files and prefix)
     marks: tuple[str, str, str] = ("", "", "")  # exact prefix/suffix/middle markers
-
-
-def detect(prompt: str) -> str | None:
-    """The marker family a prompt is written in, or None."""
-    found = _locate(prompt)
-    return found[0] if found else None
 
 
 def _first(text: str, spellings: tuple[str, ...], start: int = 0,

@@ -39,12 +39,6 @@ class LaneMemo:
         self.size = size
         self.decisions: OrderedDict[tuple[object, ...], Remembered] = OrderedDict()
 
-    def decide(
-        self, endpoint: Endpoint, body: dict[str, Any], headers: Mapping[str, str],
-        body_bytes: int,
-    ) -> LaneDecision:
-        return self.recall(endpoint, body, headers, body_bytes).decision
-
     def recall(
         self, endpoint: Endpoint, body: dict[str, Any], headers: Mapping[str, str],
         body_bytes: int,

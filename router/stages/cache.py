@@ -186,7 +186,7 @@ def _before_first_byte(flight: Flight, failed: FlightFailed, model: str) -> Upst
         return cause
     return SharedFailure(
         cause.model, cause.reason, cause.message, status=cause.status,
-        retryable=cause.retryable, retry_after=cause.retry_after, body=cause.body,
+        retryable=cause.retryable, retry_after=cause.retry_after,
     )
 
 

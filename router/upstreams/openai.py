@@ -57,7 +57,6 @@ class UpstreamFailure(Exception):
         status: int | None = None,
         retryable: bool = True,
         retry_after: str | None = None,
-        body: bytes | None = None,
     ) -> None:
         super().__init__(message)
         self.model = model
@@ -66,7 +65,6 @@ class UpstreamFailure(Exception):
         self.status = status
         self.retryable = retryable
         self.retry_after = retry_after
-        self.body = body
 
 
 class StreamBroken(Exception):
@@ -293,7 +291,6 @@ def _status_failure(model: ModelSpec, resp: Any, data: bytes) -> UpstreamFailure
     return UpstreamFailure(
         model.name, "status_4xx", detail or f"Model '{model.name}' rejected the request.",
         status=status, retryable=False,
-        body=_scrub(data.decode("utf-8", "replace"), model).encode(),
     )
 
 

@@ -83,7 +83,8 @@ async def main() -> None:
         prefix = "def f(x):\n    return x\n" * 700
         fim_body = {"prompt": prefix, "temperature": 0.1, "max_tokens": 64, "stream": True}
         fp = cache.plan(tenant="t-a", model="fast", endpoint="completions", body=fim_body,
-                        lane="completion", rule=Rule(), fim=FimParts(prefix, "\n"))
+                        lane="completion", rule=Rule())
+        fp = cache.refine(fp, tenant="t-a", params=fim_body, fim=FimParts(prefix, "\n"))
         flight = cache.join(fp, streaming=True,
                             source=Upstream(completion_chunks(["print(x)\n"])).stream)
         async for _ in flight.events():
@@ -91,9 +92,10 @@ async def main() -> None:
 
         async def typeahead(i: int) -> None:
             typed = prefix + "pri"
-            q = cache.plan(tenant="t-a", model="fast", endpoint="completions",
-                           body=fim_body | {"prompt": typed}, lane="completion", rule=Rule(),
-                           fim=FimParts(typed, "\n"))
+            typed_body = fim_body | {"prompt": typed}
+            q = cache.plan(tenant="t-a", model="fast", endpoint="completions", body=typed_body,
+                           lane="completion", rule=Rule())
+            q = cache.refine(q, tenant="t-a", params=typed_body, fim=FimParts(typed, "\n"))
             hit = await cache.lookup(q)
             assert hit is not None and hit.tier == "typeahead"
 

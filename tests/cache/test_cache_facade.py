@@ -35,8 +35,9 @@ CHAT = {"model": "auto", "messages": [{"role": "user", "content": "explain rebas
 
 def plan(cache: ResponseCache, body: dict[str, Any] = CHAT, tenant: str = "t-a",
          endpoint: str = "/v1/chat/completions", fim: FimParts | None = None) -> CachePlan:
-    return cache.plan(tenant=tenant, model="fast", endpoint=endpoint, body=body, lane="qa",
-                      rule=Rule(), fim=fim)
+    p = cache.plan(tenant=tenant, model="fast", endpoint=endpoint, body=body, lane="qa",
+                   rule=Rule())
+    return p if fim is None else cache.refine(p, tenant=tenant, params=body, fim=fim)
 
 
 async def serve(cache: ResponseCache, p: CachePlan, up: Upstream, streaming: bool = True

@@ -1,4 +1,4 @@
-"""FIM families: parse, render, detect, stop markers."""
+"""FIM families: parse, render, stop markers."""
 
 from __future__ import annotations
 
@@ -133,11 +133,10 @@ def test_detect_prefers_the_structure_that_starts_first() -> None:
     # Editing a file that quotes other families' markers in its code.
     code = 'MARKERS = ["<fim_prefix>", "<PRE>", "<SUF>", "[SUFFIX]", "<fim_suffix>"]\n'
     prompt = f"<|fim_prefix|>{code}<|fim_suffix|>\n<|fim_middle|>"
-    assert fim.detect(prompt) == "qwen"
     parsed = fim.parse(prompt)
-    assert parsed is not None and parsed.prefix == code
-    assert fim.detect("def f(): pass") is None
-    assert fim.detect("x = [SUFFIX] + [PREFIX]") is None  # codestral must open the prompt
+    assert parsed is not None and parsed.family == "qwen" and parsed.prefix == code
+    assert fim.parse("def f(): pass") is None
+    assert fim.parse("x = [SUFFIX] + [PREFIX]") is None  # codestral must open the prompt
 
 
 def test_text_after_the_final_marker_is_kept() -> None:

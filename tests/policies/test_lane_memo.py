@@ -1,4 +1,4 @@
-"""`LaneMemo.decide`: the remembered lane decision is always classify's own."""
+"""`LaneMemo.recall`: the remembered lane decision is always classify's own."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ AGENT_SYSTEM = "You are Cline. TOOL USE\n<read_file>\n<path>x</path>\n</read_fil
 
 def _decide(memo: LaneMemo, body: dict[str, Any], headers: dict[str, str] | None = None,
             endpoint: Endpoint = Endpoint.CHAT) -> LaneDecision:
-    return memo.decide(endpoint, body, Headers(headers or {}), len(repr(body)))
+    return memo.recall(endpoint, body, Headers(headers or {}), len(repr(body))).decision
 
 
 def _classify(body: dict[str, Any], headers: dict[str, str] | None = None) -> LaneDecision:
