@@ -6,11 +6,17 @@ STAMP := $(VENV)/.installed
 
 .PHONY: install demo test lint bench load clean redis-server prometheus
 
+# One line per step, and pip's own progress (a package a line) for the long one: a fresh
+# machine downloads ~150 packages, a couple of minutes that must not look like a hang.
 $(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev]'
-	touch $(STAMP)
+	@echo "laneway install [1/3]: virtualenv in $(VENV)"
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	@echo "laneway install [2/3]: pip itself"
+	@$(BIN)/python -m pip install -q --upgrade pip
+	@echo "laneway install [3/3]: laneway and its dependencies (a few minutes on a fresh machine)"
+	@$(BIN)/python -m pip install --progress-bar on -e '.[dev]'
+	@touch $(STAMP)
+	@echo "laneway install: done ($(BIN)/laneway)"
 
 install: $(STAMP)
 
