@@ -38,6 +38,7 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"laneway serve: {exc}", file=sys.stderr)
         return 2
     os.environ["LANEWAY_CONFIG"] = str(Path(path).resolve())
+    os.environ["LANEWAY_ADDRESS"] = f"{args.host}:{args.port}"  # for the ready line
     if not args.access_log:
         os.environ["LANEWAY_ACCESS_LOG"] = "0"
     with _metrics_dir(args.workers):
