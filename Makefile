@@ -1,10 +1,10 @@
-# A newcomer's commands: `make demo` and `make test`. Everything installs into .venv.
+# A newcomer's commands: `make run`, `make demo` and `make test`. Everything installs into .venv.
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint bench load clean redis-server prometheus
+.PHONY: install run demo test lint bench load clean redis-server prometheus
 
 # One line per step, and pip's own progress (a package a line) for the long one: a fresh
 # machine downloads ~150 packages, a couple of minutes that must not look like a hang.
@@ -40,6 +40,12 @@ prometheus:
 	    echo "prometheus/promtool are missing: install them (Debian: apt-get install -y prometheus)" >&2; \
 	    exit 1; \
 	  fi; }
+
+# The simulated fleet and laneway on laneway.example.yaml until Ctrl-C; prints the base URL
+# and each tool's settings. `python -m` runs this checkout's code whichever venv it uses.
+RUN_ARGS ?=
+run: install
+	$(BIN)/python -m router.cli up $(RUN_ARGS)
 
 demo: install
 	$(BIN)/laneway demo
