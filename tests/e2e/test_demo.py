@@ -8,6 +8,7 @@ exported cost counters, which in turn must be what the upstream's usage costs at
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import subprocess
 import sys
@@ -127,19 +128,25 @@ def drive(s: mix.Session) -> list[Request]:
 
 def test_laneway_demo_command(tmp_path: Path):
     """`laneway demo` as a newcomer runs it: starts everything, prints the report, exits 0,
-    and writes a self-contained HTML report and the README's Markdown table."""
-    html, md = tmp_path / "report.html", tmp_path / "cost.md"
+    writes a self-contained HTML report by default (and says where), and the README's
+    Markdown table on request."""
+    md = tmp_path / "cost.md"
     done = subprocess.run(
         [sys.executable, "-m", "router.cli", "demo", "--requests", "12", "--seed", "3",
-         "--html", str(html), "--markdown", str(md)],
-        cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
+         "--markdown", str(md)],
+        cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True, text=True, timeout=120, check=False,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     for text in ("Traffic", "Tokens and cost", "completion", "qa", "agentic", "saved"):
         assert text in done.stdout
+    html = tmp_path / "laneway-demo.html"
+    assert str(html) in done.stdout.replace("\n", "")
     page = html.read_text()
     assert page.count("<svg") >= 4 and "<script" not in page
     # Self-contained: nothing fetched (the SVG namespace is an identifier, not a fetch).
     assert not re.search(r"""(src|href)\s*=|@import|url\(""", page)
-    table = md.read_text().splitlines()
-    assert table[0].startswith("| lane |") and len(table) == 2 + len(LANES) + 1
+    table, _, caption = md.read_text().partition("\n\n")
+    rows = table.splitlines()
+    assert rows[0].startswith("| lane |") and len(rows) == 2 + len(LANES) + 1
+    assert "laneway demo --markdown" in caption and "saved" in caption  # how to regenerate
