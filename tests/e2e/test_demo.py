@@ -19,7 +19,8 @@ import pytest
 from procs import ROOT, Proc, fleet_models
 
 from demo import mix
-from demo.report import HIT_TIERS, LANES, Report
+from demo.html import to_html
+from demo.report import HIT_TIERS, LANES, Report, usd
 from demo.run import measure
 from demo.scrape import Samples, scrape
 from demo.script import Answer, Request, script
@@ -96,6 +97,29 @@ def test_cost_is_the_upstream_usage_at_list_price(
             assert report.row(lane).cost == pytest.approx(known, rel=1e-9), lane
         else:
             assert report.row(lane).cost >= known * (1 - 1e-9), lane
+
+
+def test_html_report_headline_targets_superseded_and_every_configured_model(
+    replayed: tuple[Report, Samples],
+):
+    report, _ = replayed
+    page = to_html(report)
+    assert '<meta name="viewport" content="width=device-width' in page
+    total = report.total
+    assert f"<b>{100 * total.saving:.0f}%</b><span>saved" in page  # the headline figures
+    assert f"<b>{usd(total.cost)}</b>" in page and usd(total.baseline) in page
+    assert f"{total.aborted:,} superseded" in page
+    for target in ("target 300 ms", "target 2,000 ms", "target 8,000 ms"):  # default policy
+        assert target in page
+    configured = {m["name"] for m in report.models}
+    assert configured == {"qwen3-coder-1.5b", "qwen3-14b", "qwen3-235b-a22b"}
+    for name in configured:
+        served = total.models[name]
+        assert re.search(rf"<td>{re.escape(name)}</td>.*?<td>{served:,}"
+                         + ("" if served else r" \(unused\)") + "</td></tr>", page), name
+    # Charts scale with the page (a viewBox, no fixed width), so a phone shows them whole.
+    svgs = re.findall(r"<svg[^>]*>", page)
+    assert len(svgs) >= 6 and all("viewBox" in t and " width=" not in t for t in svgs)
 
 
 def test_the_mix_is_production_like_and_fixed_by_its_seed():
