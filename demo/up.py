@@ -148,7 +148,8 @@ def main(args: argparse.Namespace) -> int:
                   + (f":\n{gone.tail()}" if gone and gone.tail() else ""), file=sys.stderr)
             return 1
         except RuntimeError as exc:
-            print(f"laneway up: {exc}", file=sys.stderr)
+            print(f"laneway up: {exc}\n(a port in use? `laneway up --port N --fleet-port M`, "
+                  f"or `make run RUN_ARGS=\"--port N\"`)", file=sys.stderr)
             return 1
         except KeyboardInterrupt:
             print("\nlaneway up: stopping laneway and the fleet", flush=True)
