@@ -4,8 +4,10 @@ Without them an ejected model comes back only through a half-open trial at the e
 cool-down, which doubles while it keeps failing: after an outage of a minute, traffic stayed
 away for half a minute more. So once a second (jittered, so that workers and replicas do not
 probe in step) each worker sends every model ejected for at least SETTLE_S one cheap request:
-a one-token chat completion. A success closes the model's breaker, and the next request may
-use it; a failure changes nothing (the model stays out, its cool-down is not extended).
+a one-token chat completion. An answer that is not a fault closes the model's breaker, and the
+next request may use it; a fault changes nothing (the model stays out, its cool-down is not
+extended). Faults are what the breaker counts: no answer in time, a 5xx, a 429. A 4xx is an
+answer (a base model that takes no chat says 400): the server is back.
 
 Only OpenAI-compatible models are probed: other providers keep the half-open trial.
 """
@@ -40,7 +42,7 @@ def probe_body(model: ModelSpec) -> dict[str, object]:
 
 
 async def probe(session: aiohttp.ClientSession, model: ModelSpec) -> bool:
-    """Does the model answer a one-token request with a 2xx, within TIMEOUT_S?"""
+    """Does the model answer a one-token request within TIMEOUT_S, and not with a fault?"""
     headers = {"content-type": "application/json", "x-laneway-probe": "1"}
     if model.api_key:
         headers["authorization"] = "Bearer " + model.api_key.reveal()
@@ -50,7 +52,7 @@ async def probe(session: aiohttp.ClientSession, model: ModelSpec) -> bool:
             timeout=aiohttp.ClientTimeout(total=TIMEOUT_S), allow_redirects=False,
         ) as resp:
             await resp.read()
-            return 200 <= resp.status < 300
+            return resp.status < 500 and resp.status != 429
     except (TimeoutError, aiohttp.ClientError):
         return False
 

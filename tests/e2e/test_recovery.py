@@ -4,11 +4,15 @@ import itertools
 from collections.abc import Iterator
 from pathlib import Path
 
+import aiohttp
 import httpx
 import openai
 import pytest
 import yaml
-from procs import Proc, fleet_models, start_laneway, wait_until
+from procs import Proc, fleet_models, free_port, start_laneway, wait_until
+
+from policies.catalog import ModelSpec, Tier
+from router.upstreams.probe import probe
 
 TOOLS = [{"type": "function", "function": {"name": "ls", "parameters": {"type": "object"}}}]
 
@@ -69,3 +73,27 @@ def test_serve_logs_one_ready_line(router: Proc):
     for part in ("qwen3-coder-1.5b (small)", "agentic -> qwen3-14b | qwen3-235b-a22b",
                  "cache in-process (no Redis)", "policy "):
         assert part in line, line
+
+
+@pytest.mark.parametrize(("fault", "back"), [
+    ({}, True),
+    ({"status": 400}, True),  # an answer: the server is up (a base model refusing chat)
+    ({"status": 503}, False),
+    ({"rate_limit": True}, False),  # 429: still out, as the breaker counts it
+])
+async def test_probe_counts_an_answer_that_is_not_a_fault(
+    own_fleet: Proc, fleet_ctl: httpx.Client, fault: dict[str, object], back: bool
+):
+    if fault:
+        fleet_ctl.post("/fleet/faults", json={"model": "qwen3-14b", **fault}).raise_for_status()
+    model = ModelSpec("qwen3-14b", own_fleet.url + "/v1", "openai", "qwen3-14b", Tier.MEDIUM,
+                      frozenset({"qa"}), 32768, 0, 0, None)
+    async with aiohttp.ClientSession() as session:
+        assert await probe(session, model) is back
+
+
+async def test_probe_of_a_server_that_is_gone_fails():
+    model = ModelSpec("m", f"http://127.0.0.1:{free_port()}/v1", "openai", "m", Tier.SMALL,
+                      frozenset({"qa"}), 32768, 0, 0, None)
+    async with aiohttp.ClientSession() as session:
+        assert await probe(session, model) is False
