@@ -64,6 +64,7 @@ class Profile:
     incl: Counter[str] = field(default_factory=Counter)  # inclusive time by function
     ours: Counter[str] = field(default_factory=Counter)  # inclusive, laneway's functions
     package: Counter[str] = field(default_factory=Counter)  # self time by package
+    stages: Counter[str] = field(default_factory=Counter)  # inclusive, by room of the chain
 
 
 def parse_raw(text: str) -> Profile:
@@ -92,7 +93,20 @@ def parse_raw(text: str) -> Profile:
             prof.incl[name] += n
         for name in {f"{fl} {fn}" for fn, fl, _ in frames if fl.startswith(_OURS)}:
             prof.ours[name] += n
+        for name in {_stage(fl) for _, fl, _ in frames if fl.startswith(_ROOMS)}:
+            prof.stages[name] += n
     return prof
+
+
+# The request path by room: each stage of the chain (router/stages/<stage>.py), the front
+# ends, the HTTP surface and the upstream side (adapters, the HTTP/1.1 client, SSE).
+_ROOMS = ("router/stages/", "router/frontends/", "router/http/", "router/upstreams/")
+
+
+def _stage(file: str) -> str:
+    if file.startswith("router/stages/"):
+        return "stage " + file.removeprefix("router/stages/").removesuffix(".py")
+    return file.split("/", 2)[1]
 
 
 def _package(file: str) -> str:
@@ -198,6 +212,8 @@ def main(argv: list[str] | None = None) -> int:
     console.print(_table("inclusive time (functions)", prof.incl, prof.total, args.top))
     console.print(_table("inclusive time, laneway's own functions", prof.ours, prof.total,
                          args.top))
+    console.print(_table("inclusive time by stage of the chain and room (stages nest: "
+                         "chain holds the others)", prof.stages, prof.total, args.top))
     console.print(f"raw stacks: {raw}\nflamegraph: {out / 'flamegraph.svg'}")
     return 0
 
