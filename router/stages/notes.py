@@ -16,12 +16,11 @@ if TYPE_CHECKING:
     from policies.lane_memo import Remembered
     from policies.policy import LanePolicy
     from policies.trim import TrimBudget, TrimResult
-    from router.upstreams.kinds import Bridge
     from router.upstreams.openai import UpstreamFailure
 
 
 class Notes:
-    __slots__ = ("bridge", "budget", "by_family", "cache", "choice", "exact", "failure", "lane",
+    __slots__ = ("budget", "by_family", "cache", "choice", "exact", "failure", "lane",
                  "mark", "needs", "remembered", "shared")
 
     def __init__(self, lane: LanePolicy, budget: TrimBudget, remembered: Remembered,
@@ -36,5 +35,4 @@ class Notes:
         self.needs: Needs | None = None
         self.cache: CachePlan | None = None  # for the model being tried
         self.failure: UpstreamFailure | None = None  # the last model's, for the final error
-        self.bridge: Bridge | None = None  # between the client's API and the model's, if any
         self.mark = started  # laneway's own time runs from here until each upstream call

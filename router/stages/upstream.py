@@ -13,9 +13,11 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Awaitable, Mapping
+from typing import Any
 
 from policies.catalog import ModelSpec
 from policies.choose import Chooser
+from policies.lanes import Endpoint
 from router.context import RequestContext
 from router.errors import (
     LanewayError,
@@ -72,25 +74,23 @@ class Upstream:
         model = ctx.model
         assert notes is not None and model is not None and ctx.upstream_body is not None
         kind, bridge = self.route(ctx.frontend.api, model)
-        notes.bridge = bridge
-        body, endpoint = ctx.upstream_body, ctx.endpoint
-        if bridge is not None:
-            body, endpoint = bridge.request(body), bridge.endpoint
+        # Translated inside the call, so that what single-flight shares and the cache
+        # records is the answer in the client's API, as every hit replays it.
+        open_ = kind.open if bridge is None else functools.partial(_bridged, bridge, kind)
         opened = time.perf_counter()
         ctx.overhead_s += opened - notes.mark
         timeouts = self.timeouts_for(ctx.lane, model)
+        body = ctx.upstream_body
         if notes.cache is not None and notes.cache.cacheable:
             return self.cache.share(ctx, functools.partial(
-                kind.open, model, endpoint, body, ctx.stream, timeouts, opened))
-        return kind.open(model, endpoint, body, ctx.stream, timeouts, opened)
+                open_, model, ctx.endpoint, body, ctx.stream, timeouts, opened, ctx.headers))
+        return open_(model, ctx.endpoint, body, ctx.stream, timeouts, opened, ctx.headers)
 
     def started(self, ctx: RequestContext, reply: Reply) -> Reply:
-        """A model answered: count it for the model, and put the reply in the client's API."""
+        """A model answered: count it for the model."""
         notes = ctx.notes
         model = ctx.model
         assert notes is not None and model is not None
-        if notes.bridge is not None:
-            reply = notes.bridge.reply(reply, ctx.stream)
         # A non-streamed answer's time covers the whole generation, not the first token.
         if ctx.cache in ("miss", "bypass"):  # a shared or cached answer says little
             self.chooser.record_success(model.name, ctx.lane, reply.ttft_s if ctx.stream
@@ -135,3 +135,14 @@ class Upstream:
                 headers={"retry-after": failure.retry_after or "1"},
             )
         return UpstreamError(f"{failure.message} (tried: {tried}).")
+
+
+async def _bridged(
+    bridge: Bridge, kind: UpstreamKind, model: ModelSpec, endpoint: Endpoint,
+    body: dict[str, Any], stream: bool, timeouts: Timeouts, started: float,
+    headers: Mapping[str, str] | None,
+) -> Reply:
+    """A call across APIs: the request in the upstream's, the reply back in the client's."""
+    reply = await kind.open(model, bridge.endpoint, bridge.request(body), stream, timeouts,
+                            started, headers)
+    return bridge.reply(reply, stream)

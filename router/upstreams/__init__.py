@@ -9,8 +9,9 @@ body goes as the client sent it, with laneway's edits only (trim, model name).
 
 To add an upstream kind:
 1. Write the adapter in a module of its own here (`anthropic.py`): a class with `apis` and
-   `open(model, endpoint, body, stream, timeouts, started) -> Reply`, raising
-   `UpstreamFailure` before the first byte and `StreamBroken` after it.
+   `open(model, endpoint, body, stream, timeouts, started, headers) -> Reply` (`headers`:
+   the client's, for what the kind passes on), raising `UpstreamFailure` before the first
+   byte and `StreamBroken` after it.
 2. Name it in `kinds.kind_of` (which models it serves, e.g. `provider: anthropic`) and build
    it in `kinds.build_kinds` (once per runtime, shared by every request).
 3. For each client API it does not speak, add a `Bridge` to `BRIDGES` in kinds.py: it

@@ -27,8 +27,12 @@ class UpstreamKind(Protocol):
 
     async def open(
         self, model: ModelSpec, endpoint: Endpoint, body: dict[str, Any], stream: bool,
-        timeouts: Timeouts, started: float,
-    ) -> Reply: ...
+        timeouts: Timeouts, started: float, headers: Mapping[str, str] | None = None,
+    ) -> Reply:
+        """The reply once the answer has started. `headers`: the client's request headers,
+        for a kind that passes some of them on (Anthropic's version and beta headers);
+        the OpenAI-compatible kinds send none of them."""
+        ...
 
 
 class Bridge(Protocol):

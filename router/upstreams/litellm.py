@@ -8,7 +8,7 @@ LITELLM_LOCAL_MODEL_COST_MAP, which the app sets at start-up, it reaches out to 
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import orjson
@@ -47,6 +47,7 @@ class LitellmUpstream:
         stream: bool,
         timeouts: Timeouts,
         started: float,
+        headers: Mapping[str, str] | None = None,  # the client's: none of them is sent on
     ) -> Reply:
         params = {k: v for k, v in body.items() if k not in _LITELLM_ONLY and k != "model"}
         params.update(

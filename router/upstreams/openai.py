@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -151,6 +151,7 @@ class OpenAIUpstream:
         stream: bool,
         timeouts: Timeouts,
         started: float,
+        headers: Mapping[str, str] | None = None,  # the client's: none of them is sent on
     ) -> Reply:
         url, how = self._target(model, endpoint)
         loop = asyncio.get_running_loop()
