@@ -68,6 +68,7 @@ class Limiter:
         redis_url: str | None = None,
         timeout_s: float = 0.05,
         previous: Limiter | None = None,
+        cluster: bool = False,
     ) -> None:
         self.default = default
         self.per_tenant = per_tenant
@@ -76,10 +77,10 @@ class Limiter:
         self.local: LocalBuckets = previous.local if previous is not None else LocalBuckets()
         kept = previous.shared if previous is not None else None
         self.shared: SharedBuckets | None = None
-        if kept is not None and kept.url == redis_url:
+        if kept is not None and kept.url == redis_url and kept.cluster == cluster:
             self.shared = kept
         elif self.active and redis_url:
-            self.shared = SharedBuckets(redis_url, timeout_s)
+            self.shared = SharedBuckets(redis_url, timeout_s, cluster)
 
     def limit_for(self, tenant: str) -> Limit:
         return self.per_tenant.get(tenant, self.default)
@@ -138,4 +139,4 @@ def build_limiter(config: Config, previous: Limiter | None = None) -> Limiter:
                 o.tokens_per_minute or default.tokens_per_minute,
             )
     return Limiter(default, per_tenant, config.raw.redis.url,
-                   config.raw.redis.timeout_ms / 1000, previous)
+                   config.raw.redis.timeout_ms / 1000, previous, config.raw.redis.cluster)
