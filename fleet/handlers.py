@@ -198,6 +198,8 @@ async def _stream(
         content_frames = sum(1 for _, tokens in frames if tokens)
         wanted = fault.cut_after if fault.cut_after is not None else content_frames // 2
         cut_after = min(wanted, content_frames)  # never past the last content chunk
+    if fault.crlf:
+        frames = [(data.replace(b"\n", b"\r\n"), tokens) for data, tokens in frames]
     resp = web.StreamResponse(headers=_SSE)
     await resp.prepare(request)
     loop = asyncio.get_running_loop()
@@ -208,6 +210,8 @@ async def _stream(
         # Cut before the next content chunk, or before the closing events once some content
         # went out (the preamble, such as the role chunk, is always sent).
         if cut_after is not None and sent_content >= cut_after and (tokens or sent_content):
+            if fault.cut_mid_event and not fault.stream_error:
+                buffer.append(data[: len(data) // 2])  # the cut falls inside this event
             break
         if tokens and sent_content:
             due += pace.chunk_delay if pace.chunk_delay is not None else tokens * pace.per_token

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 
 from starlette.responses import Response, StreamingResponse
 
+from cache.sse import LineGate, ended_cleanly
 from router.context import RequestContext
 from router.errors import (
     LanewayError,
@@ -26,7 +27,6 @@ from router.stages import cache as cache_stage
 from router.stages.plan import plan
 from router.stages.record import RecordAfter, begin, record
 from router.upstreams.openai import Reply, StreamBroken, UpstreamFailure
-from router.upstreams.sse import stream_ended_cleanly
 
 
 class Pipeline:
@@ -100,23 +100,28 @@ class Pipeline:
     async def _relay(self, ctx: RequestContext, reply: Reply) -> AsyncIterator[bytes]:
         chunks = [reply.first]
         complete = False
+        gate = LineGate()  # a cut inside a line must not swallow the error event after it
         try:
-            yield reply.first
+            if out := gate.feed(reply.first):
+                yield out
             assert reply.rest is not None
             try:
                 async for chunk in reply.rest:
                     chunks.append(chunk)
-                    yield chunk
+                    if out := gate.feed(chunk):
+                        yield out
             except StreamBroken as broken:
                 ctx.status, ctx.error_reason = 502, broken.reason
-                yield UpstreamError(broken.message).sse_event()
+                yield gate.cut() + UpstreamError(broken.message).sse_event()
                 return
-            if stream_ended_cleanly(chunks, ctx.endpoint):
+            if ended_cleanly(chunks):
                 complete = True
+                if out := gate.rest():
+                    yield out
             else:
                 # The upstream hung up mid-answer: say so instead of pretending it finished.
                 ctx.status, ctx.error_reason = 502, "stream_cut"
-                yield UpstreamError(
+                yield gate.cut() + UpstreamError(
                     f"Model '{ctx.model.name if ctx.model else '?'}' ended the stream early."
                 ).sse_event()
         finally:

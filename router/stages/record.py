@@ -12,12 +12,12 @@ from collections.abc import Sequence
 
 from starlette.background import BackgroundTask
 
+from cache.sse import usage_of
 from policies.policy import LANE_NAMES
 from router.context import RequestContext
 from router.observe import logline
 from router.observe.metrics import add, observe
 from router.runtime import Runtime
-from router.upstreams.sse import usage_of
 
 # Answers that cost no upstream call of their own.
 CACHE_HITS = frozenset({"l1", "l2", "typeahead", "coalesced"})
