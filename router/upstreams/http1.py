@@ -12,8 +12,11 @@ What it does and does not do:
 - One request at a time per connection; idle connections are reused newest first and
   dropped once idle for `IDLE_S` (under uvicorn's default keep-alive of 5 s, so laneway
   lets go of a connection before a server that closes it, which avoids most of the race
-  of writing into a connection the server is closing; a call that loses that race fails
-  like any dropped connection and laneway's fallback takes over, as with aiohttp).
+  of writing into a connection the server is closing; a call that still loses that race,
+  closed before a byte of its answer came back, is sent once more on a new connection).
+- Interim answers (1xx) are skipped: the final answer follows on the same connection.
+  Bytes after an answer that nobody asked for discard the connection, so they can never
+  be read as the next request's answer.
 - Bodies by Content-Length, chunked (decoded by llhttp) or until the server closes.
 - No redirects, cookies, proxies or compression: it sends no Accept-Encoding, so servers
   answer uncompressed.
@@ -197,6 +200,8 @@ class _Conn(asyncio.Protocol):
         self.closed = False
         self._paused = False
         self._until_eof = False
+        self._interim = False  # inside a 1xx answer, which a final answer follows
+        self.received = False  # any bytes since the request went out
 
     # -- asyncio.Protocol -----------------------------------------------------------------
 
@@ -204,6 +209,7 @@ class _Conn(asyncio.Protocol):
         self.transport = cast(asyncio.Transport, transport)  # uvloop's: not a subclass
 
     def data_received(self, data: bytes) -> None:
+        self.received = True
         if self.answer is None:  # bytes nobody asked for: the connection is out of step
             self.close()
             return
@@ -227,21 +233,36 @@ class _Conn(asyncio.Protocol):
 
     # -- httptools callbacks ----------------------------------------------------------------
 
+    def on_message_begin(self) -> None:
+        if self.answer is None:
+            # Bytes after the answer, in the same read: nobody asked for them, and left in
+            # the parser they would become the next request's answer. Stops the parse.
+            self.close()
+            raise ProtocolError("upstream sent bytes after its answer")
+
     def on_header(self, name: bytes, value: bytes) -> None:
         assert self.answer is not None
         self.answer.headers.setdefault(name.decode("latin-1").lower(), value.decode("latin-1"))
 
     def on_headers_complete(self) -> None:
         assert self.answer is not None
+        status = self.parser.get_status_code()
+        if 100 <= status < 200:  # interim (100 Continue, 103 Early Hints): the final one follows
+            self._interim = True
+            self.answer.headers = {}
+            return
         h = self.answer.headers
         self._until_eof = "content-length" not in h and "transfer-encoding" not in h
-        self.answer._head_done(self.parser.get_status_code())
+        self.answer._head_done(status)
 
     def on_body(self, body: bytes) -> None:
         assert self.answer is not None
         self.answer._body(body)
 
     def on_message_complete(self) -> None:
+        if self._interim:
+            self._interim = False
+            return
         answer = self.answer
         if answer is not None:
             answer._complete(self.parser.should_keep_alive() and not self.closed)
@@ -285,14 +306,15 @@ class Pool:
     def idle(self, target: Target) -> int:
         return len(self._idle.get(target.key, ()))
 
-    async def _conn(self, target: Target, connect_s: float) -> _Conn:
-        idle = self._idle.get(target.key)
+    async def _conn(self, target: Target, connect_s: float, fresh: bool) -> tuple[_Conn, bool]:
+        """A connection, and whether it was reused (newest idle one first) rather than new."""
+        idle = None if fresh else self._idle.get(target.key)
         if idle:
             too_old = self._clock() - IDLE_S
             while idle:
                 conn = idle.pop()
                 if not conn.closed and conn.idle_since > too_old:
-                    return conn
+                    return conn, True
                 conn.close()
         loop = asyncio.get_running_loop()
         try:
@@ -303,22 +325,39 @@ class Pool:
         except OSError as exc:
             raise ConnectFailed(exc.errno, f"cannot connect to {target.host}:{target.port}: "
                                 f"{exc.strerror or exc}") from None
-        return conn
+        return conn, False
 
     async def post(
         self, target: Target, body: bytes, *, whole: bool, connect_s: float,
         timeout_s: float | None = None,
     ) -> Answer:
         """Send `body`; return once the answer's head is in (the whole answer when `whole`).
-        `timeout_s` bounds sending and the whole answer (TimeoutError)."""
-        conn = await self._conn(target, connect_s)
-        answer = Answer(conn, self, whole)
-        if timeout_s is not None:
-            answer._timer = conn.loop.call_later(timeout_s, answer._expire, timeout_s)
-        conn.send(answer, b"".join((target.head, b"%d\r\n\r\n" % len(body), body)))
-        while not (answer._done if whole else answer.status):
-            await answer._wait()
-        return answer
+        `timeout_s` bounds sending and the whole answer (TimeoutError).
+
+        A reused connection that the server closed before a byte of the answer came back
+        was closed as it idled (the race every keep-alive client has): the request goes
+        once more on a new connection, so a healthy upstream is not taken for a failing one."""
+        wire = b"".join((target.head, b"%d\r\n\r\n" % len(body), body))
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout_s is None else loop.time() + timeout_s
+        conn, reused = await self._conn(target, connect_s, fresh=False)
+        while True:
+            answer = Answer(conn, self, whole)
+            if deadline is not None and timeout_s is not None:
+                answer._timer = loop.call_later(
+                    max(0.0, deadline - loop.time()), answer._expire, timeout_s
+                )
+            conn.received = False
+            conn.send(answer, wire)
+            try:
+                while not (answer._done if whole else answer.status):
+                    await answer._wait()
+            except ConnectionError as exc:
+                if not reused or conn.received or isinstance(exc, ProtocolError):
+                    raise
+                conn, reused = await self._conn(target, connect_s, fresh=True)
+                continue
+            return answer
 
     def close(self) -> None:
         for conns in self._idle.values():
