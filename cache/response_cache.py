@@ -83,7 +83,9 @@ class ResponseCache:
         on_event: EventSink | None = None,
     ) -> None:
         self.l1, self.l2, self.typeahead = l1, l2, typeahead
-        self.flights = SingleFlight()
+        # The largest answer worth storing is the largest L1 keeps; a stream past it is
+        # relayed without being recorded whole.
+        self.flights = SingleFlight(l1.max_bytes // 8 or DEFAULT_L1_BYTES // 8)
         self.counts: Counter[tuple[str, str]] = Counter()
         self.on_event = on_event
         if l2 is not None:

@@ -101,6 +101,11 @@ class EventSplitter:
         self._buf = frames.pop()
         return [parse_frame(f + b"\n\n") for f in frames if f.strip(b"\n")]
 
+    def take(self) -> bytes:
+        """The bytes of an event not yet complete, handed back unparsed (and forgotten)."""
+        rest, self._buf = self._buf, b""
+        return rest
+
     def flush(self) -> list[Event]:
         """At the end of the stream: a last frame that lacked its blank line, if any."""
         rest, self._buf = _lf(self._buf).strip(b"\n"), b""
@@ -131,34 +136,64 @@ def ended_cleanly(chunks: Sequence[bytes]) -> bool:
 class LineGate:
     """Relays a stream's bytes whole lines at a time, so that a stream cut inside a line
     never leaves half a line in front of the error event laneway then sends: `cut()` gives
-    what ends the open event first. Most chunks end at a line end and pass as they are."""
+    what ends the open event first. Most chunks end at a line end and pass as they are.
+    A line longer than `hold` bytes is not held whole (memory stays bounded): it passes as it
+    comes, and a cut inside it ends it, and its event, before the error event."""
 
-    __slots__ = ("_held", "_last")
+    __slots__ = ("_held", "_hold", "_last")
 
-    def __init__(self) -> None:
-        self._held = b""
+    def __init__(self, hold: int = 1 << 20) -> None:
+        self._held: list[bytes] = []
+        self._hold = hold
         self._last = b"\n\n"  # the tail of what went out: nothing open yet
 
     def feed(self, chunk: bytes) -> bytes:
         if self._held:
-            chunk, self._held = self._held + chunk, b""
+            self._held.append(chunk)
+            chunk, self._held = b"".join(self._held), []
         if not chunk.endswith((b"\n", b"\r")):
             end = max(chunk.rfind(b"\n"), chunk.rfind(b"\r")) + 1
-            chunk, self._held = chunk[:end], chunk[end:]
+            if len(chunk) - end <= self._hold:
+                self._held = [chunk[end:]]
+                chunk = chunk[:end]
         if chunk:
             self._last = (self._last + chunk[-4:])[-4:]
         return chunk
 
     def rest(self) -> bytes:
         """At a clean end: a last line that came without its line end."""
-        held, self._held = self._held, b""
+        held, self._held = b"".join(self._held), []
         return held
 
     def cut(self) -> bytes:
-        """At a cut: the half line is dropped, and a line end closes the event it was in
+        """At a cut: a held half line is dropped, and line ends close the event it was in
         (its whole lines still make an event), so what follows is an event of its own."""
-        self._held = b""
-        return b"" if _lf(self._last).endswith(b"\n\n") else b"\n"
+        self._held = []
+        last = _lf(self._last)
+        return b"" if last.endswith(b"\n\n") else b"\n" if last.endswith(b"\n") else b"\n\n"
+
+
+class StreamRecord(list[bytes]):
+    """A relayed stream's chunks, kept for what is read from them afterwards (usage, text,
+    the end marker) in bounded memory: whole up to `limit` bytes; past it, the first half
+    and a rolling tail of the other half, so a stream of any length costs at most `limit`."""
+
+    __slots__ = ("_head", "_size", "limit")
+
+    def __init__(self, first: Sequence[bytes] = (), limit: int = 4 << 20) -> None:
+        super().__init__()
+        self.limit, self._size, self._head = limit, 0, 0
+        for chunk in first:
+            self.append(chunk)
+
+    def append(self, chunk: bytes) -> None:
+        super().append(chunk)
+        self._size += len(chunk)
+        if self._size <= self.limit // 2:
+            self._head = len(self)  # the head: kept whatever follows
+            return
+        while self._size > self.limit and len(self) > self._head + 1:
+            self._size -= len(self.pop(self._head))
 
 
 def events(chunks: Sequence[bytes]) -> Iterator[dict[str, Any]]:

@@ -34,6 +34,8 @@ class FaultSpec:
     retry_after: float | None = None  # retry-after seconds sent with 429 (default 1)
     crlf: bool | None = None  # SSE lines end with `\r\n` (as some servers frame them)
     cut_mid_event: bool | None = None  # the cut falls inside an event: half a line, then close
+    answer_bytes: int | None = None  # pad the answer with this many bytes (a `padding`
+    # field of a plain answer, a comment line in a stream)
 
     def merged(self, other: FaultSpec | None) -> FaultSpec:
         """This spec with every field that `other` sets taken from `other`."""
@@ -113,6 +115,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "retry_after": _non_negative(float),
     "crlf": _bool,
     "cut_mid_event": _bool,
+    "answer_bytes": _non_negative(int),
 }
 
 

@@ -134,15 +134,20 @@ async def _generate(
                          for a in job.answers)
             gen_time = chunks * pace.chunk_delay
         await pause(request, pace.ttft + gen_time)
-        payload = orjson.dumps(api.body_of(job, rid=rid, created=created, **_extra(job, body)))
+        answer = api.body_of(job, rid=rid, created=created, **_extra(job, body))
+        if fault.answer_bytes:
+            answer["padding"] = "x" * fault.answer_bytes
+        payload = orjson.dumps(answer)
         if fault.cut_stream:
             return await _cut_body(request, state, entry, payload)
         if fault.stream_error:  # no stream to break: fail the plain answer instead
             return error_response(500, "Simulated error while generating.")
         return web.Response(body=payload, headers=JSON_HEADERS)
     groups = [shapes.group_pieces(a, pace.per_chunk, fault.chunks) for a in job.answers]
-    frames = api.stream_of(job, groups=groups, rid=rid, created=created, **_extra(job, body))
-    return await _stream(request, state, entry, list(frames), fault, pace)
+    frames = list(api.stream_of(job, groups=groups, rid=rid, created=created, **_extra(job, body)))
+    if fault.answer_bytes:
+        frames.insert(1, (b": " + b"x" * fault.answer_bytes + b"\n\n", 0))
+    return await _stream(request, state, entry, frames, fault, pace)
 
 
 @dataclass(slots=True)  # not frozen: built per request, and frozen __init__ is slower

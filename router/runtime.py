@@ -100,7 +100,8 @@ class Runtime:
         return cls(
             config, policy, chooser, metrics, session,
             # The lean client's keep-alive connections outlive a reload, like the session.
-            OpenAIUpstream(session, previous.openai.pool if previous else http1.Pool()),
+            OpenAIUpstream(session, previous.openai.pool if previous else http1.Pool(),
+                           config.raw.server.max_answer_bytes),
             KeyRing(config),
             largest, litellm,
             build_limiter(config, previous.limiter if previous else None),

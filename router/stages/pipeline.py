@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 
 from starlette.responses import Response, StreamingResponse
 
-from cache.sse import LineGate, ended_cleanly
+from cache.sse import LineGate, StreamRecord, ended_cleanly
 from router.context import RequestContext
 from router.errors import (
     LanewayError,
@@ -98,7 +98,7 @@ class Pipeline:
         raise _give_up(ctx, failure)
 
     async def _relay(self, ctx: RequestContext, reply: Reply) -> AsyncIterator[bytes]:
-        chunks = [reply.first]
+        chunks = StreamRecord([reply.first])  # bounded, however long the stream
         complete = False
         gate = LineGate()  # a cut inside a line must not swallow the error event after it
         try:

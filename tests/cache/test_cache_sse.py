@@ -88,3 +88,10 @@ def test_whole_lines_pass_at_once_and_a_clean_end_keeps_every_byte():
     assert gate.cut() == b""
     assert gate.feed(b"data: [DO") == b"" and gate.feed(b"NE]") == b""
     assert gate.rest() == b"data: [DONE]"
+
+
+def test_a_line_longer_than_the_hold_passes_and_a_cut_inside_it_ends_it():
+    gate = LineGate(hold=8)
+    assert gate.feed(b"data: [1,") == b"data: [1,"  # 9 bytes: not held
+    assert gate.feed(b"2]") == b""  # held again, within the bound
+    assert gate.cut() == b"\n\n"  # the open line and its event end before what follows

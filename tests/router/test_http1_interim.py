@@ -5,7 +5,7 @@ closed just as it was reused. Helpers: http1_kit.py."""
 from __future__ import annotations
 
 import pytest
-from http1_kit import RawServer, Peer, post, reply, serving
+from http1_kit import Peer, RawServer, post, reply, serving
 
 from router.upstreams import http1
 
