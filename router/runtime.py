@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 
@@ -25,6 +24,7 @@ from router.limits.ratelimit import Limit, Limiter, build_limiter
 from router.observe.metrics import Metrics
 from router.stages.supersede import Sessions
 from router.upstreams import http1
+from router.upstreams.client import UpstreamClient
 from router.upstreams.openai import OpenAIUpstream, Timeouts
 
 
@@ -38,7 +38,7 @@ class Runtime:
     openai: OpenAIUpstream
     keys: KeyRing
     largest: ModelSpec  # the yardstick for "saved against sending everything to the largest"
-    litellm: Any = None  # LitellmUpstream, only when a configured model needs it
+    litellm: UpstreamClient | None = None  # LitellmUpstream, only when a model needs it
     limiter: Limiter = field(default_factory=lambda: Limiter(Limit(), {}))
     sessions: Sessions = field(default_factory=Sessions)  # in-flight completions per session
     cache: ResponseCache = field(default_factory=DisabledCache)  # L1, L2 (Redis), single-flight
@@ -114,8 +114,11 @@ class Runtime:
     def timeouts_for(self, lane: str, model: ModelSpec) -> Timeouts:
         return self.timeouts.get((lane, model.name)) or self.timeouts[lane]
 
-    def client_for(self, model: ModelSpec) -> Any:
-        return self.openai if model.openai_compatible else self.litellm
+    def client_for(self, model: ModelSpec) -> UpstreamClient:
+        if model.openai_compatible:
+            return self.openai
+        assert self.litellm is not None  # built whenever a configured model needs it
+        return self.litellm
 
 
 def _cache(config: Config, metrics: Metrics, previous: Runtime | None) -> ResponseCache:

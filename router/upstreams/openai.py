@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +28,7 @@ from yarl import URL
 from policies.catalog import ModelSpec
 from policies.lanes import Endpoint
 from router.upstreams import http1
+from router.upstreams.client import HttpAnswer
 
 PATHS = {
     Endpoint.CHAT: "/chat/completions",
@@ -95,7 +96,7 @@ class Reply:
     first: bytes  # a stream's first chunk, or the whole body
     rest: AsyncIterator[bytes] | None  # a stream's remaining chunks; None when not streamed
     ttft_s: float
-    close: Any  # callable releasing the connection; safe to call twice
+    close: Callable[[], Any]  # releases the connection; safe to call twice
 
 
 @functools.lru_cache(maxsize=64)
@@ -151,8 +152,8 @@ class OpenAIUpstream:
     async def _post(
         self, url: URL, how: _How, body: dict[str, Any], whole: bool, connect_s: float,
         total_s: float | None,
-    ) -> Any:
-        """An aiohttp ClientResponse, or the lean client's Answer (the same few members)."""
+    ) -> HttpAnswer:
+        """An aiohttp ClientResponse, or the lean client's Answer: the same few members."""
         if isinstance(how, http1.Target):
             assert self.pool is not None
             return await self.pool.post(
@@ -179,7 +180,7 @@ class OpenAIUpstream:
         # A non-streamed answer is silent until it is whole: it has no first token to time
         # and no idle gaps, so only the total limit applies to it.
         first_within = min(timeouts.ttft_s, timeouts.total_s) if stream else timeouts.total_s
-        resp: Any = None  # aiohttp.ClientResponse | http1.Answer
+        resp: HttpAnswer | None = None
         try:
             try:
                 if stream:
@@ -237,12 +238,12 @@ class OpenAIUpstream:
         return Reply(resp.status, content_type, first, rest, ttft, resp.close)
 
 
-async def _whole(resp: Any, max_bytes: int) -> bytes:
+async def _whole(resp: HttpAnswer, max_bytes: int) -> bytes:
     """A whole answer, read no further than `max_bytes` (TooLarge past it). The lean client
     has already applied the bound while the answer arrived."""
     if isinstance(resp, http1.Answer):
         return await resp.read()
-    if (resp.content_length or 0) > max_bytes:
+    if int(resp.headers.get("content-length") or 0) > max_bytes:
         raise http1.TooLarge(f"the answer is larger than {max_bytes} bytes")
     parts: list[bytes] = []
     size = 0
@@ -254,7 +255,7 @@ async def _whole(resp: Any, max_bytes: int) -> bytes:
     return b"".join(parts)
 
 
-async def _drained(resp: Any) -> bytes:
+async def _drained(resp: HttpAnswer) -> bytes:
     """An error answer's body; the connection goes back to the pool."""
     data = await resp.read()
     resp.release()
@@ -262,7 +263,7 @@ async def _drained(resp: Any) -> bytes:
 
 
 async def _rest(
-    resp: Any, model: ModelSpec, idle_s: float, deadline: float
+    resp: HttpAnswer, model: ModelSpec, idle_s: float, deadline: float
 ) -> AsyncIterator[bytes]:
     loop = asyncio.get_running_loop()
     try:
@@ -295,7 +296,7 @@ async def _rest(
         resp.close()
 
 
-def _status_failure(model: ModelSpec, resp: Any, data: bytes) -> UpstreamFailure:
+def _status_failure(model: ModelSpec, resp: HttpAnswer, data: bytes) -> UpstreamFailure:
     status = resp.status
     detail = ""
     try:

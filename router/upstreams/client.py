@@ -1,0 +1,65 @@
+"""The two seams of the upstream side, as types.
+
+`UpstreamClient`: what the chain calls to start a model's answer (router/upstreams/openai.py
+for OpenAI-compatible servers, router/upstreams/litellm.py for the rest). `open()` returns
+once the answer has started, so the chain can still fall back before a byte reaches the
+client; it raises `UpstreamFailure` when no answer started, and a started stream raises
+`StreamBroken` from `Reply.rest`.
+
+`HttpAnswer`: one HTTP answer as both transports give it, the lean HTTP/1.1 client
+(router/upstreams/http1.py, plain `http://`) and aiohttp (`https://`). They keep the same
+semantics, which the tests hold them to (tests/router/test_upstream_clients.py): redirects
+are answers, never followed; no compression is asked for and gzip/deflate bodies are decoded;
+answer heads are bounded alike; a whole answer is bounded by the caller.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from policies.catalog import ModelSpec
+    from policies.lanes import Endpoint
+    from router.upstreams.openai import Reply, Timeouts
+
+
+class UpstreamClient(Protocol):
+    async def open(
+        self,
+        model: ModelSpec,
+        endpoint: Endpoint,
+        body: dict[str, Any],
+        stream: bool,
+        timeouts: Timeouts,
+        started: float,
+    ) -> Reply: ...
+
+
+class AnswerBody(Protocol):
+    async def readany(self) -> bytes:
+        """What has arrived since the last read (waiting for something), b"" at the end."""
+        ...
+
+
+class HttpAnswer(Protocol):
+    @property
+    def status(self) -> int: ...
+
+    @property
+    def headers(self) -> Mapping[str, str]: ...
+
+    @property
+    def content(self) -> AnswerBody: ...
+
+    async def read(self) -> bytes:
+        """The whole body."""
+        ...
+
+    def release(self) -> Any:
+        """Done with a finished answer: its connection serves the next call."""
+        ...
+
+    def close(self) -> None:
+        """Drop the connection: how an upstream learns to stop generating."""
+        ...
