@@ -226,9 +226,17 @@ class RedisLayer:
     async def get(self, key: str, timeout_s: float | None = None) -> bytes | None:
         timeout_s = timeout_s or self.timeout_s
         if self._target is not None:
-            conn = self._lean()
-            # A timer on the reply, no task: a late reply is read and dropped.
-            value = await self._lean_call(conn.request(command(b"GET", key.encode()), timeout_s))
+            conn = self._conn
+            if conn is None or conn.closed:
+                conn = self._lean()  # raises, and opens a new one for the next caller
+            # A timer on the reply, no task: a late reply is read and dropped. Awaited here,
+            # not through _lean_call: every cacheable miss pays for this path.
+            try:
+                value = await conn.request(command(b"GET", key.encode()), timeout_s)
+            except BaseException:
+                self.up = False
+                raise
+            self.up = True
         else:
             assert self._client is not None
             value = await self._guard(bounded(self._client.get(key), timeout_s))
