@@ -113,17 +113,19 @@ class EventSplitter:
 
 
 def last_event(chunks: Sequence[bytes]) -> Event | None:
-    """The stream's final event, read from the end: the last 1, 2, 4... chunks, never more
-    than twice the final event's own size (a final Responses event can hold megabytes)."""
+    """The stream's final event (comments after it, such as keep-alives, are not events),
+    read from the end: the last 1, 2, 4... chunks, never much more than the final event's
+    own size (a final Responses event can hold megabytes)."""
     n = 1
     while True:
-        body = _lf(b"".join(chunks[-n:])).rstrip(b"\n")
-        cut = body.rfind(b"\n\n")
-        if cut >= 0:
-            return parse_frame(body[cut + 2 :])
-        if n >= len(chunks):
-            body = body.lstrip(b"\n")
-            return parse_frame(body) if body else None
+        frames = _lf(b"".join(chunks[-n:])).strip(b"\n").split(b"\n\n")
+        whole = n >= len(chunks)
+        for f in reversed(frames if whole else frames[1:]):  # the first may be cut short
+            event = parse_frame(f)
+            if event.data or event.name is not None:
+                return event
+        if whole:
+            return None
         n *= 2
 
 

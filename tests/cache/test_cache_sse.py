@@ -95,3 +95,9 @@ def test_a_line_longer_than_the_hold_passes_and_a_cut_inside_it_ends_it():
     assert gate.feed(b"data: [1,") == b"data: [1,"  # 9 bytes: not held
     assert gate.feed(b"2]") == b""  # held again, within the bound
     assert gate.cut() == b"\n\n"  # the open line and its event end before what follows
+
+
+def test_keep_alive_comments_after_the_end_marker_do_not_hide_it():
+    assert ended_cleanly([b"data: {}\r\n\r\ndata: [DONE]\r\n\r\n", b": keep-alive\r\n\r\n"])
+    assert not ended_cleanly([b"data: {}\n\n", b": keep-alive\n\n"])
+    assert last_event([b": only a comment\n\n"]) is None
