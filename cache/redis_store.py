@@ -63,10 +63,13 @@ class RedisStore:
         max_connections: int = 64,
         on_event: EventSink | None = None,
         on_health: Callable[[bool], None] | None = None,
+        layer: RedisLayer | None = None,
     ) -> None:
         self.timeout_s = timeout_s
         self.write_timeout_s = write_timeout_s or max(0.25, timeout_s * 5)
-        self.layer = RedisLayer(
+        # A layer given is shared (the runtime's, with the limiter) and closed by its owner.
+        self._owns_layer = layer is None
+        self.layer = layer or RedisLayer(
             url, cluster=cluster, timeout_s=timeout_s, connect_timeout_s=self.write_timeout_s,
             max_connections=max_connections,
         )
@@ -113,7 +116,8 @@ class RedisStore:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks = []
-        await self.layer.close()
+        if self._owns_layer:
+            await self.layer.close()
 
     def state(self) -> Literal["ok", "degraded"]:
         with contextlib.suppress(RuntimeError):  # no running loop: report what is known

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import aiohttp
 
+from cache.redis_layer import RedisLayer
 from cache.response_cache import DEFAULT_L1_BYTES, DisabledCache, ResponseCache, build_cache
 from policies.catalog import ModelSpec
 from policies.choose import Chooser
@@ -49,6 +50,9 @@ class Runtime:
     # Per lane: what besides the client's body decides a trimmed body (part of cache keys).
     variants: dict[str, str] = field(default_factory=dict)
     lanes: LaneMemo = field(default_factory=LaneMemo)  # classify, remembered per body
+    # The one connection to Redis (cache/redis_layer.py) that the cache, the limiter and
+    # anything else shared across replicas use; None without `redis.url`.
+    redis: RedisLayer | None = None
 
     @classmethod
     def build(
@@ -78,6 +82,9 @@ class Runtime:
             for lane in LANE_NAMES
         }
         largest = max(config.models, key=lambda m: (m.tier, m.price_input + m.price_output))
+        redis = (previous.redis if previous is not None
+                 and previous.config.raw.redis == config.raw.redis
+                 else RedisLayer.from_config(config.raw.redis))
         budgets: dict[str, TrimBudget] = {}
         timeouts: dict[str | tuple[str, str], Timeouts] = {}
         for lane in LANE_NAMES:
@@ -104,11 +111,12 @@ class Runtime:
                            config.raw.server.max_answer_bytes),
             KeyRing(config),
             largest, litellm,
-            build_limiter(config, previous.limiter if previous else None),
+            build_limiter(config, previous.limiter if previous else None, redis),
             previous.sessions if previous else Sessions(),
-            _cache(config, metrics, previous),
+            _cache(config, metrics, previous, redis),
             budgets, timeouts,
             {lane: f"{policy.name}|{budget!r}" for lane, budget in budgets.items()},
+            redis=redis,
         )
 
     def timeouts_for(self, lane: str, model: ModelSpec) -> Timeouts:
@@ -121,7 +129,9 @@ class Runtime:
         return self.litellm
 
 
-def _cache(config: Config, metrics: Metrics, previous: Runtime | None) -> ResponseCache:
+def _cache(
+    config: Config, metrics: Metrics, previous: Runtime | None, redis: RedisLayer | None
+) -> ResponseCache:
     """The cache outlives a reload (its L1, flights in progress, Redis connection) unless
     the reload changed the Redis settings."""
     r = config.raw.redis
@@ -129,5 +139,5 @@ def _cache(config: Config, metrics: Metrics, previous: Runtime | None) -> Respon
         return previous.cache
     return build_cache(
         r.url, r.cluster, r.timeout_ms, DEFAULT_L1_BYTES,
-        on_event=metrics.cache_event, on_health=metrics.set_redis_up,
+        on_event=metrics.cache_event, on_health=metrics.set_redis_up, layer=redis,
     )

@@ -78,6 +78,8 @@ def create_app(config: Config) -> FastAPI:
             loop.remove_signal_handler(signal.SIGHUP)
             await app.runtime.limiter.close()
             await app.runtime.cache.close()
+            if app.runtime.redis is not None:
+                await app.runtime.redis.close()  # after its users: they share it
             if app.runtime.openai.pool is not None:
                 app.runtime.openai.pool.close()
             await session.close()

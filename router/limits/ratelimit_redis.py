@@ -66,12 +66,16 @@ def keys(tenant: str) -> list[str]:
 
 
 class SharedBuckets:
-    def __init__(self, url: str, timeout_s: float, cluster: bool = False) -> None:
+    def __init__(
+        self, url: str, timeout_s: float, cluster: bool = False, layer: RedisLayer | None = None
+    ) -> None:
         self.url, self.cluster = url, cluster
         self.timeout_s = timeout_s
         # The flusher's bound; no request waits on it past `timeout_s`.
         self._backstop = max(timeout_s * 4, 0.2)
-        self._redis = RedisLayer(
+        # A layer given is shared (the runtime's, with the cache) and closed by its owner.
+        self._owns_layer = layer is None
+        self._redis = layer or RedisLayer(
             url, cluster=cluster, timeout_s=timeout_s, connect_timeout_s=self._backstop,
             max_connections=4,
         )
@@ -113,7 +117,8 @@ class SharedBuckets:
         if self._flusher is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(asyncio.shield(self._flusher), 1.0)
-        await self._redis.close()
+        if self._owns_layer:
+            await self._redis.close()
 
     def _submit(self, op: _Op) -> None:
         self._queue.append(op)
