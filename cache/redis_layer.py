@@ -1,6 +1,8 @@
 """laneway's one way to Redis: the response cache, rate limits, spend and experiment counts.
 
-Public API (everything else here is private):
+Public API (everything else here is private). In the proxy, use the runtime's own instance,
+`rt.redis` (None without `redis.url`): the cache and the rate limits share it, one pipelined
+connection per worker, opened and closed for you. Elsewhere (tools, tests):
 
     layer = RedisLayer.from_config(config.raw.redis)    # or RedisLayer(url, cluster=, timeout_s=)
     await layer.open(timeout_s)      # connect (a cluster: learn its slots); single-flight
