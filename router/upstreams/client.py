@@ -1,10 +1,6 @@
-"""The two seams of the upstream side, as types.
+"""The transport seam of the upstream side, as a type.
 
-`UpstreamClient`: what the chain calls to start a model's answer (router/upstreams/openai.py
-for OpenAI-compatible servers, router/upstreams/litellm.py for the rest). `open()` returns
-once the answer has started, so the chain can still fall back before a byte reaches the
-client; it raises `UpstreamFailure` when no answer started, and a started stream raises
-`StreamBroken` from `Reply.rest`.
+The model-level seam, one adapter per upstream kind, is `UpstreamKind` (kinds.py).
 
 `HttpAnswer`: one HTTP answer as both transports give it, the lean HTTP/1.1 client
 (router/upstreams/http1.py, plain `http://`) and aiohttp (`https://`). They keep the same
@@ -16,24 +12,7 @@ answer heads are bounded alike; a whole answer is bounded by the caller.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Protocol
-
-if TYPE_CHECKING:
-    from policies.catalog import ModelSpec
-    from policies.lanes import Endpoint
-    from router.upstreams.openai import Reply, Timeouts
-
-
-class UpstreamClient(Protocol):
-    async def open(
-        self,
-        model: ModelSpec,
-        endpoint: Endpoint,
-        body: dict[str, Any],
-        stream: bool,
-        timeouts: Timeouts,
-        started: float,
-    ) -> Reply: ...
+from typing import Any, Protocol
 
 
 class AnswerBody(Protocol):
