@@ -19,11 +19,9 @@ Fault rules:
 - Writes never delay an answer: `put` queues (bounded; when full the write is dropped and
   counted) and a writer task sends batches in a non-transactional pipeline (it lingers
   `linger_s` after a batch's first write, so writes under load share a round trip).
-- A plain `redis://` or `unix://` Redis is spoken to over one lean pipelined connection
-  (cache/resp.py: ~80 instead of ~280 µs of CPU per GET); the prober (re)opens it, so a
-  request never waits for a connect. TLS and clusters go through redis-py.
-- redis-py's own retries are off (they would spend the budget waiting); its socket timeouts
-  are a backstop for the writer and the probe, which run off the request path.
+- Redis is spoken to through cache/redis_layer.py (a lean pipelined connection for a plain
+  `redis://` / `unix://`, redis-py for TLS and clusters); the prober (re)opens it, so a
+  request never waits for a connect, except the very first ones, bounded by `timeout_s`.
 
 Cluster: `cluster=True`, or a `redis+cluster://` / `rediss+cluster://` / `redis-cluster://`
 URL, uses `redis.asyncio.cluster.RedisCluster`; every operation is on a single key (or a
@@ -36,28 +34,16 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Literal
 
-from redis.asyncio import BlockingConnectionPool, Redis
-from redis.asyncio.cluster import RedisCluster
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
+from cache.faults import Breaker, wait_event
+from cache.redis_layer import RedisLayer, split_cluster_url
 
-from cache.faults import Breaker, bounded, wait_event
-from cache.resp import RespConnection, command, lean_target
+__all__ = ["RedisStore", "split_cluster_url"]
 
 log = logging.getLogger("laneway.cache")
 
 EventSink = Callable[[str, str], None]
-_CLUSTER_SCHEMES = {"redis+cluster": "redis", "rediss+cluster": "rediss", "redis-cluster": "redis"}
-
-
-def split_cluster_url(url: str) -> tuple[str, bool]:
-    """(a URL redis-py understands, whether it names a cluster)."""
-    scheme, sep, rest = url.partition("://")
-    if sep and scheme.lower() in _CLUSTER_SCHEMES:
-        return f"{_CLUSTER_SCHEMES[scheme.lower()]}://{rest}", True
-    return url, False
 
 
 class RedisStore:
@@ -77,11 +63,17 @@ class RedisStore:
         max_connections: int = 64,
         on_event: EventSink | None = None,
         on_health: Callable[[bool], None] | None = None,
+        layer: RedisLayer | None = None,
     ) -> None:
-        plain_url, named_cluster = split_cluster_url(url)
-        self.cluster = cluster or named_cluster
         self.timeout_s = timeout_s
         self.write_timeout_s = write_timeout_s or max(0.25, timeout_s * 5)
+        # A layer given is shared (the runtime's, with the limiter) and closed by its owner.
+        self._owns_layer = layer is None
+        self.layer = layer or RedisLayer(
+            url, cluster=cluster, timeout_s=timeout_s, connect_timeout_s=self.write_timeout_s,
+            max_connections=max_connections,
+        )
+        self.cluster = self.layer.cluster
         self.probe_interval_s = probe_interval_s
         self.init_timeout_s = max(2.0, self.write_timeout_s)
         self.health_interval_s = health_interval_s
@@ -98,28 +90,6 @@ class RedisStore:
         self._wake = asyncio.Event()
         self._probed = asyncio.Event()
         self._closed = False
-        # A plain Redis: the lean connection is all it needs. TLS and clusters: redis-py.
-        self._target = None if self.cluster else lean_target(plain_url)
-        self._conn: RespConnection | None = None  # opened by the prober or the writer
-        self._opening: asyncio.Future[RespConnection] | None = None
-        self.client: Redis | RedisCluster | None = None
-        if self._target is None:
-            options: dict[str, Any] = {
-                "socket_timeout": self.write_timeout_s,
-                "socket_connect_timeout": self.write_timeout_s,
-                "retry": Retry(NoBackoff(), 0),
-                "health_check_interval": 10,
-            }
-            if self.cluster:
-                self.client = RedisCluster.from_url(
-                    plain_url, max_connections=max_connections, **options
-                )
-            else:
-                pool = BlockingConnectionPool.from_url(
-                    plain_url, max_connections=max_connections, timeout=self.write_timeout_s,
-                    **options,
-                )
-                self.client = Redis.from_pool(pool)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -146,13 +116,8 @@ class RedisStore:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks = []
-        if self._opening is not None:
-            self._opening.cancel()
-        if self._conn is not None:
-            self._conn.close()
-        if self.client is not None:
-            with contextlib.suppress(Exception):
-                await bounded(self.client.aclose(), 1.0)
+        if self._owns_layer:
+            await self.layer.close()
 
     def state(self) -> Literal["ok", "degraded"]:
         with contextlib.suppress(RuntimeError):  # no running loop: report what is known
@@ -164,32 +129,22 @@ class RedisStore:
     async def get(self, key: str) -> bytes | None:
         """The stored value, or None: a miss, or Redis could not answer in time (fail open)."""
         self.start()
-        if self.breaker.open or self._unmapped():
+        layer = self.layer
+        if self.breaker.open or (self.cluster and not layer.ready):
+            if self.cluster:
+                self._wake.set()  # the prober learns the slot map, never a request
             self._event("skip")
             return None
         try:
-            if self._target is not None:
-                conn = self._conn
-                if conn is None or conn.closed:
-                    opening = self._open_soon()
-                    if self.healthy is not None:  # lost: the prober's business, not ours
-                        raise ConnectionError("no connection to Redis")
-                    # The first requests after start wait for the connect (bounded).
-                    conn = await asyncio.wait_for(asyncio.shield(opening), self.timeout_s)
-                # A timer on the reply, no task: a late reply is read and dropped.
-                value = await conn.request(command(b"GET", key.encode()), self.timeout_s)
-            else:
-                # Its own task (`bounded`), not `asyncio.timeout` around the call: a
-                # deadline that cancels the GET in place then waits for redis-py to unwind,
-                # which against a frozen server measured 0.3 s instead of 50 ms.
-                assert self.client is not None
-                value = await bounded(self.client.get(key), self.timeout_s)
+            if self.healthy is None and not layer.ready:
+                await layer.open(self.timeout_s)  # the first requests wait for the connect
+            value = await layer.get(key, self.timeout_s)
         except Exception as exc:
             self._fault("get", exc)
             return None
         self._ok()
         self._event("hit" if value is not None else "miss")
-        return value if isinstance(value, bytes) else None
+        return value
 
     def put(self, key: str, value: bytes, ttl_s: float) -> bool:
         """Queue a write; never waits. False when it was dropped (queue full, breaker open)."""
@@ -243,57 +198,20 @@ class RedisStore:
 
     async def _write(self, items: list[tuple[str, bytes, int]]) -> None:
         """One pipelined batch of SETs (PX: the TTL in ms), bounded by `write_timeout_s`."""
-        if self._target is not None:
-            conn = await self._open()  # the writer may wait for a connect: nobody waits on it
-            sets = [(b"SET", k.encode(), v, b"PX", b"%d" % ms) for k, v, ms in items]
-            await conn.pipeline(sets, self.write_timeout_s)
-            return
-        assert self.client is not None
-        pipe = self.client.pipeline(transaction=False)
-        for key, value, ttl_ms in items:
-            pipe.set(key, value, px=ttl_ms)
-        await bounded(pipe.execute(), self.write_timeout_s)
-
-    async def _open(self) -> RespConnection:
-        """The lean connection, opened (once, however many ask) when there is none."""
-        conn = self._conn
-        if conn is not None and not conn.closed:
-            return conn
-        return await asyncio.shield(self._open_soon())
-
-    def _open_soon(self) -> asyncio.Future[RespConnection]:
-        if self._opening is None:
-            assert self._target is not None
-            self._opening = asyncio.ensure_future(
-                RespConnection.open(self._target, self.write_timeout_s)
-            )
-            self._opening.add_done_callback(self._opened)
-        return self._opening
-
-    def _opened(self, opening: asyncio.Future[RespConnection]) -> None:
-        self._opening = None
-        if opening.cancelled() or opening.exception() is not None:
-            return  # the prober and the writer say why, on their own failed waits
-        if self._closed:
-            opening.result().close()
-        else:
-            self._conn = opening.result()
-
-    def _unmapped(self) -> bool:
-        """A cluster client that must (re)learn the slot map first: the prober does that, with
-        a longer deadline, so no request pays for it — or cancels it halfway, forever."""
-        if self.cluster and getattr(self.client, "_initialize", False):
-            self._wake.set()
-            return True
-        return False
+        if not self.layer.ready:
+            await self.layer.open()  # the writer may wait for a connect: nobody waits on it
+        replies = await self.layer.pipeline(
+            [(b"SET", k, v, b"PX", ms) for k, v, ms in items], self.write_timeout_s
+        )
+        errors = [r for r in replies if isinstance(r, Exception)]
+        if errors:
+            raise errors[0]
 
     async def _prober(self) -> None:
         while True:
             try:
-                if self._unmapped():
-                    assert isinstance(self.client, RedisCluster)
-                    await bounded(self.client.initialize(), self.init_timeout_s)
-                await self._ping()
+                await self.layer.open(self.init_timeout_s)
+                await self.layer.ping(self.write_timeout_s)
             except Exception as exc:
                 if self.healthy is not False:
                     log.warning("cache: Redis unreachable (%s); serving without L2", _brief(exc))
@@ -315,27 +233,6 @@ class RedisStore:
             )
 
     # -- helpers -----------------------------------------------------------------------------
-
-    async def _ping(self) -> None:
-        """PING within `write_timeout_s`. On the lean connection: (re)open it first when it
-        is gone, and drop it when the PING fails, so the next probe starts afresh on a new
-        socket instead of waiting behind a dead one."""
-        if self._target is not None:
-            conn = None
-            try:
-                conn = await self._open()
-                await conn.pipeline([(b"PING",)], self.write_timeout_s)
-            except BaseException:
-                if conn is not None:
-                    conn.close()
-                raise
-        elif isinstance(self.client, RedisCluster):
-            await bounded(
-                self.client.ping(target_nodes=RedisCluster.PRIMARIES), self.write_timeout_s
-            )  # every shard
-        else:
-            assert self.client is not None
-            await bounded(self.client.ping(), self.write_timeout_s)
 
     def _ok(self) -> None:
         self.healthy = True

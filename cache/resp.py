@@ -16,7 +16,8 @@ What it does and does not do:
 - A lost connection fails every waiting reply at once (`ConnectionError`) and stays
   closed; whoever owns it (cache/redis_store.py's prober) opens a new one.
 - Plain `redis://` and `unix://` only, with AUTH and SELECT from the URL. TLS (`rediss://`)
-  and clusters stay on redis-py (`lean_target` returns None for them).
+  and clusters go through redis-py (`lean_target` returns None for them); cache/redis_layer.py
+  picks the transport, and nothing else in laneway opens this connection itself.
 """
 
 from __future__ import annotations
@@ -68,10 +69,12 @@ class _Batch:
     """Collects the replies of a pipelined batch; its future gets them all, or the first
     error reply as an exception."""
 
-    __slots__ = ("future", "left", "replies")
+    __slots__ = ("future", "left", "raise_on_error", "replies")
 
-    def __init__(self, future: asyncio.Future[list[Any]], n: int) -> None:
-        self.future, self.left = future, n
+    def __init__(
+        self, future: asyncio.Future[list[Any]], n: int, raise_on_error: bool = True
+    ) -> None:
+        self.future, self.left, self.raise_on_error = future, n, raise_on_error
         self.replies: list[Any] = []
 
     def take(self, reply: Any) -> None:
@@ -79,7 +82,7 @@ class _Batch:
         self.replies.append(reply)
         if self.left == 0 and not self.future.done():
             errors = [r for r in self.replies if isinstance(r, hiredis.ReplyError)]
-            if errors:
+            if errors and self.raise_on_error:
                 self.future.set_exception(errors[0])
             else:
                 self.future.set_result(self.replies)
@@ -173,15 +176,18 @@ class RespConnection(asyncio.Protocol):
         future.add_done_callback(lambda _: timer.cancel())
         return future
 
-    async def pipeline(self, commands: Sequence[tuple[bytes, ...]], timeout_s: float) -> list[Any]:
+    async def pipeline(
+        self, commands: Sequence[tuple[bytes, ...]], timeout_s: float, raise_on_error: bool = True
+    ) -> list[Any]:
         """Several commands in one write; their replies in order, or the first error reply
-        raised. TimeoutError after `timeout_s` (later replies are read and dropped)."""
+        raised (unless not `raise_on_error`: then error replies stand in their places).
+        TimeoutError after `timeout_s` (later replies are read and dropped)."""
         if not commands:
             return []
         future: asyncio.Future[list[Any]] = self._loop.create_future()
         if self._transport is None or self.closed:
             raise ConnectionError("Redis connection closed")
-        batch = _Batch(future, len(commands))
+        batch = _Batch(future, len(commands), raise_on_error)
         self._send(b"".join(command(*c) for c in commands))
         self._waiting.append(batch)  # one slot, held until all its replies are in
         timer = self._loop.call_later(timeout_s, _expire, future, timeout_s)

@@ -21,6 +21,7 @@ from typing import Any, Literal
 from cache.answer import StoredAnswer, Trim
 from cache.keys import CacheRule, bypass_reason, endpoint_name, request_key
 from cache.memory import MemoryCache
+from cache.redis_layer import RedisLayer
 from cache.redis_store import RedisStore
 from cache.singleflight import Flight, SingleFlight, Source
 from cache.typeahead import TypeaheadIndex, TypeaheadScope, typeahead_scope
@@ -83,7 +84,9 @@ class ResponseCache:
         on_event: EventSink | None = None,
     ) -> None:
         self.l1, self.l2, self.typeahead = l1, l2, typeahead
-        self.flights = SingleFlight()
+        # The largest answer worth storing is the largest L1 keeps; a stream past it is
+        # relayed without being recorded whole.
+        self.flights = SingleFlight(l1.max_bytes // 8 or DEFAULT_L1_BYTES // 8)
         self.counts: Counter[tuple[str, str]] = Counter()
         self.on_event = on_event
         if l2 is not None:
@@ -282,6 +285,7 @@ def build_cache(
     *,
     on_event: EventSink | None = None,
     on_health: Callable[[bool], None] | None = None,
+    layer: RedisLayer | None = None,
 ) -> ResponseCache:
     """From config: no Redis URL means in-process only; no Redis and no L1 means disabled.
     Nothing connects here (see `start`), so laneway starts without Redis. `on_event` gets
@@ -291,6 +295,7 @@ def build_cache(
     l2 = None
     if redis_url:
         l2 = RedisStore(
-            redis_url, cluster=cluster, timeout_s=timeout_ms / 1000, on_health=on_health
+            redis_url, cluster=cluster, timeout_s=timeout_ms / 1000, on_health=on_health,
+            layer=layer,
         )
     return ResponseCache(MemoryCache(l1_bytes), l2, TypeaheadIndex(), on_event)

@@ -28,6 +28,9 @@ Lifetimes, and what happens on failure:
   get `FlightFailed(cause, 0)`: nothing reached them yet.
 - A flight that completes hands its answer to `on_answer` (the cache write) and leaves the
   table in the same step, so a later request finds the answer in L1 instead.
+- A stream longer than `max_record_bytes` (the cache's own limit on an answer) will not be
+  stored: the flight leaves the table (nobody new joins it) and, if its leader is alone,
+  the rest of the stream is relayed as it comes, unrecorded, in bounded memory.
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ from collections.abc import AsyncIterator, Callable
 
 from cache.answer import StoredAnswer
 from cache.assemble import StreamAssembler, assemble_body
-from cache.sse import EventSplitter
+from cache.sse import Event, EventSplitter
 
 log = logging.getLogger("laneway.cache")
 
@@ -196,14 +199,24 @@ class Flight:
         task owned by the flight carries the call on and this reads the record instead: at
         the next chunk, or at once if this caller leaves first."""
         shared, table = self._shared, self._table
-        rec = _Recorder(shared)
+        rec = _Recorder(shared, table)
         sent, chunk = 0, first
         try:
             while True:
-                rec.feed(chunk)
-                if sent < len(shared.events):
-                    out, sent = _joined(shared.events, sent), len(shared.events)
-                    yield out
+                if rec.passthrough:
+                    yield chunk
+                else:
+                    rec.feed(chunk)
+                    if sent < len(shared.events):
+                        out, sent = _joined(shared.events, sent), len(shared.events)
+                        yield out
+                    if rec.over and shared.holders == 1:
+                        # Alone, and past what the cache would store: nothing to record.
+                        rec.passthrough = True
+                        shared.events.clear()
+                        sent = 0
+                        if pending := rec.splitter.take():
+                            yield pending
                 if shared.holders > 1:
                     break
                 try:
@@ -269,8 +282,9 @@ class Flight:
 
 
 class SingleFlight:
-    def __init__(self) -> None:
+    def __init__(self, max_record_bytes: int = 4 << 20) -> None:
         self._flights: dict[str, _Shared] = {}
+        self.max_record_bytes = max_record_bytes
 
     def __len__(self) -> int:
         return len(self._flights)
@@ -302,7 +316,7 @@ class SingleFlight:
         return flight
 
     async def _produce(self, shared: _Shared, source: Source) -> None:
-        rec = _Recorder(shared) if shared.streaming else _BodyRecorder(shared)
+        rec = _Recorder(shared, self) if shared.streaming else _BodyRecorder(shared)
         await self._run(shared, source(), rec, _noop)
 
     def _carry_on(
@@ -359,6 +373,11 @@ class SingleFlight:
         if shared.changed is not None:
             shared.changed.set()
 
+    def _leave(self, shared: _Shared) -> None:
+        """Out of the table while it runs on: its answer will not be stored."""
+        if self._flights.get(shared.key) is shared:
+            del self._flights[shared.key]
+
     def _abandon(self, shared: _Shared) -> None:
         if self._flights.get(shared.key) is shared:
             del self._flights[shared.key]
@@ -382,23 +401,35 @@ def _usage_only(payload: object) -> bool:
 
 class _Recorder:
     """A stream's chunks split into whole events, each parsed once: recorded for the holders
-    and assembled into the answer that is stored."""
+    and assembled into the answer that is stored, up to the table's `max_record_bytes`."""
 
-    __slots__ = ("assembler", "shared", "splitter")
+    __slots__ = ("assembler", "left", "over", "passthrough", "shared", "splitter", "table")
 
-    def __init__(self, shared: _Shared) -> None:
-        self.shared = shared
+    def __init__(self, shared: _Shared, table: SingleFlight) -> None:
+        self.shared, self.table = shared, table
         self.splitter = EventSplitter()
-        self.assembler = StreamAssembler(shared.kind)
+        self.assembler: StreamAssembler | None = StreamAssembler(shared.kind)
+        self.left = table.max_record_bytes
+        self.over = False  # past the limit: the answer will not be stored
+        self.passthrough = False  # and nobody else reads the record: chunks pass unrecorded
 
     def feed(self, chunk: bytes) -> None:
-        for event in self.splitter.feed(chunk):
-            self.shared.publish(event.raw, _usage_only(self.assembler.feed(event)))
+        self.left -= len(chunk)
+        if self.left < 0 and not self.over:
+            self.over = True
+            self.assembler = None
+            self.table._leave(self.shared)
+        self._publish(self.splitter.feed(chunk))
+
+    def _publish(self, events: list[Event]) -> None:
+        assembler = self.assembler
+        for event in events:
+            payload = assembler.feed(event) if assembler is not None else event.json()
+            self.shared.publish(event.raw, _usage_only(payload))
 
     def finish(self) -> StoredAnswer | None:
-        for event in self.splitter.flush():
-            self.shared.publish(event.raw, _usage_only(self.assembler.feed(event)))
-        return self.assembler.answer(self.shared.model)
+        self._publish(self.splitter.flush())
+        return None if self.assembler is None else self.assembler.answer(self.shared.model)
 
 
 class _BodyRecorder:

@@ -2,7 +2,8 @@
 
 Header syntax: `key` or `key=value` items separated by `;` or `,`, e.g.
 `status=503`, `rate_limit`, `hang`, `cut_stream`, `error_rate=0.3;ttft_ms=800`,
-`chunk_delay_ms=200,chunks=5`. A flag can be switched off with `key=false`, and `none`
+`chunk_delay_ms=200,chunks=5`, `crlf` (SSE framed with CRLF line ends), `cut_mid_event`.
+A flag can be switched off with `key=false`, and `none`
 switches off every fault inherited from the config file or the control API.
 
 Every field is optional (None = "not set here") so that specs from the config file, the
@@ -31,6 +32,10 @@ class FaultSpec:
     chunk_delay_ms: float | None = None  # fixed pause between chunks
     chunks: int | None = None  # split the answer into exactly this many chunks
     retry_after: float | None = None  # retry-after seconds sent with 429 (default 1)
+    crlf: bool | None = None  # SSE lines end with `\r\n` (as some servers frame them)
+    cut_mid_event: bool | None = None  # the cut falls inside an event: half a line, then close
+    answer_bytes: int | None = None  # pad the answer with this many bytes (a `padding`
+    # field of a plain answer, a comment line in a stream)
 
     def merged(self, other: FaultSpec | None) -> FaultSpec:
         """This spec with every field that `other` sets taken from `other`."""
@@ -108,6 +113,9 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "chunk_delay_ms": _non_negative(float),
     "chunks": _non_negative(int),
     "retry_after": _non_negative(float),
+    "crlf": _bool,
+    "cut_mid_event": _bool,
+    "answer_bytes": _non_negative(int),
 }
 
 
@@ -117,7 +125,7 @@ def _apply(values: dict[str, Any], key: str, raw: str) -> None:
     if parser is None:
         raise ValueError(f"unknown fault key {key!r}; known: none, {', '.join(_PARSERS)}")
     values[key] = parser(raw)
-    if key == "cut_after":
+    if key in ("cut_after", "cut_mid_event") and values[key] is not False:
         values.setdefault("cut_stream", True)
     if key == "chunks" and values[key] == 0:
         raise ValueError("chunks must be at least 1")

@@ -134,15 +134,20 @@ async def _generate(
                          for a in job.answers)
             gen_time = chunks * pace.chunk_delay
         await pause(request, pace.ttft + gen_time)
-        payload = orjson.dumps(api.body_of(job, rid=rid, created=created, **_extra(job, body)))
+        answer = api.body_of(job, rid=rid, created=created, **_extra(job, body))
+        if fault.answer_bytes:
+            answer["padding"] = "x" * fault.answer_bytes
+        payload = orjson.dumps(answer)
         if fault.cut_stream:
             return await _cut_body(request, state, entry, payload)
         if fault.stream_error:  # no stream to break: fail the plain answer instead
             return error_response(500, "Simulated error while generating.")
         return web.Response(body=payload, headers=JSON_HEADERS)
     groups = [shapes.group_pieces(a, pace.per_chunk, fault.chunks) for a in job.answers]
-    frames = api.stream_of(job, groups=groups, rid=rid, created=created, **_extra(job, body))
-    return await _stream(request, state, entry, list(frames), fault, pace)
+    frames = list(api.stream_of(job, groups=groups, rid=rid, created=created, **_extra(job, body)))
+    if fault.answer_bytes:
+        frames.insert(1, (b": " + b"x" * fault.answer_bytes + b"\n\n", 0))
+    return await _stream(request, state, entry, frames, fault, pace)
 
 
 @dataclass(slots=True)  # not frozen: built per request, and frozen __init__ is slower
@@ -198,6 +203,8 @@ async def _stream(
         content_frames = sum(1 for _, tokens in frames if tokens)
         wanted = fault.cut_after if fault.cut_after is not None else content_frames // 2
         cut_after = min(wanted, content_frames)  # never past the last content chunk
+    if fault.crlf:
+        frames = [(data.replace(b"\n", b"\r\n"), tokens) for data, tokens in frames]
     resp = web.StreamResponse(headers=_SSE)
     await resp.prepare(request)
     loop = asyncio.get_running_loop()
@@ -208,6 +215,8 @@ async def _stream(
         # Cut before the next content chunk, or before the closing events once some content
         # went out (the preamble, such as the role chunk, is always sent).
         if cut_after is not None and sent_content >= cut_after and (tokens or sent_content):
+            if fault.cut_mid_event and not fault.stream_error:
+                buffer.append(data[: len(data) // 2])  # the cut falls inside this event
             break
         if tokens and sent_content:
             due += pace.chunk_delay if pace.chunk_delay is not None else tokens * pace.per_token

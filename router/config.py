@@ -51,6 +51,7 @@ class LimitsSection(LimitSection):
 class ServerSection(_Strict):
     api_keys: list[str] = Field(default_factory=list)
     max_body_bytes: int = Field(default=8 * 1024 * 1024, gt=0)
+    max_answer_bytes: int = Field(default=32 * 1024 * 1024, gt=0)  # a non-streamed answer
     log_prompts: bool = False
     shutdown_grace_s: float = Field(default=30.0, ge=0)
     limits: LimitsSection = Field(default_factory=LimitsSection)

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import aiohttp
 
+from cache.redis_layer import RedisLayer
 from cache.response_cache import DEFAULT_L1_BYTES, ResponseCache, build_cache
 from policies.choose import Chooser
 from policies.policy import Policy, load_policy
@@ -52,6 +53,9 @@ class Runtime:
     upstreams: dict[str, UpstreamKind]  # one adapter per upstream kind the config uses
     chain: Chain  # the request path, built from all of the above
     process: Process
+    # The one connection to Redis (cache/redis_layer.py) that the cache, the limiter and
+    # anything else shared across replicas use; None without `redis.url`.
+    redis: RedisLayer | None = None
 
     @property
     def metrics(self) -> Metrics:
@@ -78,15 +82,21 @@ class Runtime:
             affinity=old.affinity if old else None,
         )
         upstreams = build_kinds(config.models, process.session, process.pool,
-                                previous.upstreams if previous is not None else None)
-        limiter = build_limiter(config, previous.limiter if previous else None)
-        cache = _cache(config, process.metrics, previous)
+                                previous.upstreams if previous is not None else None,
+                                config.raw.server.max_answer_bytes)
+        redis = (previous.redis if previous is not None
+                 and previous.config.raw.redis == config.raw.redis
+                 else RedisLayer.from_config(config.raw.redis))
+        limiter = build_limiter(config, previous.limiter if previous else None, redis)
+        cache = _cache(config, process.metrics, previous, redis)
         chain = Chain(config, policy, chooser, cache, upstreams, limiter, process.metrics)
         return cls(config, policy, KeyRing(config), chooser, limiter, cache, upstreams, chain,
-                   process)
+                   process, redis)
 
 
-def _cache(config: Config, metrics: Metrics, previous: Runtime | None) -> ResponseCache:
+def _cache(
+    config: Config, metrics: Metrics, previous: Runtime | None, redis: RedisLayer | None
+) -> ResponseCache:
     """The cache outlives a reload (its L1, flights in progress, Redis connection) unless
     the reload changed the Redis settings."""
     r = config.raw.redis
@@ -94,5 +104,5 @@ def _cache(config: Config, metrics: Metrics, previous: Runtime | None) -> Respon
         return previous.cache
     return build_cache(
         r.url, r.cluster, r.timeout_ms, DEFAULT_L1_BYTES,
-        on_event=metrics.cache_event, on_health=metrics.set_redis_up,
+        on_event=metrics.cache_event, on_health=metrics.set_redis_up, layer=redis,
     )

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.responses import Response
 
+from cache.sse import ended_cleanly
 from policies.lanes import Endpoint
 
 if TYPE_CHECKING:
@@ -55,8 +56,9 @@ class Frontend:
         return err.sse_event()
 
     def ended(self, chunks: list[bytes]) -> bool:
-        """Whether a relayed stream ended with the API's end marker (else it was cut)."""
-        raise NotImplementedError
+        """Whether a relayed stream ended with the API's end marker (else it was cut): the
+        one SSE module knows each API's ([DONE], response.completed, message_stop)."""
+        return ended_cleanly(chunks)
 
     def render_hit(self, hit: Hit, stream: bool, include_usage: bool) -> bytes:
         """A cached answer, whole, as JSON or as an SSE replay."""

@@ -15,7 +15,6 @@ from policies.lanes import Endpoint
 from router.errors import InvalidRequest
 from router.frontends import shapes
 from router.frontends.base import Frontend
-from router.upstreams.sse import stream_ended_cleanly
 
 # pydantic's error types, in the words of an API reference.
 _EXPECTED = {
@@ -43,9 +42,6 @@ class OpenAIFrontend(Frontend):
             check(body)
         except ValidationError as exc:
             raise invalid_request(exc) from None
-
-    def ended(self, chunks: list[bytes]) -> bool:
-        return stream_ended_cleanly(chunks, self.endpoint)
 
     def __repr__(self) -> str:
         return f"OpenAIFrontend({self.api})"

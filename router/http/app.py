@@ -83,6 +83,8 @@ def create_app(config: Config) -> FastAPI:
             await probe.stop(probes)
             await app.runtime.limiter.close()
             await app.runtime.cache.close()
+            if app.runtime.redis is not None:
+                await app.runtime.redis.close()  # after its users: they share it
             app.runtime.process.pool.close()
             await session.close()
             if access_log is not None:

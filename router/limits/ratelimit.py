@@ -21,6 +21,7 @@ import math
 import time
 from dataclasses import dataclass
 
+from cache.redis_layer import RedisLayer
 from router.config import Config
 from router.errors import RateLimited
 from router.limits.ratelimit_redis import SharedBuckets
@@ -68,6 +69,8 @@ class Limiter:
         redis_url: str | None = None,
         timeout_s: float = 0.05,
         previous: Limiter | None = None,
+        cluster: bool = False,
+        layer: RedisLayer | None = None,
     ) -> None:
         self.default = default
         self.per_tenant = per_tenant
@@ -76,10 +79,10 @@ class Limiter:
         self.local: LocalBuckets = previous.local if previous is not None else LocalBuckets()
         kept = previous.shared if previous is not None else None
         self.shared: SharedBuckets | None = None
-        if kept is not None and kept.url == redis_url:
+        if kept is not None and kept.url == redis_url and kept.cluster == cluster:
             self.shared = kept
         elif self.active and redis_url:
-            self.shared = SharedBuckets(redis_url, timeout_s)
+            self.shared = SharedBuckets(redis_url, timeout_s, cluster, layer)
 
     def limit_for(self, tenant: str) -> Limit:
         return self.per_tenant.get(tenant, self.default)
@@ -125,7 +128,9 @@ class Limiter:
             await self.shared.close()
 
 
-def build_limiter(config: Config, previous: Limiter | None = None) -> Limiter:
+def build_limiter(
+    config: Config, previous: Limiter | None = None, layer: RedisLayer | None = None
+) -> Limiter:
     """From `server.limits`; a key's override fills in what it leaves out from the default."""
     raw = config.raw.server.limits
     default = Limit(raw.requests_per_minute, raw.tokens_per_minute)
@@ -138,4 +143,5 @@ def build_limiter(config: Config, previous: Limiter | None = None) -> Limiter:
                 o.tokens_per_minute or default.tokens_per_minute,
             )
     return Limiter(default, per_tenant, config.raw.redis.url,
-                   config.raw.redis.timeout_ms / 1000, previous)
+                   config.raw.redis.timeout_ms / 1000, previous, config.raw.redis.cluster,
+                   layer)

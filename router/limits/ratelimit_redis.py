@@ -1,10 +1,11 @@
 """The shared half of the rate limiter: GCRA counters in Redis, one Lua script per decision.
 
-Every admission is one EVAL of `_ADMIT` (atomic: check and count in one step, on Redis's
-clock, so replicas agree without clock sync). Admissions waiting at the same moment are
-sent together in one non-transactional pipeline on one connection: a burst of N requests
-costs one round trip and opens no new connections (a cold pool opening N connections at
-once is what made a 50 ms bound fail under load). Each script still runs atomically.
+Every admission is one run of `_ADMIT` (by SHA, through cache/redis_layer.py), atomic:
+check and count in one step, on Redis's clock, so replicas agree without clock sync.
+Admissions waiting at the same moment are sent together in one non-transactional pipeline:
+a burst of N requests costs one round trip and opens no new connections (a cold pool
+opening N connections at once is what made a 50 ms bound fail under load). Each script
+still runs atomically.
 
 Redis is never trusted to be there: a caller waits at most `timeout_s` for its answer, and
 any fault marks Redis down for `RETRY_S`, during which callers get None at once (the
@@ -20,6 +21,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from cache.redis_layer import RedisLayer, Script
+
 log = logging.getLogger("laneway.limits")
 
 RETRY_S = 1.0  # how long a fault sends the limiter to per-process buckets
@@ -27,7 +30,7 @@ RETRY_S = 1.0  # how long a fault sends the limiter to per-process buckets
 # KEYS: requests timestamp, tokens timestamp. ARGV: ms per request (0: no request limit).
 # Returns {1, 0} when admitted, {0, ms to wait} when not. Timestamps are "theoretical
 # arrival times" in ms; a counter more than a window (60 s) ahead of now is over its limit.
-_ADMIT = """
+_ADMIT = Script("""
 local t = redis.call('TIME')
 local now = t[1] * 1000 + math.floor(t[2] / 1000)
 local window = 60000
@@ -41,20 +44,20 @@ if interval > 0 then
   redis.call('SET', KEYS[1], string.format('%.3f', nxt), 'PX', math.ceil(nxt - now) + 1000)
 end
 return {1, 0}
-"""
+""")
 
 # KEYS: tokens timestamp. ARGV: ms of the minute's budget the tokens used.
-_CHARGE = """
+_CHARGE = Script("""
 local t = redis.call('TIME')
 local now = t[1] * 1000 + math.floor(t[2] / 1000)
 local tok = math.max(tonumber(redis.call('GET', KEYS[1]) or '0'), now)
 local nxt = tok + tonumber(ARGV[1])
 redis.call('SET', KEYS[1], string.format('%.3f', nxt), 'PX', math.ceil(nxt - now) + 1000)
 return 1
-"""
+""")
 
 # (script, keys, args, the admitting caller's future, or a charge's fallback)
-_Op = tuple[str, list[str], list[Any], "asyncio.Future[Any] | None", "Callable[[], None] | None"]
+_Op = tuple[Script, list[str], list[Any], "asyncio.Future[Any] | None", "Callable[[], None] | None"]
 
 
 def keys(tenant: str) -> list[str]:
@@ -63,10 +66,19 @@ def keys(tenant: str) -> list[str]:
 
 
 class SharedBuckets:
-    def __init__(self, url: str, timeout_s: float) -> None:
-        self.url = url
+    def __init__(
+        self, url: str, timeout_s: float, cluster: bool = False, layer: RedisLayer | None = None
+    ) -> None:
+        self.url, self.cluster = url, cluster
         self.timeout_s = timeout_s
-        self._client = _client(url, timeout_s)
+        # The flusher's bound; no request waits on it past `timeout_s`.
+        self._backstop = max(timeout_s * 4, 0.2)
+        # A layer given is shared (the runtime's, with the cache) and closed by its owner.
+        self._owns_layer = layer is None
+        self._redis = layer or RedisLayer(
+            url, cluster=cluster, timeout_s=timeout_s, connect_timeout_s=self._backstop,
+            max_connections=4,
+        )
         self._queue: list[_Op] = []
         self._flusher: asyncio.Task[None] | None = None
         self._down_until = 0.0
@@ -105,8 +117,8 @@ class SharedBuckets:
         if self._flusher is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(asyncio.shield(self._flusher), 1.0)
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(self._client.aclose(), 1.0)
+        if self._owns_layer:
+            await self._redis.close()
 
     def _submit(self, op: _Op) -> None:
         self._queue.append(op)
@@ -116,7 +128,7 @@ class SharedBuckets:
     async def _warm(self) -> None:
         # One connection made at start, so the first burst does not pay for connecting.
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(self._client.ping(), 1.0)
+            await self._redis.open(1.0)
         await self._flush()
 
     async def _flush(self) -> None:
@@ -130,11 +142,12 @@ class SharedBuckets:
             if not self.up:
                 results = [ConnectionError("Redis marked down")] * len(batch)
             else:
-                pipe = self._client.pipeline(transaction=False)
-                for script, ks, args, _, _ in batch:
-                    pipe.eval(script, len(ks), *ks, *args)
                 try:
-                    results = await pipe.execute(raise_on_error=False)
+                    if not self._redis.ready:
+                        await self._redis.open()
+                    results = await self._redis.run_many(
+                        [(script, ks, args) for script, ks, args, _, _ in batch], self._backstop
+                    )
                 except Exception as exc:
                     self._fault(exc)
                     results = [exc] * len(batch)
@@ -154,24 +167,3 @@ class SharedBuckets:
                         type(exc).__name__)
         self._down_until = time.monotonic() + RETRY_S
 
-
-def _client(url: str, timeout_s: float) -> Any:
-    from redis.asyncio import BlockingConnectionPool, Redis
-    from redis.asyncio.cluster import RedisCluster
-    from redis.asyncio.retry import Retry
-    from redis.backoff import NoBackoff
-
-    from cache.redis_store import split_cluster_url
-
-    # redis-py's own retries are off (laneway's bound is `timeout_s`, then it fails over);
-    # its socket timeouts only bound the flusher, which no request waits on past timeout_s.
-    backstop = max(timeout_s * 4, 0.2)
-    options: dict[str, Any] = {
-        "socket_timeout": backstop, "socket_connect_timeout": backstop,
-        "retry": Retry(NoBackoff(), 0),
-    }
-    plain, cluster = split_cluster_url(url)
-    if cluster:
-        return RedisCluster.from_url(plain, **options)
-    pool = BlockingConnectionPool.from_url(plain, max_connections=4, timeout=backstop, **options)
-    return Redis.from_pool(pool)  # owns the pool: closing the client closes its connections

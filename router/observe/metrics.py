@@ -1,22 +1,33 @@
 """Every metric laneway exports, declared in one place (names and labels are the contract's).
 
-Single process: values live in this object's private registry. Several uvicorn workers
-(`laneway serve --workers N`): `PROMETHEUS_MULTIPROC_DIR` is set before the workers start,
-prometheus_client then backs every value with a per-process file, and `exposition()` sums
-them, so any worker's /metrics shows the whole server's totals.
+Single process: values are plain floats of this object's own, which prometheus_client reads
+at scrape time through its public custom-collector API (cheaper per count than its metric
+objects, which lock on every increment). Several uvicorn workers (`laneway serve --workers
+N`): `PROMETHEUS_MULTIPROC_DIR` is set before the workers start, the families are
+prometheus_client's own, which back every value with a per-process file, and `exposition()`
+sums them, so any worker's /metrics shows the whole server's totals. Either way a family is
+used the same way: `family.labels(...)`, or `Metrics.of(family, ...)` to keep the child.
 """
 
 from __future__ import annotations
 
 import bisect
+import math
 import os
 import re
-from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, TypeVar
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client.metrics import MetricWrapperBase
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
+from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
 
 if TYPE_CHECKING:
     from policies.catalog import ModelSpec
@@ -38,86 +49,121 @@ OVERHEAD_BUCKETS = (
 )
 
 _LIVE_GAUGE_FILE = re.compile(r"gauge_live\w+?_(\d+)\.db$")
-M = TypeVar("M", bound=MetricWrapperBase)
 
 
-def _fast_path_fits() -> bool:
-    """Whether prometheus_client's children still keep their values where `add` and
-    `observe` reach for them (checked once, on a throwaway registry)."""
-    r = CollectorRegistry()
-    c = Counter("probe", "", ["l"], registry=r).labels("x")
-    h = Histogram("probe_h", "", ["l"], buckets=(1.0,), registry=r).labels("x")
-    try:
-        return (callable(c._value.inc) and callable(h._sum.inc)  # type: ignore[attr-defined]
-                and len(h._buckets) == len(h._upper_bounds) == 2)  # type: ignore[attr-defined]
-    except AttributeError:
-        return False
+class Count(Protocol):
+    def inc(self, amount: float = 1) -> None: ...
 
 
-_FAST = _fast_path_fits()
+class Level(Count, Protocol):
+    def dec(self, amount: float = 1) -> None: ...
+
+    def set(self, value: float) -> None: ...
 
 
-def add(child: Counter | Gauge, amount: float = 1.0) -> None:
-    """`child.inc(amount)` for a labelled child and an amount known to be valid: the public
-    inc() checks both on every call; a request makes a dozen of these."""
-    if _FAST:
-        child._value.inc(amount)  # type: ignore[union-attr]
-    else:
-        child.inc(amount)
+class Spread(Protocol):
+    def observe(self, amount: float) -> None: ...
 
 
-def observe(child: Histogram, amount: float) -> None:
-    """`child.observe(amount)` with a binary search for the bucket (prometheus_client walks
-    the bounds one by one: 30-odd for the duration buckets). The same bucket: the first
-    upper bound >= amount."""
-    if _FAST and amount == amount:  # NaN: no bucket, as prometheus_client does
-        child._sum.inc(amount)  # type: ignore[attr-defined]
-        bounds = child._upper_bounds  # type: ignore[attr-defined]
-        i = bisect.bisect_left(bounds, amount)
-        if i < len(bounds):
-            child._buckets[i].inc(1)  # type: ignore[attr-defined]
-    else:
-        child.observe(amount)
+C = TypeVar("C", Count, Level, Spread)
+C_co = TypeVar("C_co", covariant=True)
 
 
-class _LoopValue:
-    """prometheus_client's in-memory value without its lock. Every count laneway makes is
-    made on the event loop's thread (a request's, the cache's, the breakers'), and a scrape
-    reads a float whole, so the lock guards nothing here; taking it cost ~0.15 µs of the
-    ~0.25 µs an increment costs, a dozen and a half increments per request."""
-
-    __slots__ = ("_exemplar", "_value")
-    _multiprocess = False
-
-    def __init__(self, value: float) -> None:
-        self._value = value
-        self._exemplar: object = None
-
-    def inc(self, amount: float) -> None:
-        self._value += amount
-
-    def set(self, value: float, timestamp: float | None = None) -> None:
-        self._value = value
-
-    def get(self) -> float:
-        return self._value
-
-    def set_exemplar(self, exemplar: object) -> None:
-        self._exemplar = exemplar
-
-    def get_exemplar(self) -> object:
-        return self._exemplar
+class Family(Protocol[C_co]):
+    def labels(self, *values: str) -> C_co: ...
 
 
-def _unlock(child: MetricWrapperBase) -> None:
-    """Give a labelled child of this process's own registry lock-free values (single process
-    only: with several workers the values are prometheus_client's files)."""
-    d = child.__dict__
-    for name in ("_value", "_sum"):
-        if name in d:
-            d[name] = _LoopValue(d[name].get())
-    if "_buckets" in d:
-        d["_buckets"] = [_LoopValue(b.get()) for b in d["_buckets"]]
+class _Value:
+    """One series of a counter or gauge in a single process. Every count laneway makes is
+    made on the event loop's thread and a scrape reads a float whole, so no lock: taking
+    prometheus_client's cost ~0.5 µs of the ~0.8 µs its inc() takes, a dozen times a
+    request."""
+
+    __slots__ = ("value",)
+
+    def __init__(self) -> None:
+        self.value = 0.0
+
+    def inc(self, amount: float = 1) -> None:
+        self.value += amount
+
+    def dec(self, amount: float = 1) -> None:
+        self.value -= amount
+
+    def set(self, value: float) -> None:
+        self.value = value
+
+
+class _Buckets:
+    """One series of a histogram in a single process: its bucket found by binary search
+    (prometheus_client walks the bounds one by one, 30-odd for the duration buckets)."""
+
+    __slots__ = ("bounds", "counts", "sum")
+
+    def __init__(self, bounds: tuple[float, ...]) -> None:
+        self.bounds = bounds
+        self.counts = [0] * len(bounds)
+        self.sum = 0.0
+
+    def observe(self, amount: float) -> None:
+        self.sum += amount
+        i = bisect.bisect_left(self.bounds, amount)  # the first upper bound >= amount
+        if i < len(self.bounds) and amount == amount:  # NaN: no bucket, as prometheus_client
+            self.counts[i] += 1
+
+
+class _Series(Generic[C]):
+    """A metric family of this process's own, read by prometheus_client through the public
+    custom-collector API (`_Collector`) at scrape time."""
+
+    def __init__(self, kind: str, name: str, doc: str, labelnames: tuple[str, ...],
+                 make: Callable[[], C], buckets: tuple[float, ...] = ()) -> None:
+        self.kind, self.name, self.doc, self.labelnames = kind, name, doc, labelnames
+        self.buckets = buckets
+        self._make: Callable[[], C] = make
+        self.children: dict[tuple[str, ...], C] = {}
+
+    def labels(self, *values: str) -> C:
+        child = self.children.get(values)
+        if child is None:
+            if len(values) != len(self.labelnames):
+                raise ValueError(f"{self.name}: {len(self.labelnames)} label values expected")
+            child = self.children[values] = self._make()
+        return child
+
+    def family(self) -> Metric:
+        if self.kind == "histogram":
+            h = HistogramMetricFamily(self.name, self.doc, labels=self.labelnames)
+            for values, b in self.children.items():
+                assert isinstance(b, _Buckets)
+                running, cumulative = 0, []
+                for bound, n in zip(self.buckets, b.counts, strict=True):
+                    running += n
+                    cumulative.append((floatToGoString(bound), running))
+                h.add_metric(list(values), cumulative, b.sum)
+            return h
+        f = (CounterMetricFamily if self.kind == "counter" else GaugeMetricFamily)(
+            self.name, self.doc, labels=self.labelnames)
+        for values, v in self.children.items():
+            assert isinstance(v, _Value)
+            f.add_metric(list(values), v.value)
+        return f
+
+
+class _Collector(Collector):
+    def __init__(self, series: list[_Series[Any]]) -> None:
+        self.series = series
+
+    def collect(self) -> Iterable[Metric]:
+        return [s.family() for s in self.series]
+
+
+def add(child: Count, amount: float = 1.0) -> None:
+    child.inc(amount)
+
+
+def observe(child: Spread, amount: float) -> None:
+    child.observe(amount)
 
 
 class Metrics:
@@ -128,79 +174,109 @@ class Metrics:
         # so reading it here keeps exposition consistent with how values are stored.
         self.multiprocess_dir = multiprocess_dir or os.environ.get("PROMETHEUS_MULTIPROC_DIR")
         r = self.registry = registry or CollectorRegistry()
+        self._own: list[_Series[Any]] = []
         p = "laneway_"
-        self.requests = Counter(
-            p + "requests", "Requests answered", ["lane", "model", "status", "cache"], registry=r
+        self.requests = self._counter(
+            p + "requests", "Requests answered", ("lane", "model", "status", "cache")
         )
-        self.duration = Histogram(
-            p + "request_duration_seconds", "Arrival to last byte", ["lane", "model"],
-            buckets=DURATION_BUCKETS, registry=r,
+        self.duration = self._histogram(
+            p + "request_duration_seconds", "Arrival to last byte", ("lane", "model"),
+            DURATION_BUCKETS,
         )
-        self.ttft = Histogram(
+        self.ttft = self._histogram(
             p + "time_to_first_token_seconds", "Arrival to first byte of the answer",
-            ["lane", "model"], buckets=TTFT_BUCKETS, registry=r,
+            ("lane", "model"), TTFT_BUCKETS,
         )
-        self.overhead = Histogram(
+        self.overhead = self._histogram(
             p + "overhead_seconds", "laneway's own time on a request (upstream time excluded)",
-            ["lane"], buckets=OVERHEAD_BUCKETS, registry=r,
+            ("lane",), OVERHEAD_BUCKETS,
         )
-        self.tokens = Counter(
+        self.tokens = self._counter(
             p + "tokens",
             "Tokens by kind: input/output as billed by the model (cache hits bill none), "
             "trimmed as cut by laneway's budgets",
-            ["lane", "model", "kind"], registry=r,
+            ("lane", "model", "kind"),
         )
-        self.cache_events = Counter(
-            p + "cache_events", "Cache lookups and writes", ["tier", "result"], registry=r
+        self.cache_events = self._counter(
+            p + "cache_events", "Cache lookups and writes", ("tier", "result")
         )
-        self.cost = Counter(p + "cost_usd", "Spend at list price", ["lane", "model"], registry=r)
-        self.cost_saved = Counter(
+        self.cost = self._counter(p + "cost_usd", "Spend at list price", ("lane", "model"))
+        self.cost_saved = self._counter(
             p + "cost_saved_usd",
             "Saving against sending everything, untrimmed, to the largest model "
             "(cache hits save that whole cost)",
-            ["lane"], registry=r,
+            ("lane",),
         )
-        self.upstream_errors = Counter(
-            p + "upstream_errors", "Failed upstream attempts", ["model", "reason"], registry=r
+        self.upstream_errors = self._counter(
+            p + "upstream_errors", "Failed upstream attempts", ("model", "reason")
         )
         # Workers' in-flight counts add up; "live" drops a dead worker's stale count.
-        self.inflight = Gauge(
-            p + "inflight_requests", "Requests in progress", ["lane"], registry=r,
-            multiprocess_mode="livesum",
+        self.inflight = self._gauge(
+            p + "inflight_requests", "Requests in progress", ("lane",), "livesum"
         )
         # Breakers are per worker. max: 0 only when every worker has ejected the model, i.e.
         # this replica can no longer send it traffic (what "no healthy model" alerts need);
         # a model failing in one worker only shows in upstream_errors_total.
-        self.model_up = Gauge(
-            p + "model_up", "1 when the model is taking traffic, 0 while ejected", ["model"],
-            registry=r, multiprocess_mode="livemax",
+        self.model_up = self._gauge(
+            p + "model_up", "1 when the model is taking traffic, 0 while ejected", ("model",),
+            "livemax",
         )
         # Not in the contract's list; they let dashboards and alerts follow the config and
         # policy instead of repeating them: which lanes a model serves, each lane's target.
-        self.model_info = Gauge(
+        self.model_info = self._gauge(
             p + "model_info", "1 per configured model and lane it serves",
-            ["model", "tier", "lane"], registry=r, multiprocess_mode="livemax",
+            ("model", "tier", "lane"), "livemax",
         )
-        self.ttft_target = Gauge(
+        self.ttft_target = self._gauge(
             p + "ttft_target_seconds", "The lane's time-to-first-token target (policy)",
-            ["lane"], registry=r, multiprocess_mode="livemax",
+            ("lane",), "livemax",
         )
+        if self._own:
+            r.register(_Collector(self._own))
         self._described: set[tuple[str, str, str]] = set()
         self._up: dict[str, bool] = {}
-        self._children: dict[tuple[MetricWrapperBase, tuple[str, ...]], MetricWrapperBase] = {}
-        self._events: dict[tuple[str, str], Counter] = {}
+        self._children: dict[tuple[object, tuple[str, ...]], object] = {}
+        self._events: dict[tuple[str, str], Count] = {}
         # Created on the first report: absent (not 0) when no Redis is configured.
         self.redis_up: Gauge | None = None
 
-    def of(self, family: M, *labels: str) -> M:
-        """`family.labels(*labels)`, remembered: labels() validates and takes a lock on every
-        call (~5 us), and one request touches a dozen series. Bounded like the series."""
+    # -- declarations: this process's own series, or prometheus_client's files ----------------
+
+    def _counter(self, name: str, doc: str, labels: tuple[str, ...]) -> Family[Count]:
+        if self.multiprocess_dir:
+            return Counter(name, doc, labels, registry=self.registry)
+        s: _Series[Count] = _Series("counter", name, doc, labels, _Value)
+        self._own.append(s)
+        return s
+
+    def _gauge(
+        self, name: str, doc: str, labels: tuple[str, ...], mode: Literal["livesum", "livemax"]
+    ) -> Family[Level]:
+        if self.multiprocess_dir:
+            return Gauge(name, doc, labels, registry=self.registry, multiprocess_mode=mode)
+        s: _Series[Level] = _Series("gauge", name, doc, labels, _Value)
+        self._own.append(s)
+        return s
+
+    def _histogram(
+        self, name: str, doc: str, labels: tuple[str, ...], buckets: tuple[float, ...]
+    ) -> Family[Spread]:
+        if self.multiprocess_dir:
+            return Histogram(name, doc, labels, buckets=buckets, registry=self.registry)
+        bounds = (*buckets, math.inf)
+        s: _Series[Spread] = _Series(
+            "histogram", name, doc, labels, lambda: _Buckets(bounds), bounds
+        )
+        self._own.append(s)
+        return s
+
+    def of(self, family: Family[C], *labels: str) -> C:
+        """`family.labels(*labels)`, remembered: prometheus_client's labels() validates and
+        takes a lock on every call (~5 us), and one request touches a dozen series."""
         key = (family, labels)
         child = self._children.get(key)
         if child is None:
             child = self._children[key] = family.labels(*labels)
-            if _FAST and not self.multiprocess_dir:
-                _unlock(child)
         return child  # type: ignore[return-value]
 
     # -- callbacks for the other rooms --------------------------------------------------------
@@ -210,7 +286,7 @@ class Metrics:
         child = self._events.get((tier, result))
         if child is None:
             child = self._events[(tier, result)] = self.of(self.cache_events, tier, result)
-        add(child)
+        child.inc(1)
 
     def set_redis_up(self, up: bool) -> None:
         """The cache's Redis health: call on every probe result (or on each change)."""

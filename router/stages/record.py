@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from starlette.background import BackgroundTask
 
+from cache.sse import usage_of
 from policies.catalog import ModelSpec
 from policies.choose import Chooser
 from policies.policy import LANE_NAMES
@@ -23,7 +24,6 @@ from router.observe.metrics import Metrics, add, observe
 
 if TYPE_CHECKING:
     from router.runtime import Runtime
-from router.upstreams.sse import usage_of
 
 # Answers that cost no upstream call of their own.
 CACHE_HITS = frozenset({"l1", "l2", "typeahead", "coalesced"})

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from starlette.responses import Response, StreamingResponse
 
 from cache.response_cache import Hit
+from cache.sse import LineGate, StreamRecord
 from router.context import RequestContext
 from router.errors import UpstreamError
 from router.stages.record import Record, RecordAfter
@@ -54,25 +55,30 @@ class Render:
         )
 
     async def _relay(self, ctx: RequestContext, reply: Reply) -> AsyncIterator[bytes]:
-        chunks = [reply.first]
+        chunks = StreamRecord([reply.first])  # bounded, however long the stream
         complete = False
+        gate = LineGate()  # a cut inside a line must not swallow the error event after it
         try:
-            yield reply.first
+            if out := gate.feed(reply.first):
+                yield out
             assert reply.rest is not None
             try:
                 async for chunk in reply.rest:
                     chunks.append(chunk)
-                    yield chunk
+                    if out := gate.feed(chunk):
+                        yield out
             except StreamBroken as broken:
                 ctx.status, ctx.error_reason = 502, broken.reason
-                yield ctx.frontend.stream_error(UpstreamError(broken.message))
+                yield gate.cut() + ctx.frontend.stream_error(UpstreamError(broken.message))
                 return
             if ctx.frontend.ended(chunks):
                 complete = True
+                if out := gate.rest():
+                    yield out
             else:
                 # The upstream hung up mid-answer: say so instead of pretending it finished.
                 ctx.status, ctx.error_reason = 502, "stream_cut"
-                yield ctx.frontend.stream_error(UpstreamError(
+                yield gate.cut() + ctx.frontend.stream_error(UpstreamError(
                     f"Model '{ctx.model.name if ctx.model else '?'}' ended the stream early."))
         finally:
             if ctx.status == 200 and not complete:

@@ -12,11 +12,15 @@ What it does and does not do:
 - One request at a time per connection; idle connections are reused newest first and
   dropped once idle for `IDLE_S` (under uvicorn's default keep-alive of 5 s, so laneway
   lets go of a connection before a server that closes it, which avoids most of the race
-  of writing into a connection the server is closing; a call that loses that race fails
-  like any dropped connection and laneway's fallback takes over, as with aiohttp).
+  of writing into a connection the server is closing; a call that still loses that race,
+  closed before a byte of its answer came back, is sent once more on a new connection).
+- Interim answers (1xx) are skipped: the final answer follows on the same connection.
+  Bytes after an answer that nobody asked for discard the connection, so they can never
+  be read as the next request's answer.
 - Bodies by Content-Length, chunked (decoded by llhttp) or until the server closes.
-- No redirects, cookies, proxies or compression: it sends no Accept-Encoding, so servers
-  answer uncompressed.
+- No redirects, cookies or proxies. It asks for no compression (no Accept-Encoding); a body
+  compressed anyway (gzip, deflate) is decoded, as aiohttp does; other codings are an error.
+- Answer heads are bounded like aiohttp's: at most MAX_HEADERS fields of MAX_FIELD_SIZE.
 - Whoever stops reading an answer early (timeout, cancelled request) closes it, which
   drops the connection: that is how the upstream learns to stop generating.
 """
@@ -25,12 +29,18 @@ from __future__ import annotations
 
 import asyncio
 import time
+import zlib
 from collections.abc import Callable
 from typing import cast
 
 import httptools
 
 IDLE_S = 4.0
+# An answer's head, bounded as aiohttp bounds it (router/upstreams/openai.py sets the same).
+MAX_HEADERS = 100
+MAX_FIELD_SIZE = 8190
+# Bodies compressed although laneway asks for none (it sends no Accept-Encoding): decoded.
+_DECODERS = {"gzip": 31, "x-gzip": 31, "deflate": 15}
 _PAUSE_AT = 1 << 20  # a stream's unread bytes before reading from the socket pauses
 
 
@@ -40,6 +50,10 @@ class ConnectFailed(OSError):
 
 class ProtocolError(ConnectionError):
     """The upstream's bytes were not HTTP/1.1."""
+
+
+class TooLarge(Exception):
+    """A whole answer grew past the caller's `max_bytes`: dropped, with its connection."""
 
 
 class Target:
@@ -61,16 +75,17 @@ class Target:
 class Answer:
     """One upstream answer; the subset of aiohttp's ClientResponse that laneway uses."""
 
-    __slots__ = ("_chunks", "_conn", "_done", "_error", "_pool", "_size", "_timer", "_waiter",
-                 "_whole", "headers", "status")
+    __slots__ = ("_chunks", "_conn", "_done", "_error", "_max", "_pool", "_size", "_timer",
+                 "_waiter", "_whole", "headers", "status")
 
-    def __init__(self, conn: _Conn, pool: Pool, whole: bool) -> None:
+    def __init__(self, conn: _Conn, pool: Pool, whole: bool, max_bytes: int = 0) -> None:
         self._conn: _Conn | None = conn
         self._pool = pool
         self._whole = whole  # the first waiter wakes only once the answer is complete
         self._waiter: asyncio.Future[None] | None = None
         self._chunks: list[bytes] = []
         self._size = 0
+        self._max = max_bytes  # for a whole answer; 0: no bound
         self._done = False
         self._error: BaseException | None = None
         self._timer: asyncio.TimerHandle | None = None
@@ -99,6 +114,10 @@ class Answer:
     def _body(self, data: bytes) -> None:
         self._chunks.append(data)
         self._size += len(data)
+        if self._max and self._size > self._max and self._whole:
+            self._chunks.clear()
+            self._fail(TooLarge(f"the answer is larger than {self._max} bytes"))
+            return
         if not self._whole:
             if self._size > _PAUSE_AT and self._conn is not None:
                 self._conn.pause()
@@ -197,6 +216,10 @@ class _Conn(asyncio.Protocol):
         self.closed = False
         self._paused = False
         self._until_eof = False
+        self._interim = False  # inside a 1xx answer, which a final answer follows
+        self.received = False  # any bytes since the request went out
+        self._fields = 0  # header fields of the answer being read
+        self._decoder: zlib._Decompress | None = None  # a compressed body's
 
     # -- asyncio.Protocol -----------------------------------------------------------------
 
@@ -204,6 +227,7 @@ class _Conn(asyncio.Protocol):
         self.transport = cast(asyncio.Transport, transport)  # uvloop's: not a subclass
 
     def data_received(self, data: bytes) -> None:
+        self.received = True
         if self.answer is None:  # bytes nobody asked for: the connection is out of step
             self.close()
             return
@@ -227,22 +251,61 @@ class _Conn(asyncio.Protocol):
 
     # -- httptools callbacks ----------------------------------------------------------------
 
+    def on_message_begin(self) -> None:
+        if self.answer is None:
+            # Bytes after the answer, in the same read: nobody asked for them, and left in
+            # the parser they would become the next request's answer. Stops the parse.
+            self.close()
+            raise ProtocolError("upstream sent bytes after its answer")
+
     def on_header(self, name: bytes, value: bytes) -> None:
         assert self.answer is not None
+        self._fields += 1
+        if self._fields > MAX_HEADERS or len(name) + len(value) > MAX_FIELD_SIZE:
+            raise ProtocolError("upstream sent too many or too large header fields")
         self.answer.headers.setdefault(name.decode("latin-1").lower(), value.decode("latin-1"))
 
     def on_headers_complete(self) -> None:
         assert self.answer is not None
+        status = self.parser.get_status_code()
+        self._fields = 0
+        if 100 <= status < 200:  # interim (100 Continue, 103 Early Hints): the final one follows
+            self._interim = True
+            self.answer.headers = {}
+            return
         h = self.answer.headers
         self._until_eof = "content-length" not in h and "transfer-encoding" not in h
-        self.answer._head_done(self.parser.get_status_code())
+        coding = h.get("content-encoding")
+        self._decoder = None
+        if coding is not None and coding.lower() != "identity":
+            wbits = _DECODERS.get(coding.strip().lower())
+            if wbits is None:
+                raise ProtocolError(f"upstream sent an unsupported content-encoding: {coding!r}")
+            self._decoder = zlib.decompressobj(wbits)
+        self.answer._head_done(status)
 
     def on_body(self, body: bytes) -> None:
-        assert self.answer is not None
-        self.answer._body(body)
+        answer = self.answer
+        if answer is None:  # dropped for its size in this very read
+            return
+        if self._decoder is not None:
+            try:
+                body = self._decoder.decompress(body)
+            except zlib.error as exc:
+                raise ProtocolError(f"upstream sent a body that does not decode: {exc}") from None
+            if not body:
+                return
+        answer._body(body)
 
     def on_message_complete(self) -> None:
+        if self._interim:
+            self._interim = False
+            return
         answer = self.answer
+        if self._decoder is not None and answer is not None:
+            rest, self._decoder = self._decoder.flush(), None
+            if rest:
+                answer._body(rest)
         if answer is not None:
             answer._complete(self.parser.should_keep_alive() and not self.closed)
 
@@ -285,14 +348,15 @@ class Pool:
     def idle(self, target: Target) -> int:
         return len(self._idle.get(target.key, ()))
 
-    async def _conn(self, target: Target, connect_s: float) -> _Conn:
-        idle = self._idle.get(target.key)
+    async def _conn(self, target: Target, connect_s: float, fresh: bool) -> tuple[_Conn, bool]:
+        """A connection, and whether it was reused (newest idle one first) rather than new."""
+        idle = None if fresh else self._idle.get(target.key)
         if idle:
             too_old = self._clock() - IDLE_S
             while idle:
                 conn = idle.pop()
                 if not conn.closed and conn.idle_since > too_old:
-                    return conn
+                    return conn, True
                 conn.close()
         loop = asyncio.get_running_loop()
         try:
@@ -303,22 +367,40 @@ class Pool:
         except OSError as exc:
             raise ConnectFailed(exc.errno, f"cannot connect to {target.host}:{target.port}: "
                                 f"{exc.strerror or exc}") from None
-        return conn
+        return conn, False
 
     async def post(
         self, target: Target, body: bytes, *, whole: bool, connect_s: float,
-        timeout_s: float | None = None,
+        timeout_s: float | None = None, max_bytes: int = 0,
     ) -> Answer:
         """Send `body`; return once the answer's head is in (the whole answer when `whole`).
-        `timeout_s` bounds sending and the whole answer (TimeoutError)."""
-        conn = await self._conn(target, connect_s)
-        answer = Answer(conn, self, whole)
-        if timeout_s is not None:
-            answer._timer = conn.loop.call_later(timeout_s, answer._expire, timeout_s)
-        conn.send(answer, b"".join((target.head, b"%d\r\n\r\n" % len(body), body)))
-        while not (answer._done if whole else answer.status):
-            await answer._wait()
-        return answer
+        `timeout_s` bounds sending and the whole answer (TimeoutError); `max_bytes`, what a
+        whole answer may hold (TooLarge).
+
+        A reused connection that the server closed before a byte of the answer came back
+        was closed as it idled (the race every keep-alive client has): the request goes
+        once more on a new connection, so a healthy upstream is not taken for a failing one."""
+        wire = b"".join((target.head, b"%d\r\n\r\n" % len(body), body))
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout_s is None else loop.time() + timeout_s
+        conn, reused = await self._conn(target, connect_s, fresh=False)
+        while True:
+            answer = Answer(conn, self, whole, max_bytes)
+            if deadline is not None and timeout_s is not None:
+                answer._timer = loop.call_later(
+                    max(0.0, deadline - loop.time()), answer._expire, timeout_s
+                )
+            conn.received = False
+            conn.send(answer, wire)
+            try:
+                while not (answer._done if whole else answer.status):
+                    await answer._wait()
+            except ConnectionError as exc:
+                if not reused or conn.received or isinstance(exc, ProtocolError):
+                    raise
+                conn, reused = await self._conn(target, connect_s, fresh=True)
+                continue
+            return answer
 
     def close(self) -> None:
         for conns in self._idle.values():

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from policies.catalog import ModelSpec
 from policies.lanes import Endpoint
-from router.upstreams.openai import Reply, Timeouts
+from router.upstreams.openai import MAX_ANSWER_BYTES, Reply, Timeouts
 
 if TYPE_CHECKING:
     import aiohttp
@@ -61,12 +61,12 @@ def kind_of(model: ModelSpec) -> str:
 
 def build_kinds(
     models: Sequence[ModelSpec], session: aiohttp.ClientSession, pool: http1.Pool,
-    previous: Mapping[str, UpstreamKind] | None = None,
+    previous: Mapping[str, UpstreamKind] | None = None, max_answer_bytes: int = MAX_ANSWER_BYTES,
 ) -> dict[str, UpstreamKind]:
     """One adapter per kind the config uses (litellm only when a model needs it)."""
     from router.upstreams.openai import OpenAIUpstream
 
-    kinds: dict[str, UpstreamKind] = {"openai": OpenAIUpstream(session, pool)}
+    kinds: dict[str, UpstreamKind] = {"openai": OpenAIUpstream(session, pool, max_answer_bytes)}
     if any(kind_of(m) == "litellm" for m in models):
         old = previous.get("litellm") if previous else None
         if old is None:

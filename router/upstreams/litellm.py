@@ -13,6 +13,7 @@ from typing import Any
 
 import orjson
 
+from cache.sse import DONE_FRAME, frame
 from policies.catalog import ModelSpec
 from policies.lanes import Endpoint
 from router.upstreams.openai import Reply, StreamBroken, Timeouts, UpstreamFailure
@@ -87,7 +88,7 @@ class LitellmUpstream:
 
 
 def _sse(chunk: Any) -> bytes:
-    return b"data: " + orjson.dumps(chunk.model_dump(exclude_none=True)) + b"\n\n"
+    return frame(chunk.model_dump(exclude_none=True))
 
 
 async def _chunks(it: Any, model: ModelSpec) -> AsyncIterator[bytes]:
@@ -97,4 +98,4 @@ async def _chunks(it: Any, model: ModelSpec) -> AsyncIterator[bytes]:
     except Exception as exc:
         raise StreamBroken("provider", f"Model '{model.name}' failed: {type(exc).__name__}.") \
             from None
-    yield b"data: [DONE]\n\n"
+    yield DONE_FRAME

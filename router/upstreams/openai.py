@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +28,7 @@ from yarl import URL
 from policies.catalog import ModelSpec
 from policies.lanes import Endpoint
 from router.upstreams import http1
+from router.upstreams.client import HttpAnswer
 
 PATHS = {
     Endpoint.CHAT: "/chat/completions",
@@ -83,7 +84,7 @@ class Reply:
     first: bytes  # a stream's first chunk, or the whole body
     rest: AsyncIterator[bytes] | None  # a stream's remaining chunks; None when not streamed
     ttft_s: float
-    close: Any  # callable releasing the connection; safe to call twice
+    close: Callable[[], Any]  # releases the connection; safe to call twice
 
 
 @functools.lru_cache(maxsize=64)
@@ -101,14 +102,23 @@ def _scrub(text: str, model: ModelSpec) -> str:
 _How = CIMultiDictProxy[str] | http1.Target
 
 
+MAX_ANSWER_BYTES = 32 << 20  # what a non-streamed answer may hold in memory, by default
+
+
 class OpenAIUpstream:
     """Any OpenAI-compatible server: vLLM, SGLang, Ollama, OpenAI itself, the fleet."""
 
     apis = frozenset(e.value for e in PATHS)  # every OpenAI front end's body, as it is
 
-    def __init__(self, session: aiohttp.ClientSession, pool: http1.Pool | None = None) -> None:
+    def __init__(
+        self, session: aiohttp.ClientSession, pool: http1.Pool | None = None,
+        max_answer_bytes: int = MAX_ANSWER_BYTES,
+    ) -> None:
         self._session = session
         self.pool = pool  # plain-HTTP upstreams go through it; None: everything via aiohttp
+        # A non-streamed answer is held whole before it is sent on: past this, a 502 instead
+        # of a process that grows with whatever an upstream sends.
+        self.max_answer_bytes = max_answer_bytes
         # Per (model, endpoint): the parsed URL and the finished headers, built once (aiohttp
         # parses a str URL and converts a plain dict of headers on every call), or the lean
         # client's target. One instance per Runtime, so a reload starts afresh; the spec is
@@ -132,15 +142,17 @@ class OpenAIUpstream:
     async def _post(
         self, url: URL, how: _How, body: dict[str, Any], whole: bool, connect_s: float,
         total_s: float | None,
-    ) -> Any:
-        """An aiohttp ClientResponse, or the lean client's Answer (the same few members)."""
+    ) -> HttpAnswer:
+        """An aiohttp ClientResponse, or the lean client's Answer: the same few members."""
         if isinstance(how, http1.Target):
             assert self.pool is not None
             return await self.pool.post(
                 how, orjson.dumps(body), whole=whole, connect_s=connect_s, timeout_s=total_s,
+                max_bytes=self.max_answer_bytes if whole else 0,
             )
         return await self._session.post(
             url, data=orjson.dumps(body), headers=how, timeout=_client_timeout(connect_s, total_s),
+            allow_redirects=False,  # following would re-send the body and the key elsewhere
         )
 
     async def open(
@@ -159,7 +171,7 @@ class OpenAIUpstream:
         # A non-streamed answer is silent until it is whole: it has no first token to time
         # and no idle gaps, so only the total limit applies to it.
         first_within = min(timeouts.ttft_s, timeouts.total_s) if stream else timeouts.total_s
-        resp: Any = None  # aiohttp.ClientResponse | http1.Answer
+        resp: HttpAnswer | None = None
         try:
             try:
                 if stream:
@@ -167,7 +179,7 @@ class OpenAIUpstream:
                         resp = await self._post(
                             url, how, body, False, timeouts.connect_s, None,
                         )
-                        if resp.status >= 300:  # the lean client does not follow redirects
+                        if resp.status >= 300:  # neither client follows redirects
                             raise _status_failure(model, resp, await _drained(resp))
                         first = await resp.content.readany()
                 else:
@@ -176,9 +188,9 @@ class OpenAIUpstream:
                     resp = await self._post(
                         url, how, body, True, timeouts.connect_s, first_within,
                     )
-                    if resp.status >= 300:  # the lean client does not follow redirects
+                    if resp.status >= 300:  # neither client follows redirects
                         raise _status_failure(model, resp, await _drained(resp))
-                    first = await resp.read()
+                    first = await _whole(resp, self.max_answer_bytes)
             except BaseException:
                 # A timeout, an error, the client leaving (CancelledError): drop the
                 # connection, which is how the upstream learns to stop generating.
@@ -187,6 +199,14 @@ class OpenAIUpstream:
                 raise
         except UpstreamFailure:
             raise
+        except http1.TooLarge:
+            raise UpstreamFailure(
+                model.name, "too_large",
+                f"Model '{model.name}' answered with more than {self.max_answer_bytes} bytes, "
+                "the most laneway holds for an answer that is not streamed "
+                "(server.max_answer_bytes); ask for a stream, or a shorter answer.",
+                retryable=False,
+            ) from None
         except TimeoutError:
             raise UpstreamFailure(
                 model.name, "timeout", f"Model '{model.name}' did not answer in time."
@@ -209,7 +229,24 @@ class OpenAIUpstream:
         return Reply(resp.status, content_type, first, rest, ttft, resp.close)
 
 
-async def _drained(resp: Any) -> bytes:
+async def _whole(resp: HttpAnswer, max_bytes: int) -> bytes:
+    """A whole answer, read no further than `max_bytes` (TooLarge past it). The lean client
+    has already applied the bound while the answer arrived."""
+    if isinstance(resp, http1.Answer):
+        return await resp.read()
+    if int(resp.headers.get("content-length") or 0) > max_bytes:
+        raise http1.TooLarge(f"the answer is larger than {max_bytes} bytes")
+    parts: list[bytes] = []
+    size = 0
+    while chunk := await resp.content.readany():
+        size += len(chunk)
+        if size > max_bytes:
+            raise http1.TooLarge(f"the answer is larger than {max_bytes} bytes")
+        parts.append(chunk)
+    return b"".join(parts)
+
+
+async def _drained(resp: HttpAnswer) -> bytes:
     """An error answer's body; the connection goes back to the pool."""
     data = await resp.read()
     resp.release()
@@ -217,7 +254,7 @@ async def _drained(resp: Any) -> bytes:
 
 
 async def _rest(
-    resp: Any, model: ModelSpec, idle_s: float, deadline: float
+    resp: HttpAnswer, model: ModelSpec, idle_s: float, deadline: float
 ) -> AsyncIterator[bytes]:
     loop = asyncio.get_running_loop()
     try:
@@ -250,7 +287,7 @@ async def _rest(
         resp.close()
 
 
-def _status_failure(model: ModelSpec, resp: Any, data: bytes) -> UpstreamFailure:
+def _status_failure(model: ModelSpec, resp: HttpAnswer, data: bytes) -> UpstreamFailure:
     status = resp.status
     detail = ""
     try:
@@ -263,8 +300,8 @@ def _status_failure(model: ModelSpec, resp: Any, data: bytes) -> UpstreamFailure
         pass
     detail = _scrub(detail[:500], model)
     if status < 400:
-        # Only the lean client (plain HTTP) returns one: it does not follow redirects, which
-        # would re-send the body (and the key) wherever the answer points.
+        # Neither client follows redirects, which would re-send the body (and the key)
+        # wherever the answer points.
         where = _scrub(str(resp.headers.get("location") or "")[:200], model)
         return UpstreamFailure(
             model.name, "redirect",
@@ -297,9 +334,15 @@ def _status_failure(model: ModelSpec, resp: Any, data: bytes) -> UpstreamFailure
 
 def new_session() -> aiohttp.ClientSession:
     connector = aiohttp.TCPConnector(limit=0, limit_per_host=0, ttl_dns_cache=300)
+    # The same semantics as the lean client (router/upstreams/http1.py): no compression asked
+    # for, a compressed body decoded anyway, heads bounded alike; redirects are not followed
+    # (`allow_redirects=False` on each call).
     return aiohttp.ClientSession(
         connector=connector,
         json_serialize=lambda o: orjson.dumps(o).decode(),
         auto_decompress=True,
-        skip_auto_headers=("User-Agent",),
+        skip_auto_headers=("User-Agent", "Accept-Encoding"),
+        max_line_size=http1.MAX_FIELD_SIZE,
+        max_field_size=http1.MAX_FIELD_SIZE,
+        max_headers=http1.MAX_HEADERS,
     )

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
 from router.observe.metrics import (
     DURATION_BUCKETS,
     TTFT_BUCKETS,
@@ -36,29 +38,37 @@ def test_children_are_remembered_per_label_set() -> None:
 
 
 def test_scrapes_show_what_prometheus_client_itself_would() -> None:
-    # add/observe take a shorter way to the same values, and `of` gives its children
-    # lock-free values: compare with the public API on prometheus_client's own children.
-    ours, theirs = Metrics(), Metrics()
+    # A single process keeps its own values, read through prometheus_client's collector
+    # API: the scrape must be what prometheus_client's own metric objects would show.
+    ours = Metrics()
+    r = CollectorRegistry()
+    duration = Histogram("laneway_request_duration_seconds", "", ["lane", "model"],
+                         buckets=DURATION_BUCKETS, registry=r)
+    tokens = Counter("laneway_tokens", "", ["lane", "model", "kind"], registry=r)
+    inflight = Gauge("laneway_inflight_requests", "", ["lane"], registry=r)
+    events = Counter("laneway_cache_events", "", ["tier", "result"], registry=r)
     values = [0.0, 0.005, 0.0050001, 0.3, 0.29999, 2.0, 7.5, 900.0, 1e9, -1.0,
               float("nan"), *DURATION_BUCKETS]
     for v in values:
         observe(ours.of(ours.duration, "qa", "m"), v)
-        theirs.duration.labels("qa", "m").observe(v)
+        duration.labels("qa", "m").observe(v)
     for n in (1, 1, 250, 0):
         add(ours.of(ours.tokens, "qa", "m", "input"), n)
-        theirs.tokens.labels("qa", "m", "input").inc(n)
+        tokens.labels("qa", "m", "input").inc(n)
     add(ours.of(ours.inflight, "qa"))
     add(ours.of(ours.inflight, "qa"), -1)
-    theirs.inflight.labels("qa").inc()
-    theirs.inflight.labels("qa").dec()
+    inflight.labels("qa").inc()
+    inflight.labels("qa").dec()
     ours.cache_event("l1", "miss")
-    theirs.cache_events.labels("l1", "miss").inc()
+    events.labels("l1", "miss").inc()
 
-    def scrape(m: Metrics) -> list[str]:
-        return [line for line in m.exposition().decode().splitlines()
-                if not line.startswith("#") and "_created" not in line]
+    def scrape(exposition: bytes) -> list[str]:
+        return sorted(line for line in exposition.decode().splitlines()
+                      if not line.startswith("#") and "_created" not in line)
 
-    assert scrape(ours) == scrape(theirs)
+    assert scrape(ours.exposition()) == scrape(generate_latest(r))
+    assert ours.registry.get_sample_value(
+        "laneway_tokens_total", {"lane": "qa", "model": "m", "kind": "input"}) == 252
 
 
 def test_redis_up_is_absent_until_reported() -> None:

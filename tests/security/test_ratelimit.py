@@ -150,3 +150,26 @@ async def test_limits_hold_across_two_replicas_then_per_process_without_redis(re
     answers = await burst([one.url], KEY_A, 8)
     assert sum(r.status_code == 200 for r in answers) <= 5
     assert sum(r.status_code == 429 for r in answers) >= 3
+
+
+async def test_shared_limits_resume_after_a_redis_restart_that_lost_the_scripts(
+    redis_server: RedisServer,
+) -> None:
+    limiter = Limiter(Limit(requests_per_minute=1000), {}, redis_server.url, timeout_s=1)
+    who = tenant()
+    key = f"laneway:rl:{{{who}}}:req"
+    try:
+        await limiter.admit(who)
+        assert redis_server.cli("exists", key) == "1"
+        redis_server.kill()
+        redis_server.start()  # empty: no counters, no scripts
+        async with asyncio.timeout(10):  # per process for a second, then Redis again
+            while redis_server.cli("exists", key) != "1":
+                await limiter.admit(who)
+                await asyncio.sleep(0.05)  # polling a condition, not waiting for a time
+        await limiter.admit(who)
+        stats = redis_server.cli("info", "commandstats")
+        assert "cmdstat_eval:calls=1," in stats  # the script sent in full once, on NOSCRIPT
+        assert "cmdstat_evalsha:calls=" in stats
+    finally:
+        await limiter.close()
