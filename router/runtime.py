@@ -77,13 +77,15 @@ class Runtime:
             lane: max((m.context_window for m in config.models if lane in m.lanes), default=0)
             for lane in LANE_NAMES
         }
+        widest = max(m.context_window for m in config.models)
         largest = max(config.models, key=lambda m: (m.tier, m.price_input + m.price_output))
         budgets: dict[str, TrimBudget] = {}
         timeouts: dict[str | tuple[str, str], Timeouts] = {}
         for lane in LANE_NAMES:
             lp = policy.lane(lane)
             budgets[lane] = TrimBudget(
-                input_tokens=lp.input_tokens or max_window.get(lane, 0) or 1,
+                # A lane no model serves still takes pinned requests: any model's window.
+                input_tokens=lp.input_tokens or max_window.get(lane, 0) or widest,
                 prefix_share=lp.prefix_share,
                 max_output_tokens=lp.max_output_tokens,
                 tool_output_tokens=lp.tool_output_tokens,

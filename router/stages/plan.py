@@ -10,7 +10,8 @@ from typing import Any
 
 from policies.affinity import session_key
 from policies.catalog import ModelSpec
-from policies.choose import Choice, Needs
+from policies.ceiling import lower_ceiling, output_ceiling
+from policies.choose import Choice, Needs, output_room
 from policies.lanes import Endpoint
 from policies.policy import LanePolicy
 from policies.trim import (
@@ -22,7 +23,7 @@ from policies.trim import (
     trim_completion,
 )
 from router.context import RequestContext
-from router.errors import ContextLengthExceeded, ModelNotFound, NoHealthyModel
+from router.errors import ContextLengthExceeded, InvalidRequest, ModelNotFound, NoHealthyModel
 from router.runtime import Runtime
 
 
@@ -48,6 +49,9 @@ class Plan:
                 self.by_family[family] = trim
         body = dict(trim.body)
         body["model"] = model.upstream_model
+        ceiling = output_ceiling(body)
+        if ceiling and trim.tokens_after + ceiling > model.context_window:
+            lower_ceiling(body, max(1, output_room(model, trim.tokens_after, ceiling)))
         return body, trim
 
 
@@ -72,7 +76,7 @@ def plan(rt: Runtime, ctx: RequestContext, *, dry_run: bool = False) -> Plan:
         tools=bool(body.get("tools") or body.get("functions")),
         fim=lane == "completion" and ctx.endpoint is Endpoint.COMPLETIONS,
         input_tokens=estimate,
-        output_tokens=_max_output(body),
+        output_tokens=output_ceiling(body),
         session=session_key(body, ctx.headers) if lp.affinity else None,
     )
     name = ctx.requested_model
@@ -87,14 +91,20 @@ def plan(rt: Runtime, ctx: RequestContext, *, dry_run: bool = False) -> Plan:
             param="model",
         )
     if not choice.candidates and not dry_run:
-        headers = {}
-        if choice.retry_after_s is not None:
-            headers["retry-after"] = str(max(1, round(choice.retry_after_s)))
-        raise NoHealthyModel(
-            f"No model can serve this '{lane}' request: " + "; ".join(choice.reasons) + ".",
-            headers=headers,
-        )
+        raise _refusal(lane, choice)
     return Plan(lp, choice, needs, budget, shared, exact=dry_run)
+
+
+def _refusal(lane: str, choice: Choice) -> InvalidRequest | NoHealthyModel:
+    """Why nothing can serve the request: its own doing (400), or for now (503, retry-after)."""
+    why = f"No model can serve this '{lane}' request: " + "; ".join(choice.reasons) + "."
+    if choice.retry_after_s is None and choice.too_long:
+        return ContextLengthExceeded(why, param="messages")
+    if choice.retry_after_s is None and choice.unfit:
+        return InvalidRequest(why, code="no_model_fits")
+    # Ejected models come back; a lane without models may get one on the next reload.
+    retry = choice.retry_after_s if choice.retry_after_s is not None else 30.0
+    return NoHealthyModel(why, headers={"retry-after": str(max(1, round(retry)))})
 
 
 def _shared_trim(ctx: RequestContext, lane: str, budget: TrimBudget) -> TrimResult | None:
@@ -120,10 +130,3 @@ def _untouched(ctx: RequestContext) -> TrimResult:
     n = ctx.body_bytes // 4
     return TrimResult(ctx.body, n, n, 0, None, None)
 
-
-def _max_output(body: dict[str, Any]) -> int:
-    for key in ("max_tokens", "max_completion_tokens", "max_output_tokens"):
-        v = body.get(key)
-        if isinstance(v, int) and not isinstance(v, bool) and v > 0:
-            return v
-    return 0
