@@ -92,7 +92,8 @@ def _model_route(endpoint: Endpoint) -> Callable[[Request], Awaitable[Response]]
                 request, rt.config.raw.server.max_body_bytes, headers.get("content-length")
             )
             validate(endpoint, body)
-            scrub(body)  # before any stage reads it: only the config says where a call goes
+            # Before any stage reads it: only what the upstream API defines goes on.
+            scrub(body, endpoint, rt.config.extra_fields)
             ctx = RequestContext(
                 request_id=rid,
                 endpoint=endpoint,

@@ -35,6 +35,7 @@ class Plan:
     budget: TrimBudget
     shared: TrimResult | None  # a model-independent trim (qa, agentic), done once
     exact: bool = False  # count small prompts exactly (explain), not by their ceiling
+    extra_fields: frozenset[str] = frozenset()  # any model's: sent only to the models naming them
     by_family: dict[str | None, TrimResult] = field(default_factory=dict)
 
     def body_for(self, ctx: RequestContext, model: ModelSpec) -> tuple[dict[str, Any], TrimResult]:
@@ -49,6 +50,10 @@ class Plan:
                 self.by_family[family] = trim
         body = dict(trim.body)
         body["model"] = model.upstream_model
+        body.pop("filepath", None)  # laneway's own field (OWN_FIELDS), not the upstream's
+        if self.extra_fields:
+            for name in self.extra_fields - model.extra_fields:
+                body.pop(name, None)
         ceiling = output_ceiling(body)
         if ceiling and trim.tokens_after + ceiling > model.context_window:
             lower_ceiling(body, max(1, output_room(model, trim.tokens_after, ceiling)))
@@ -92,7 +97,8 @@ def plan(rt: Runtime, ctx: RequestContext, *, dry_run: bool = False) -> Plan:
         )
     if not choice.candidates and not dry_run:
         raise _refusal(lane, choice)
-    return Plan(lp, choice, needs, budget, shared, exact=dry_run)
+    return Plan(lp, choice, needs, budget, shared, exact=dry_run,
+                extra_fields=rt.config.extra_fields)
 
 
 def _refusal(lane: str, choice: Choice) -> InvalidRequest | NoHealthyModel:

@@ -45,6 +45,7 @@ def laneway_config(tmp: Path, fleet: Proc, **server: Any) -> dict[str, Any]:
     models = fleet_models(fleet.url)
     for m in models:
         m["api_key"] = "env:LW_SEC_UPSTREAM_KEY"
+    models[2]["extra_fields"] = ["lora_request"]  # a server-specific field, for this one only
     return {
         "server": {"api_keys": ["env:LW_SEC_KEY_A", KEY_B], "max_body_bytes": BODY_LIMIT,
                    "shutdown_grace_s": 10, **server},

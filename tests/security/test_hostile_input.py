@@ -23,7 +23,13 @@ def smuggled(decoy: Proc) -> dict:
         "model_list": [{"model_name": "auto", "litellm_params": {"api_base": evil}}],
         "fallbacks": [{"auto": ["evil"]}], "num_retries": 9, "mock_response": "pwned",
         "aws_secret_access_key": "x", "litellm_params": {"api_base": evil},
-        "extra_body": {"api_base": evil, "model": "qwen3-235b-a22b", "top_k": 20},
+        "user_config": {"model_list": [{"model_name": "auto",
+                                        "litellm_params": {"api_base": evil}}]},
+        "User_Config": {"model_list": []}, "proxy": evil, "http_client": evil,
+        "default_query": {"x": "y"}, "lora_request": {"path": "/etc"},
+        "extra_body": {"api_base": evil, "model": "qwen3-235b-a22b", "top_k": 20,
+                       "user_config": {"model_list": []},
+                       "extra_body": {"metadata": {"api_base": evil}}},
         "metadata": {"trace": "t-1", "api_base": evil, "headers": {"x": "y"}},
     }
 
@@ -41,13 +47,25 @@ def test_smuggled_redirects_never_leave_laneway(guarded: Proc, upstream: Proc, d
     assert fleet_log(decoy) == []
     [sent] = fleet_log(upstream)
     forwarded = sent["body"]
-    leftovers = set(forwarded) & set(smuggled(decoy)) - {"extra_body", "metadata"}
+    leftovers = set(forwarded) & set(smuggled(decoy)) - {"metadata"}
     assert not leftovers
-    assert forwarded["extra_body"] == {"top_k": 20}
+    assert forwarded["top_k"] == 20  # merged from extra_body, as the SDK would have
     assert forwarded["metadata"] == {"trace": "t-1"}
     assert forwarded["model"] != "qwen3-235b-a22b" or body is not CHAT
     assert sent["authorization"]["value"] == f"Bearer {UPSTREAM_KEY}"
     assert "pwned" not in r.text
+
+
+@pytest.mark.parametrize("model,forwarded", [("qwen3-235b-a22b", True),
+                                             ("qwen3-14b", False)])
+def test_extra_fields_reach_only_the_models_that_name_them(
+    guarded: Proc, upstream: Proc, client: httpx.Client, model: str, forwarded: bool
+):
+    body = CHAT | {"model": model, "lora_request": {"lora_name": "sql"}}
+    r = client.post(guarded.url + "/v1/chat/completions", json=body, headers=auth())
+    assert r.status_code == 200, r.text
+    [sent] = fleet_log(upstream)
+    assert ("lora_request" in sent["body"]) is forwarded
 
 
 async def _upload(url: str, chunked: bool) -> tuple[int, int]:
