@@ -82,7 +82,7 @@ def plan(rt: Runtime, ctx: RequestContext, *, dry_run: bool = False) -> Plan:
         fim=lane == "completion" and ctx.endpoint is Endpoint.COMPLETIONS,
         input_tokens=estimate,
         output_tokens=output_ceiling(body),
-        session=session_key(body, ctx.headers) if lp.affinity else None,
+        session=session_key(body, ctx.headers, ctx.tenant) if lp.affinity else None,
     )
     name = ctx.requested_model
     if name == "auto":
