@@ -17,6 +17,7 @@ from policies.lanes import Endpoint
 from router.context import RequestContext
 from router.errors import LanewayError
 from router.http.body import read_body, read_json, validate
+from router.observe import logline
 from router.runtime import Runtime
 from router.stages.explain import explain as explain_request
 from router.stages.pipeline import Pipeline
@@ -85,6 +86,7 @@ def _model_route(endpoint: Endpoint) -> Callable[[Request], Awaitable[Response]]
         headers = plain_headers(request)
         rid = _request_id(headers.get("x-request-id"))
         ctx: RequestContext | None = None
+        tenant: str | None = None
         try:
             tenant = rt.keys.tenant(headers.get("authorization"))
             await rt.limiter.admit(tenant)  # before reading the body: a refusal costs nothing
@@ -110,9 +112,13 @@ def _model_route(endpoint: Endpoint) -> Callable[[Request], Awaitable[Response]]
         except LanewayError as err:
             if ctx is not None:
                 ctx.status = err.status
+                ctx.error_reason = ctx.error_reason or logline.reason_of(err.code, err.message)
                 record(rt, ctx)
             else:  # refused before its lane was known (401, 413, 429, 400): counted all the same
                 rt.metrics.requests.labels("none", "none", str(err.status), "bypass").inc()
+                logline.refusal(rid, endpoint, tenant, err.status,
+                                logline.reason_of(err.code, err.message),
+                                time.perf_counter() - started)
             return error_response(err, rid, ctx)
         except Exception:
             if ctx is not None:  # a bug: still close the request's books, then let it surface
@@ -147,13 +153,17 @@ async def models(request: Request) -> Response:
 
 
 async def explain(request: Request) -> Response:
+    started = time.perf_counter()
     rt = _runtime(request)
     rid = request_id(request)
+    tenant: str | None = None
     try:
         tenant = rt.keys.tenant(request.headers.get("authorization"))
         payload = await read_json(request, rt.config.raw.server.max_body_bytes)
         result = explain_request(rt, payload, request.headers, tenant)
     except LanewayError as err:
+        logline.refusal(rid, "explain", tenant, err.status,
+                        logline.reason_of(err.code, err.message), time.perf_counter() - started)
         return error_response(err, rid)
     return Response(orjson.dumps(result), media_type=_JSON, headers={"x-request-id": rid})
 
