@@ -64,7 +64,26 @@ async def read_body(
         raise InvalidRequest(f"The request body is not valid JSON: {exc.msg}.") from None
     if not isinstance(body, dict):
         raise InvalidRequest("The request body must be a JSON object.")
+    if raw.count(b"[") + raw.count(b"{") > _FEW_CONTAINERS:
+        _check_depth(body)
     return body, size
+
+
+# The parser takes up to 1,024 levels, the encoder only 254: a body between the two would
+# fail later, wherever laneway first writes it (a cache key, the upstream call), as a 500.
+# Fewer containers than this cannot nest that deep: most bodies skip the check (two
+# counts in C).
+_FEW_CONTAINERS = 250
+
+
+def _check_depth(body: dict[str, Any]) -> None:
+    try:
+        orjson.dumps(body)  # the encoder that will write it: the exact limit, at C speed
+    except orjson.JSONEncodeError:
+        raise InvalidRequest(
+            "The request body nests JSON deeper than the 254 levels laneway accepts.",
+            code="invalid_json",
+        ) from None
 
 
 # Checked in this order (the first bad one is the error's param).

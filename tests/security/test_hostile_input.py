@@ -131,6 +131,36 @@ MALFORMED = [
 ]
 
 
+def _deep(levels: int, where: str) -> bytes:
+    nested = "[" * levels + "]" * levels
+    content = '"hi"'
+    if where == "part":  # inside a content part: the chat trimming's image scan walks it
+        content = f'[{{"type": "text", "text": "hi", "x": {nested}}}]'
+    extra = f', "x": {nested}' if where == "field" else ""
+    body = f'{{"model": "auto", "messages": [{{"role": "user", "content": {content}}}]{extra}}}'
+    return body.encode()
+
+
+@pytest.mark.parametrize("path", ["/v1/chat/completions", "/laneway/explain"])
+@pytest.mark.parametrize("where", ["part", "field"])
+def test_json_nested_deeper_than_the_encoder_takes_is_a_400(
+    guarded: Proc, upstream: Proc, client: httpx.Client, path: str, where: str
+):
+    raw = _deep(600, where)
+    if path == "/laneway/explain":
+        raw = b'{"path": "/v1/chat/completions", "body": ' + raw + b"}"
+    r = client.post(guarded.url + path, content=raw,
+                    headers=auth() | {"content-type": "application/json"})
+    assert r.status_code == 400, r.text
+    assert r.json()["error"]["type"] == "invalid_request_error"
+    assert fleet_log(upstream) == []
+    # Many containers, shallow: served as ever (only the content part is kept upstream).
+    wide = ('{"model": "auto", "messages": [{"role": "user", "content": [' + ", ".join(
+        ['{"type": "text", "text": "a"}'] * 400) + ']}]}').encode()
+    assert client.post(guarded.url + "/v1/chat/completions", content=wide,
+                       headers=auth() | {"content-type": "application/json"}).status_code == 200
+
+
 @pytest.mark.parametrize("raw,param", MALFORMED)
 def test_malformed_bodies_get_openai_shaped_400(guarded: Proc, upstream: Proc,
                                                client: httpx.Client, raw: bytes, param: str):
