@@ -159,6 +159,7 @@ async def explain(request: Request) -> Response:
     tenant: str | None = None
     try:
         tenant = rt.keys.tenant(request.headers.get("authorization"))
+        await rt.limiter.admit(tenant)  # planning costs like a request's: limited like one
         payload = await read_json(request, rt.config.raw.server.max_body_bytes)
         result = explain_request(rt, payload, request.headers, tenant)
     except LanewayError as err:
