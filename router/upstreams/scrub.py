@@ -18,6 +18,7 @@ Cost: every request pays for `scrub`; its fast path is one subset test in C.
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from policies.ceiling import CEILING_FIELDS
@@ -123,3 +124,20 @@ def _keep_plain_metadata(body: dict[str, Any], removed: list[str]) -> None:
             removed.append(f"metadata.{str(k)[:_METADATA_KEY]}")
     if len(kept) != len(metadata):
         body["metadata"] = kept
+
+
+# Upstreams quote the key they were sent, whole or as a fragment: OpenAI's
+# "sk-proj-ab**********wxyz", "Bearer <key>", a provider's own "sk-..." token.
+_MASKED = re.compile(r"[\w\-.:]*\*{3,}[\w\-.:]*")
+_BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[^\s\"',;]+")
+_KEYLIKE = re.compile(r"\b(?:sk|pk|rk|ak)-[\w\-]{6,}")
+
+
+def mask_secrets(text: str, key: str = "") -> str:
+    """`text` (an upstream's error) with any key or key fragment it quotes masked."""
+    if key:
+        text = text.replace(key, "***")
+    if "*" in text:
+        text = _MASKED.sub("***", text)
+    text = _BEARER.sub(r"\1 ***", text)
+    return _KEYLIKE.sub("***", text)

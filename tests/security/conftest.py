@@ -61,8 +61,12 @@ class Leaky(http.server.BaseHTTPRequestHandler):
         self.rfile.read(int(self.headers.get("content-length") or 0))
         path = self.path or ""
         status = 401 if path.endswith("/embeddings") else 400 if "/chat/" in path else 500
+        sent = str(self.headers.get("authorization"))
+        if path.endswith("/responses"):  # OpenAI's way: a fragment of the key, masked
+            key = sent.removeprefix("Bearer ")
+            sent, status = f"{key[:8]}{'*' * 20}{key[-4:]}", 400
         body = json.dumps({"error": {
-            "message": f"Incorrect API key provided: {self.headers.get('authorization')}",
+            "message": f"Incorrect API key provided: {sent}",
             "type": "invalid_request_error", "param": None, "code": "invalid_api_key"}})
         self.send_response(status)
         self.send_header("content-type", "application/json")

@@ -185,6 +185,7 @@ def test_invalid_content_length_is_400(guarded: Proc, client: httpx.Client):
 
 @pytest.mark.parametrize("path,status", [
     ("/v1/chat/completions", 400), ("/v1/completions", 502), ("/v1/embeddings", 502),
+    ("/v1/responses", 400),
 ])
 def test_upstream_errors_quoting_the_key_never_pass_it_on(guarded: Proc, client: httpx.Client,
                                                           path: str, status: int):
@@ -194,6 +195,8 @@ def test_upstream_errors_quoting_the_key_never_pass_it_on(guarded: Proc, client:
     assert r.status_code == status, r.text
     assert "error" in r.json()
     assert not secrets_in(r.text + str(r.headers))
+    message = r.json()["error"]["message"]  # not even a fragment of it
+    assert UPSTREAM_KEY[:8] not in message and UPSTREAM_KEY[-4:] not in message
 
 
 def test_forced_fleet_errors_leak_nothing(guarded: Proc, upstream: Proc, client: httpx.Client):

@@ -3,7 +3,7 @@
 import pytest
 
 from policies.lanes import Endpoint
-from router.upstreams.scrub import ALLOWED, scrub
+from router.upstreams.scrub import ALLOWED, mask_secrets, scrub
 
 CHAT = Endpoint.CHAT
 TYPICAL = {
@@ -88,3 +88,15 @@ def test_configured_extra_fields_pass():
 def test_removed_values_are_never_reported():
     body = dict(TYPICAL, api_key="sk-secret-123", extra_body={"api_key": "sk-secret-456"})
     assert "sk-secret" not in repr(scrub(body, CHAT))
+
+
+@pytest.mark.parametrize("quoted", [
+    "Incorrect API key provided: sk-proj-ab********************wxyz.",
+    "Invalid header Authorization: Bearer sk-upstream-0123456789abcdef",
+    "key sk-ant-api03-0123456789 is revoked",
+    "the key upstream-secret-0123456789 expired",
+])
+def test_keys_and_key_fragments_in_upstream_errors_are_masked(quoted: str):
+    masked = mask_secrets(quoted, "upstream-secret-0123456789")
+    assert not any(piece in masked for piece in ("wxyz", "0123456789", "sk-proj", "sk-ant"))
+    assert masked.startswith(quoted.split(" ")[0])  # the rest of the message stays readable
