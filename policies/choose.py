@@ -9,7 +9,8 @@ Rules (`choose`, for `model: auto`):
    first, ordered by the objective: cheapest = lowest predicted cost; best_quality =
    largest tier, then cheapest; fastest = lowest predicted TTFT (without data: a prior of
    a quarter/half/three quarters of the target for small/medium/large). Then the models
-   over the target, least slow first. The pipeline tries them in order, once each.
+   over the target, least slow first. A request that does not stream waits for the whole
+   answer: it is judged by the learned whole-answer time (latency.predict). The pipeline tries them in order, once each.
 3. Session affinity (lanes with `affinity`): the conversation's model goes first while it
    is a healthy candidate, whatever its latency, so its prefix cache stays warm.
 4. Probes: a model avoided for latency that the objective would otherwise prefer goes
@@ -56,6 +57,7 @@ class Needs:
     input_tokens: int = 0  # estimated after trimming
     output_tokens: int = 0  # expected output (e.g. the capped max_tokens); 0: lane's guess
     session: str | None = None  # affinity.session_key(...)
+    stream: bool = True  # False: the client waits for the whole answer, and is routed by it
 
 
 @dataclass(slots=True)
@@ -201,13 +203,14 @@ class Chooser:
 
     # -- outcomes (called by the pipeline for every upstream attempt) -----------------
     def record_success(
-        self, model: str, lane: str, ttft_s: float | None, session: str | None = None
+        self, model: str, lane: str, ttft_s: float | None, session: str | None = None,
+        streamed: bool = True,
     ) -> None:
-        """ttft_s: time to the first streamed token. Pass None for an answer that was not
-        streamed: its time is the whole generation and would skew the lane's TTFT."""
+        """ttft_s: time to the first streamed token, or (`streamed=False`) to the whole
+        answer; None: nothing to learn (e.g. a shared or cached answer)."""
         now = self._clock()
         if ttft_s is not None:
-            self.latency.record(model, lane, ttft_s * 1000.0, now)
+            self.latency.record(model, lane, ttft_s * 1000.0, now, whole=not streamed)
         self.breakers.success(model)
         if session is not None and self.policy.lane(lane).affinity:
             self.affinity.put(session, model, now)
@@ -229,7 +232,7 @@ class Chooser:
     ) -> Candidate:
         room = output_room(m, needs.input_tokens, out)
         cost = m.cost(needs.input_tokens, room)
-        ttft = self.latency.ewma(m.name, lane)
+        ttft = self.latency.predict(m.name, lane, needs.stream)
         ok = self.breakers.available(m.name, now) if dry_run else self.breakers.allow(m.name, now)
         if not ok:
             return Candidate(m, ttft, cost, False, False, (self.breakers.describe(m.name, now),))
@@ -238,7 +241,8 @@ class Chooser:
             within, why = True, "no latency data yet: assumed fine"
         else:
             within = ttft <= target
-            why = f"ttft {ttft:.0f} ms {'<=' if within else '>'} {target} ms"
+            what = "ttft" if needs.stream else "whole answer"
+            why = f"{what} {ttft:.0f} ms {'<=' if within else '>'} {target} ms"
         whole = room >= out
         reasons: tuple[str, ...] = (why,) if whole else (
             why, f"output ceiling lowered to {room} tokens to fit its window")
@@ -248,7 +252,8 @@ class Chooser:
 
     def _reject(self, m: ModelSpec, lane: str, needs: Needs, out: int, why: str) -> Candidate:
         cost = m.cost(needs.input_tokens, out)
-        return Candidate(m, self.latency.ewma(m.name, lane), cost, False, True, (why,))
+        ttft = self.latency.predict(m.name, lane, needs.stream)
+        return Candidate(m, ttft, cost, False, True, (why,))
 
     @staticmethod
     def _unfit(m: ModelSpec, needs: Needs, out: int) -> str | None:

@@ -77,10 +77,10 @@ class Pipeline:
                 if not shared:
                     rt.chooser.record_failure(model.name, f.reason)
                 continue
-            # A non-streamed answer's time covers the whole generation, not the first token.
-            ttft = reply.ttft_s if ctx.stream else None
             if ctx.cache in ("miss", "bypass"):  # a shared or cached answer says little
-                rt.chooser.record_success(model.name, ctx.lane, ttft, p.needs.session)
+                # Non-streamed: the whole answer's time, learned apart from first tokens.
+                rt.chooser.record_success(model.name, ctx.lane, reply.ttft_s, p.needs.session,
+                                          streamed=ctx.stream)
             ctx.ttft_s = time.perf_counter() - ctx.started
             ctx.attempts.append((model.name, "ok"))
             if reply.rest is None:

@@ -83,6 +83,7 @@ def plan(rt: Runtime, ctx: RequestContext, *, dry_run: bool = False) -> Plan:
         input_tokens=estimate,
         output_tokens=output_ceiling(body),
         session=session_key(body, ctx.headers, ctx.tenant) if lp.affinity else None,
+        stream=ctx.stream,
     )
     name = ctx.requested_model
     if name == "auto":
