@@ -9,8 +9,9 @@ Rules (`choose`, for `model: auto`):
    first, ordered by the objective: cheapest = lowest predicted cost; best_quality =
    largest tier, then cheapest; fastest = lowest predicted TTFT (without data: a prior of
    a quarter/half/three quarters of the target for small/medium/large). Then the models
-   over the target, least slow first. A request that does not stream waits for the whole
-   answer: it is judged by the learned whole-answer time (latency.predict). The pipeline tries them in order, once each.
+   over the target, least slow first. The pipeline tries them in order, once each. A
+   request that does not stream waits for the whole answer: it is judged by the learned
+   whole-answer time (latency.predict).
 3. Session affinity (lanes with `affinity`): the conversation's model goes first while it
    is a healthy candidate, whatever its latency, so its prefix cache stays warm.
 4. Probes: a model avoided for latency that the objective would otherwise prefer goes
