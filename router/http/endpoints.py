@@ -17,6 +17,7 @@ from policies.lanes import Endpoint
 from router.context import RequestContext
 from router.errors import LanewayError
 from router.http.body import read_body, read_json, validate
+from router.http.prompt_on_chat import as_chat, is_prompt_on_chat
 from router.observe import logline
 from router.runtime import Runtime
 from router.stages.explain import explain as explain_request
@@ -93,12 +94,15 @@ def _model_route(endpoint: Endpoint) -> Callable[[Request], Awaitable[Response]]
             body, size = await read_body(
                 request, rt.config.raw.server.max_body_bytes, headers.get("content-length")
             )
-            validate(endpoint, body)
+            served_as = endpoint
+            if endpoint is Endpoint.CHAT and is_prompt_on_chat(body):
+                served_as = Endpoint.COMPLETIONS  # answered in the chat shape below
+            validate(served_as, body)
             # Before any stage reads it: only what the upstream API defines goes on.
-            scrub(body, endpoint, rt.config.extra_fields)
+            scrub(body, served_as, rt.config.extra_fields)
             ctx = RequestContext(
                 request_id=rid,
-                endpoint=endpoint,
+                endpoint=served_as,
                 body=body,
                 headers=headers,
                 tenant=tenant,
@@ -108,7 +112,8 @@ def _model_route(endpoint: Endpoint) -> Callable[[Request], Awaitable[Response]]
                 requested_model=body["model"],
             )
             # Cancelled if the client leaves or a newer completion of its session arrives.
-            return await guarded(request, ctx, Pipeline(rt).handle(ctx), rt.sessions)
+            answer = await guarded(request, ctx, Pipeline(rt).handle(ctx), rt.sessions)
+            return answer if served_as is endpoint else as_chat(answer)
         except LanewayError as err:
             if ctx is not None:
                 ctx.status = err.status
