@@ -37,7 +37,7 @@ class LaneMemo:
 
     def __init__(self, size: int = 1024) -> None:
         self.size = size
-        self.decisions: OrderedDict[tuple[object, ...], Remembered] = OrderedDict()
+        self.decisions: OrderedDict[tuple[Endpoint, int, int], Remembered] = OrderedDict()
 
     def decide(
         self, endpoint: Endpoint, body: dict[str, Any], headers: Mapping[str, str],
@@ -58,7 +58,10 @@ class LaneMemo:
             return Remembered(classify(endpoint, body, headers))
         if len(raw) > _MEMO_MAX_BODY:
             return Remembered(classify(endpoint, body, headers))
-        key = (endpoint, raw, *(headers.get(h) for h in _MEMO_HEADERS))
+        # A fixed-size key, whatever the headers hold: Python's hash of bytes and str is
+        # SipHash keyed by a random per-process secret, so no client can forge a
+        # collision; the length and the endpoint are kept beside it all the same.
+        key = (endpoint, len(raw), hash((raw, *(headers.get(h) for h in _MEMO_HEADERS))))
         entry = self.decisions.get(key)
         if entry is not None:
             self.decisions.move_to_end(key)
