@@ -181,7 +181,8 @@ async def healthz(request: Request) -> Response:
 async def readyz(request: Request) -> Response:
     rt = getattr(request.app, "runtime", None)
     if rt is None:
-        return Response(b'{"status":"starting"}', status_code=503, media_type=_JSON)
+        return Response(b'{"status":"starting"}', status_code=503, media_type=_JSON,
+                        headers={"retry-after": "1"})
     body = {
         "status": "ok",
         "config": rt.config.source,
