@@ -32,7 +32,8 @@ OWN_FIELDS = frozenset({"filepath"})
 _SAMPLING = frozenset({
     "model", "stream", "stream_options", "temperature", "top_p", "n", "stop", "seed", "user",
     "presence_penalty", "frequency_penalty", "logit_bias", "logprobs", "top_logprobs",
-    "service_tier", "safety_identifier", "prompt_cache_key", "metadata", *CEILING_FIELDS,
+    "service_tier", "safety_identifier", "prompt_cache_key", "prompt_cache_retention",
+    "metadata", *CEILING_FIELDS,
     # vLLM / SGLang sampling and decoding
     "top_k", "min_p", "repetition_penalty", "length_penalty", "min_tokens", "ignore_eos",
     "stop_token_ids", "skip_special_tokens", "spaces_between_special_tokens", "no_stop_trim",
@@ -58,7 +59,7 @@ ALLOWED: dict[Endpoint, frozenset[str]] = {
     Endpoint.RESPONSES: _SAMPLING | {
         "input", "instructions", "tools", "tool_choice", "parallel_tool_calls", "reasoning",
         "text", "include", "store", "previous_response_id", "truncation", "background",
-        "conversation", "max_tool_calls", "prompt", "prompt_cache_retention",
+        "conversation", "max_tool_calls", "prompt",
     },
     Endpoint.EMBEDDINGS: frozenset({
         "model", "input", "encoding_format", "dimensions", "user", "truncate_prompt_tokens",
