@@ -64,6 +64,15 @@ def error_response(
     return Response(err.body(), status_code=err.status, media_type=_JSON, headers=headers)
 
 
+def refused(err: LanewayError, rid: str, where: str, tenant: str | None = None,
+            started: float | None = None) -> Response:
+    """A refusal outside the model routes: answered, and logged with its reason."""
+    took = 0.0 if started is None else time.perf_counter() - started
+    logline.refusal(rid, where, tenant, err.status, logline.reason_of(err.code, err.message),
+                    took)
+    return error_response(err, rid)
+
+
 def plain_headers(request: Request) -> dict[str, str]:
     """The request's headers as a plain dict (names are lower-case in ASGI; the first of
     repeated headers wins, as with Starlette's `Headers.get`). Starlette's lookups scan the
@@ -146,7 +155,7 @@ async def models(request: Request) -> Response:
     try:
         rt.keys.tenant(request.headers.get("authorization"))
     except LanewayError as err:
-        return error_response(err, request_id(request))
+        return refused(err, request_id(request), "models")
     data = [{"id": "auto", "object": "model", "created": 0, "owned_by": "laneway"}]
     data += [
         {"id": m.name, "object": "model", "created": 0, "owned_by": "laneway",
@@ -168,9 +177,7 @@ async def explain(request: Request) -> Response:
         payload = await read_json(request, rt.config.raw.server.max_body_bytes)
         result = explain_request(rt, payload, request.headers, tenant)
     except LanewayError as err:
-        logline.refusal(rid, "explain", tenant, err.status,
-                        logline.reason_of(err.code, err.message), time.perf_counter() - started)
-        return error_response(err, rid)
+        return refused(err, rid, "explain", tenant, started)
     return Response(orjson.dumps(result), media_type=_JSON, headers={"x-request-id": rid})
 
 

@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from router.errors import LanewayError
+from router.http.endpoints import refused, request_id
 
 _REF = "#/components/schemas/"
 _NUMBER = {"type": "number"}
@@ -135,5 +136,5 @@ async def serve(request: Request) -> Response:
     try:
         request.app.runtime.keys.tenant(request.headers.get("authorization"))
     except LanewayError as err:
-        return Response(err.body(), status_code=err.status, media_type="application/json")
+        return refused(err, request_id(request), "openapi")
     return Response(document(), media_type="application/json")

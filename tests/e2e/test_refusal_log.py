@@ -45,10 +45,14 @@ def test_each_refusal_gets_its_line_with_the_reason(small: Proc):
         "refusal-no-lane-model": (good, "/v1/chat/completions", chat | {"tools": TOOLS}, 503,
                                   "does not serve agentic"),
         "refusal-bad-json": (good, "/v1/chat/completions", None, 400, "invalid"),
+        "refusal-models-no-key": ({}, "/v1/models", None, 401, "invalid_api_key"),
     }
     for rid, (headers, path, body, status, _) in sent.items():
-        r = httpx.post(small.url + path, headers=headers | {"x-request-id": rid}, timeout=30,
-                       content=b"{not json" if body is None else json.dumps(body))
+        if path == "/v1/models":
+            r = httpx.get(small.url + path, headers=headers | {"x-request-id": rid})
+        else:
+            r = httpx.post(small.url + path, headers=headers | {"x-request-id": rid}, timeout=30,
+                           content=b"{not json" if body is None else json.dumps(body))
         assert r.status_code == status, r.text
     wait_until(lambda: set(sent) <= set(lines(small)), what="a log line per refusal")
     logged = lines(small)
