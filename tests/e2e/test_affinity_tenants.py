@@ -37,3 +37,23 @@ def test_a_pin_is_seen_only_by_its_own_tenant(keyed: Proc):
     # Tenant a's conversation now lives on qwen3-14b, though auto would pick the large tier.
     assert any("qwen3-14b: session affinity" in r for r in explain(keyed.url, KEYS["a"]))
     assert not any("affinity" in r for r in explain(keyed.url, KEYS["b"]))
+
+
+def test_another_tenant_cannot_move_the_pin(keyed: Proc):
+    body = BODY | {"messages": [*BODY["messages"][:1],
+                                {"role": "user", "content": "Rename the config loader."}]}
+
+    def send(key: str, model: str) -> None:
+        r = httpx.post(keyed.url + "/v1/chat/completions", json=body | {"model": model},
+                       headers={"authorization": f"Bearer {key}"}, timeout=30)
+        assert r.status_code == 200, r.text
+
+    def pin_of(key: str) -> list[str]:
+        r = httpx.post(keyed.url + "/laneway/explain", json={"body": body},
+                       headers={"authorization": f"Bearer {key}"})
+        return [x for x in r.json()["choice_reasons"] if "affinity" in x]
+
+    send(KEYS["a"], "qwen3-14b")
+    send(KEYS["b"], "qwen3-235b-a22b")  # the same conversation, another tenant, another model
+    assert pin_of(KEYS["a"]) == ["qwen3-14b: session affinity (conversation stays on it)"]
+    assert pin_of(KEYS["b"]) == ["qwen3-235b-a22b: session affinity (conversation stays on it)"]
