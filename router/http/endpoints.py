@@ -1,4 +1,5 @@
-"""One handler per OpenAI route; each builds the context and hands it to the pipeline."""
+"""The route handlers: one per front end (its context in, the chain, its answer out), and
+the few routes beside the model calls."""
 
 from __future__ import annotations
 
@@ -13,16 +14,15 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.requests import Request
 from starlette.responses import Response
 
-from policies.lanes import Endpoint
 from router.context import RequestContext
 from router.errors import LanewayError
-from router.http.body import read_body, read_json, validate
+from router.frontends.base import Frontend
+from router.frontends.openai import CHAT, COMPLETIONS
+from router.http.body import read_body, read_json
 from router.http.prompt_on_chat import as_chat, is_prompt_on_chat
 from router.observe import logline
 from router.runtime import Runtime
 from router.stages.explain import explain as explain_request
-from router.stages.pipeline import Pipeline
-from router.stages.record import record
 from router.stages.supersede import guarded
 from router.upstreams.scrub import scrub
 
@@ -55,12 +55,9 @@ _new_id_source()
 os.register_at_fork(after_in_child=_new_id_source)
 
 
-def error_response(
-    err: LanewayError, rid: str, ctx: RequestContext | None = None
-) -> Response:
+def error_response(err: LanewayError, rid: str) -> Response:
+    """An error outside the model routes (theirs are their front end's), OpenAI-shaped."""
     headers = {"x-request-id": rid, **err.headers}
-    if ctx is not None:
-        headers.update(ctx.answer_headers())
     return Response(err.body(), status_code=err.status, media_type=_JSON, headers=headers)
 
 
@@ -86,9 +83,10 @@ def _runtime(request: Request) -> Runtime:
     return rt  # type: ignore[no-any-return]
 
 
-def _model_route(endpoint: Endpoint) -> Callable[[Request], Awaitable[Response]]:
-    """The handler of one model route. A closure rather than a wrapper calling a shared
-    coroutine: every await of the request resumes through each frame on its way."""
+def model_route(frontend: Frontend) -> Callable[[Request], Awaitable[Response]]:
+    """The handler of one front end's routes: the context in, the chain, the answer out.
+    A closure rather than a wrapper calling a shared coroutine: every await of the request
+    resumes through each frame on its way."""
 
     async def model_call(request: Request) -> Response:
         started = time.perf_counter()
@@ -98,56 +96,51 @@ def _model_route(endpoint: Endpoint) -> Callable[[Request], Awaitable[Response]]
         ctx: RequestContext | None = None
         tenant: str | None = None
         try:
-            tenant = rt.keys.tenant(headers.get("authorization"))
+            tenant = rt.keys.tenant(frontend.credential(headers))
             await rt.limiter.admit(tenant)  # before reading the body: a refusal costs nothing
             body, size = await read_body(
                 request, rt.config.raw.server.max_body_bytes, headers.get("content-length")
             )
-            served_as = endpoint
-            if endpoint is Endpoint.CHAT and is_prompt_on_chat(body):
-                served_as = Endpoint.COMPLETIONS  # answered in the chat shape below
-            validate(served_as, body)
+            served_by = frontend
+            if frontend is CHAT and is_prompt_on_chat(body):
+                served_by = COMPLETIONS  # the completion it is; answered in the chat shape
+            served_by.parse(body)
             # Before any stage reads it: only what the upstream API defines goes on.
-            scrub(body, served_as, rt.config.extra_fields)
+            scrub(body, served_by.endpoint, rt.config.extra_fields)
             ctx = RequestContext(
                 request_id=rid,
-                endpoint=served_as,
+                endpoint=served_by.endpoint,
                 body=body,
                 headers=headers,
                 tenant=tenant,
                 started=started,
+                frontend=served_by,
                 stream=bool(body.get("stream")),
                 body_bytes=size,
                 requested_model=body["model"],
             )
             # Cancelled if the client leaves or a newer completion of its session arrives.
-            answer = await guarded(request, ctx, Pipeline(rt).handle(ctx), rt.sessions)
-            return answer if served_as is endpoint else as_chat(answer)
+            answer = await guarded(request, ctx, rt.chain.handle(ctx), rt.sessions)
+            return answer if served_by is frontend else as_chat(answer)
         except LanewayError as err:
             if ctx is not None:
                 ctx.status = err.status
                 ctx.error_reason = ctx.error_reason or logline.reason_of(err.code, err.message)
-                record(rt, ctx)
+                rt.chain.record.run(ctx)
             else:  # refused before its lane was known (401, 413, 429, 400): counted all the same
                 rt.metrics.requests.labels("none", "none", str(err.status), "bypass").inc()
-                logline.refusal(rid, endpoint, tenant, err.status,
+                logline.refusal(rid, frontend.api, tenant, err.status,
                                 logline.reason_of(err.code, err.message),
                                 time.perf_counter() - started)
-            return error_response(err, rid, ctx)
+            return frontend.error(err, rid, ctx)
         except Exception:
             if ctx is not None:  # a bug: still close the request's books, then let it surface
                 ctx.status, ctx.error_reason = 500, "internal"
-                record(rt, ctx)
+                rt.chain.record.run(ctx)
             raise
 
-    model_call.__qualname__ = model_call.__name__ = endpoint.name.lower()
+    model_call.__qualname__ = model_call.__name__ = frontend.api
     return model_call
-
-
-chat = _model_route(Endpoint.CHAT)
-completions = _model_route(Endpoint.COMPLETIONS)
-responses = _model_route(Endpoint.RESPONSES)
-embeddings = _model_route(Endpoint.EMBEDDINGS)
 
 
 async def models(request: Request) -> Response:

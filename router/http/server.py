@@ -31,6 +31,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 MAX_HEADER_BYTES = 32 * 1024  # the request line and every header, as Node's 16 KiB twice
 MAX_HEADERS = 128
+_LINGER_S = 2.0  # after a 431, how long the rest of the request is read and dropped
 
 
 def _too_large(anthropic: bool) -> bytes:
@@ -149,8 +150,13 @@ class OneWriteHttpToolsProtocol(HttpToolsProtocol):
             return
         self._refused = True
         url = getattr(self, "url", b"") or b""
-        self.transport.write(_too_large(b"/messages" in url[:64]))
-        self.transport.close()
+        transport = self.transport
+        transport.write(_too_large(b"/messages" in url[:64]))
+        # Half-close, read and drop what still comes, close a little later: closing with
+        # unread bytes would send a reset that can destroy the answer before it is read.
+        if transport.can_write_eof():
+            transport.write_eof()
+        self.loop.call_later(_LINGER_S, transport.close)
 
     def on_response_complete(self) -> None:
         # The answer is whole: out now, not at the end of the turn. uvicorn reads on from
