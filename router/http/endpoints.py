@@ -21,6 +21,7 @@ from router.frontends.openai import CHAT, COMPLETIONS
 from router.http.body import read_body, read_json
 from router.http.prompt_on_chat import as_chat, is_prompt_on_chat
 from router.observe import logline
+from router.observe.ready import readiness
 from router.runtime import Runtime
 from router.stages.explain import explain as explain_request
 from router.stages.supersede import guarded
@@ -183,13 +184,7 @@ async def readyz(request: Request) -> Response:
     if rt is None:
         return Response(b'{"status":"starting"}', status_code=503, media_type=_JSON,
                         headers={"retry-after": "1"})
-    body = {
-        "status": "ok",
-        "config": rt.config.source,
-        "models": {m.name: "up" for m in rt.config.models},
-        "redis": rt.cache.state(),  # disabled (none configured), ok or degraded
-    }
-    return Response(orjson.dumps(body), media_type=_JSON)
+    return Response(orjson.dumps(readiness(rt)), media_type=_JSON)
 
 
 async def metrics(request: Request) -> Response:
