@@ -102,25 +102,30 @@ def _leading(body: Mapping[str, Any]) -> tuple[str, str] | None:
     return None
 
 
-def session_key(body: Mapping[str, Any], headers: Mapping[str, str]) -> str | None:
+def session_key(body: Mapping[str, Any], headers: Mapping[str, str], tenant: str = ""
+                ) -> str | None:
     """The conversation a request belongs to, or None when it can't be told.
 
     In order: the `x-laneway-session` header (the client told laneway itself), the body's
-    `prompt_cache_key` (the client told the provider), else a hash of the leading messages,
-    which are the same on every turn of a conversation. `headers` must be case-insensitive
-    (Starlette's) or have lower-case keys. The key is namespaced by its source.
+    `prompt_cache_key` (the client told the provider), else the leading messages, which are
+    the same on every turn of a conversation. `headers` must be case-insensitive
+    (Starlette's) or have lower-case keys. The key is a fixed-size digest namespaced by its
+    source and keyed by the tenant: another tenant sending the same opening messages (or
+    session id) neither sees nor moves this one's pin.
     """
+    digest = hashlib.blake2b(tenant.encode("utf-8", "surrogatepass"), digest_size=16)
     header = headers.get(SESSION_HEADER)
     if header:
-        return "h:" + header[:256]
-    pck = body.get("prompt_cache_key")
-    if isinstance(pck, str) and pck:
-        return "p:" + pck[:256]
-    leading = _leading(body)
-    if leading is None:
-        return None
-    digest = hashlib.blake2b(digest_size=16)
-    digest.update(leading[0].encode("utf-8", "surrogatepass"))
-    digest.update(b"\x00")
-    digest.update(leading[1].encode("utf-8", "surrogatepass"))
-    return "m:" + digest.hexdigest()
+        source = "h"
+        digest.update(b"\x00" + header[:256].encode("utf-8", "surrogatepass"))
+    elif isinstance(pck := body.get("prompt_cache_key"), str) and pck:
+        source = "p"
+        digest.update(b"\x00" + pck[:256].encode("utf-8", "surrogatepass"))
+    else:
+        leading = _leading(body)
+        if leading is None:
+            return None
+        source = "m"
+        digest.update(b"\x00" + leading[0].encode("utf-8", "surrogatepass"))
+        digest.update(b"\x00" + leading[1].encode("utf-8", "surrogatepass"))
+    return f"{source}:{digest.hexdigest()}"

@@ -50,6 +50,7 @@ class ModelSpec:
     supports_tools: bool = True
     supports_suffix: bool = True
     timeout_s: float | None = None
+    extra_fields: frozenset[str] = frozenset()  # request fields it takes beyond its API's
 
     @property
     def openai_compatible(self) -> bool:

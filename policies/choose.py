@@ -9,14 +9,21 @@ Rules (`choose`, for `model: auto`):
    first, ordered by the objective: cheapest = lowest predicted cost; best_quality =
    largest tier, then cheapest; fastest = lowest predicted TTFT (without data: a prior of
    a quarter/half/three quarters of the target for small/medium/large). Then the models
-   over the target, least slow first. The pipeline tries them in order, once each.
+   over the target, least slow first. The pipeline tries them in order, once each. A
+   request that does not stream waits for the whole answer: it is judged by the learned
+   whole-answer time (latency.predict).
 3. Session affinity (lanes with `affinity`): the conversation's model goes first while it
    is a healthy candidate, whatever its latency, so its prefix cache stays warm.
 4. Probes: a model avoided for latency that the objective would otherwise prefer goes
    first for one request now and then (<= probe_share of the lane, >= probe_interval_s
    apart, never an ejected or half-open one), so a recovered model wins its traffic back.
-5. No candidate left: an empty Choice whose reasons say why; `retry_after_s` is set when
-   ejections are the cause (503 with retry-after), else nothing could ever serve it.
+5. `max_tokens` is a ceiling, not a demand: a model whose window holds the input but not
+   the whole ceiling is a candidate (the ceiling is lowered to what fits, `output_room`),
+   placed after every candidate where it fits whole. Only an input that leaves no room for
+   even a few output tokens makes a model unfit.
+6. No candidate left: an empty Choice whose reasons say why; `retry_after_s` is set when
+   ejections are the cause (503 with retry-after); `unfit` when the request itself is what
+   no model can take (its input too long: `too_long`, or tools / FIM no model offers).
 `pinned` tries the named model, then only its configured `fallbacks`.
 `dry_run=True` (explain) changes no state: no probe, no half-open trial handed out.
 """
@@ -34,6 +41,10 @@ from policies.latency import LatencyTracker
 from policies.policy import LANE_NAMES, LanePolicy, Policy
 
 _PRIOR_SHARE = {Tier.SMALL: 0.25, Tier.MEDIUM: 0.5, Tier.LARGE: 0.75}
+# The least room for output that makes a model worth calling: with less, every answer
+# would be cut off after a word or two.
+MIN_OUTPUT_TOKENS = 16
+_WINDOW = "window "  # how a window rejection's reason starts
 
 # Needs, Candidate and Choice are built several times per request and never changed once
 # built; not `frozen`, whose __init__ sets each field through object.__setattr__ (~0.9 us
@@ -47,6 +58,7 @@ class Needs:
     input_tokens: int = 0  # estimated after trimming
     output_tokens: int = 0  # expected output (e.g. the capped max_tokens); 0: lane's guess
     session: str | None = None  # affinity.session_key(...)
+    stream: bool = True  # False: the client waits for the whole answer, and is routed by it
 
 
 @dataclass(slots=True)
@@ -57,6 +69,7 @@ class Candidate:
     within_target: bool
     healthy: bool  # False: ejected by its circuit breaker
     reasons: tuple[str, ...]
+    fits_whole: bool = True  # False: the output ceiling must be lowered for its window
 
 
 @dataclass(slots=True)
@@ -67,6 +80,8 @@ class Choice:
     reasons: tuple[str, ...]  # why the first candidate, or why none
     probe: bool = False  # the first candidate is a latency probe
     retry_after_s: float | None = None  # only when empty because models are ejected
+    unfit: bool = False  # empty because of the request itself (tools, FIM, length)
+    too_long: bool = False  # ... and its input is too long for every model that could serve it
 
     @property
     def model(self) -> ModelSpec | None:
@@ -132,6 +147,8 @@ class Chooser:
         fast.sort(key=key)
         slow.sort(key=lambda c: (c.predicted_ttft_ms or 0.0, c.predicted_cost_usd, self._pos(c)))
         ordered = fast + slow
+        if not all(c.fits_whole for c in ordered):
+            ordered.sort(key=lambda c: not c.fits_whole)  # stable: the order above otherwise
         head = self._heads.get(lane) or _head(lane, lp)
         if not ordered:
             return self._empty(lane, head, rejected, now)
@@ -187,13 +204,14 @@ class Chooser:
 
     # -- outcomes (called by the pipeline for every upstream attempt) -----------------
     def record_success(
-        self, model: str, lane: str, ttft_s: float | None, session: str | None = None
+        self, model: str, lane: str, ttft_s: float | None, session: str | None = None,
+        streamed: bool = True,
     ) -> None:
-        """ttft_s: time to the first streamed token. Pass None for an answer that was not
-        streamed: its time is the whole generation and would skew the lane's TTFT."""
+        """ttft_s: time to the first streamed token, or (`streamed=False`) to the whole
+        answer; None: nothing to learn (e.g. a shared or cached answer)."""
         now = self._clock()
         if ttft_s is not None:
-            self.latency.record(model, lane, ttft_s * 1000.0, now)
+            self.latency.record(model, lane, ttft_s * 1000.0, now, whole=not streamed)
         self.breakers.success(model)
         if session is not None and self.policy.lane(lane).affinity:
             self.affinity.put(session, model, now)
@@ -213,8 +231,9 @@ class Chooser:
         now: float,
         dry_run: bool,
     ) -> Candidate:
-        cost = m.cost(needs.input_tokens, out)
-        ttft = self.latency.ewma(m.name, lane)
+        room = output_room(m, needs.input_tokens, out)
+        cost = m.cost(needs.input_tokens, room)
+        ttft = self.latency.predict(m.name, lane, needs.stream)
         ok = self.breakers.available(m.name, now) if dry_run else self.breakers.allow(m.name, now)
         if not ok:
             return Candidate(m, ttft, cost, False, False, (self.breakers.describe(m.name, now),))
@@ -223,14 +242,19 @@ class Chooser:
             within, why = True, "no latency data yet: assumed fine"
         else:
             within = ttft <= target
-            why = f"ttft {ttft:.0f} ms {'<=' if within else '>'} {target} ms"
+            what = "ttft" if needs.stream else "whole answer"
+            why = f"{what} {ttft:.0f} ms {'<=' if within else '>'} {target} ms"
+        whole = room >= out
+        reasons: tuple[str, ...] = (why,) if whole else (
+            why, f"output ceiling lowered to {room} tokens to fit its window")
         if self.breakers.state(m.name, now) == "half_open":
-            return Candidate(m, ttft, cost, within, True, (why, "half-open: trial request"))
-        return Candidate(m, ttft, cost, within, True, (why,))
+            reasons += ("half-open: trial request",)
+        return Candidate(m, ttft, cost, within, True, reasons, whole)
 
     def _reject(self, m: ModelSpec, lane: str, needs: Needs, out: int, why: str) -> Candidate:
         cost = m.cost(needs.input_tokens, out)
-        return Candidate(m, self.latency.ewma(m.name, lane), cost, False, True, (why,))
+        ttft = self.latency.predict(m.name, lane, needs.stream)
+        return Candidate(m, ttft, cost, False, True, (why,))
 
     @staticmethod
     def _unfit(m: ModelSpec, needs: Needs, out: int) -> str | None:
@@ -238,8 +262,9 @@ class Chooser:
             return "no tool support"
         if needs.fim and m.fim is None and not m.supports_suffix:
             return "no FIM family and no suffix support"
-        if needs.input_tokens + out > m.context_window:
-            return f"window {m.context_window} < {needs.input_tokens} + {out} tokens"
+        least = min(out, MIN_OUTPUT_TOKENS)
+        if needs.input_tokens + least > m.context_window:
+            return f"{_WINDOW}{m.context_window} < {needs.input_tokens} + {least} tokens"
         return None
 
     def _pos(self, c: Candidate) -> int:
@@ -300,4 +325,14 @@ class Chooser:
             msg = f"no healthy model for lane {lane}: {names}"
             return Choice(lane, (), tuple(rejected), (head, msg), retry_after_s=max(1.0, retry))
         why = "; ".join(f"{c.model.name}: {c.reasons[0]}" for c in rejected) or "no models"
-        return Choice(lane, (), tuple(rejected), (head, f"no model can serve this request: {why}"))
+        # Models outside the lane say nothing about the request; a lane without any model is
+        # the config's doing (503), any other refusal the request's own (400).
+        unfit = [c for c in rejected if not c.reasons[0].startswith("does not serve")]
+        too_long = any(c.reasons[0].startswith(_WINDOW) for c in unfit)
+        return Choice(lane, (), tuple(rejected), (head, f"no model can serve this request: {why}"),
+                      unfit=bool(unfit), too_long=too_long)
+
+
+def output_room(m: ModelSpec, input_tokens: int, ceiling: int) -> int:
+    """The output ceiling `m` can honour beside `input_tokens`: the ceiling, or less."""
+    return max(0, min(ceiling, m.context_window - input_tokens))

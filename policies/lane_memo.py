@@ -14,7 +14,8 @@ from policies.trim import TrimResult
 
 # classify is a pure function of the endpoint, the body and these headers: a chat seen
 # before (a cache hit, a retry) reuses its decision. Chat and Responses only (classifying
-# a legacy completion costs less than the key); small bodies only (the key holds the body).
+# a legacy completion costs less than the key); small bodies only (the key is a hash of the
+# serialised body, and serialising a big one costs more than classifying it).
 _MEMO_ENDPOINTS = (Endpoint.CHAT, Endpoint.RESPONSES)
 _MEMO_HEADERS = (OVERRIDE_HEADER, "user-agent", "x-title", "originator")
 _MEMO_MAX_BODY = 4096
@@ -37,7 +38,7 @@ class LaneMemo:
 
     def __init__(self, size: int = 1024) -> None:
         self.size = size
-        self.decisions: OrderedDict[tuple[object, ...], Remembered] = OrderedDict()
+        self.decisions: OrderedDict[tuple[Endpoint, int, int], Remembered] = OrderedDict()
 
     def recall(
         self, endpoint: Endpoint, body: dict[str, Any], headers: Mapping[str, str],
@@ -52,7 +53,10 @@ class LaneMemo:
             return Remembered(classify(endpoint, body, headers))
         if len(raw) > _MEMO_MAX_BODY:
             return Remembered(classify(endpoint, body, headers))
-        key = (endpoint, raw, *(headers.get(h) for h in _MEMO_HEADERS))
+        # A fixed-size key, whatever the headers hold: Python's hash of bytes and str is
+        # SipHash keyed by a random per-process secret, so no client can forge a
+        # collision; the length and the endpoint are kept beside it all the same.
+        key = (endpoint, len(raw), hash((raw, *(headers.get(h) for h in _MEMO_HEADERS))))
         entry = self.decisions.get(key)
         if entry is not None:
             self.decisions.move_to_end(key)

@@ -28,7 +28,11 @@ Priority, first match wins:
    d. a one-shot FIM prompt or hole-filling request sent over chat -> completion. Only a
       single exchange counts (or few-shot under a hole-filler system prompt), so a chat
       that merely mentions ``<|fim_prefix|>`` stays qa. Agentic markers (b, c) are
-      checked first for the same reason as tool shape;
+      checked first for the same reason as tool shape. A completion engine driving a
+      chat endpoint counts too: a system prompt casting the model as one, with the last
+      user turn holding the code before and after the cursor in tagged sections or a
+      cursor marker (few-shot turns allowed); without that system prompt, both sections
+      and a cursor marker in a one-shot chat;
    e. one-shot side jobs (commit messages, titles, prompt rewriting) -> qa.
 4. Headers (weak: spoofable, often absent): an agent client's ``User-Agent``
    (``Cline/``, ``RooCode/``), ``X-Title: Roo Code`` or ``originator: codex_cli_rs``
@@ -180,6 +184,9 @@ def _agent_turn(view: View) -> str | None:
 def _completion_over_chat(view: View, body: dict[str, Any], notes: list[str]) -> str | None:
     if not view.last_user:
         return None
+    engine = _completion_engine(view)
+    if engine:
+        return engine
     if view.single_exchange:
         for text in view.last_user:
             family = mk.fim_family(text, anchored=True)
@@ -201,6 +208,33 @@ def _completion_over_chat(view: View, body: dict[str, Any], notes: list[str]) ->
     if hints:
         return f"content: cursor marker {weak!r} in a one-shot chat{hints}"
     notes.append(f"content: cursor marker {weak!r} ignored without completion-like sampling")
+    return None
+
+
+def _completion_engine(view: View) -> str | None:
+    """A completion engine driving a chat endpoint (step 3d), or None."""
+    cast = None
+    for text in view.system:
+        head = text[: mk.LOWER_HEAD].lower()  # bounded: never lower-case a whole prompt
+        if any(word in head for word in mk.COMPLETION_ENGINE_WORDS):
+            cast = next((p for p in mk.COMPLETION_ENGINE_SYSTEM if p in head), None)
+            if cast:
+                break
+    if cast is None and not view.single_exchange:
+        return None
+    sections = next(
+        (before for before, after in mk.CURSOR_SECTIONS
+         for t in view.last_user
+         if mk.find_in_window(t, before, mk.HOLE_HEAD, mk.HOLE_TAIL)
+         and mk.find_in_window(t, after, mk.HOLE_HEAD, mk.HOLE_TAIL)),
+        None,
+    )
+    cursor = _first_hole(view.last_user, mk.CURSOR_MARKS)
+    if cast and (sections or cursor):
+        found = f"{sections} sections" if sections else f"cursor marker {cursor!r}"
+        return f"content: completion-engine system prompt ({cast!r}) with {found}"
+    if sections and cursor:
+        return f"content: {sections} sections and cursor marker {cursor!r} in a one-shot chat"
     return None
 
 

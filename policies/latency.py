@@ -14,6 +14,13 @@ The prediction that decides "within target" is a time-aware EWMA, not the window
 - the old average's weight also halves every `half_life_s`, so a sample arriving after a
   long gap (typically a probe) counts for more than one in a busy stream.
 The p95 over the last `window` samples is kept for explain, logs and dashboards.
+
+Two series per (model, lane): the first token of streamed answers, and the whole time of
+non-streamed ones (many completion plugins never stream). They differ by the generation
+time, so they are kept apart: a non-streamed request waits for the whole answer and is
+routed by that (`predict(..., streamed=False)`). A whole time still bounds the first token
+from above, so it lowers a first-token prediction that is higher than it; alone, it says
+nothing about a slow first token, so it makes none.
 """
 
 from __future__ import annotations
@@ -61,16 +68,19 @@ class LatencyTracker:
         self._window = window
         self._half_life = half_life_s
         self._spike = spike_factor
-        self._series: dict[tuple[str, str], _Series] = {}
+        self._series: dict[tuple[str, str, bool], _Series] = {}  # (model, lane, whole)
         self._probes: dict[str, _Probes] = {}
 
     # -- samples ---------------------------------------------------------------------
-    def record(self, model: str, lane: str, ttft_ms: float, now: float) -> None:
+    def record(self, model: str, lane: str, ttft_ms: float, now: float,
+               whole: bool = False) -> None:
+        """A streamed answer's first token, or (`whole`) a non-streamed answer's whole time."""
         ttft_ms = max(0.0, ttft_ms)
-        s = self._series.get((model, lane))
+        key = (model, lane, whole)
+        s = self._series.get(key)
         if s is None:
             s = _Series(ewma=ttft_ms, last_at=now, window=deque(maxlen=self._window))
-            self._series[(model, lane)] = s
+            self._series[key] = s
         else:
             keep = (1.0 - self._alpha) * 0.5 ** (max(0.0, now - s.last_at) / self._half_life)
             sample = min(ttft_ms, s.ewma * self._spike) if s.ewma > 0 else ttft_ms
@@ -82,11 +92,22 @@ class LatencyTracker:
 
     def ewma(self, model: str, lane: str) -> float | None:
         """Predicted TTFT in ms, or None without data (a model without data is assumed fine)."""
-        s = self._series.get((model, lane))
-        return None if s is None else s.ewma
+        return self.predict(model, lane, True)
 
-    def stats(self, model: str, lane: str) -> LatencyStats | None:
-        s = self._series.get((model, lane))
+    def predict(self, model: str, lane: str, streamed: bool) -> float | None:
+        """What a request will wait for, in ms: the first token when it streams, the whole
+        answer when it does not (each falling back on the other's figure). None: no data."""
+        first = self._series.get((model, lane, False))
+        whole = self._series.get((model, lane, True))
+        if not streamed:
+            s = whole or first
+            return None if s is None else s.ewma
+        if first is None:
+            return None
+        return first.ewma if whole is None else min(first.ewma, whole.ewma)
+
+    def stats(self, model: str, lane: str, whole: bool = False) -> LatencyStats | None:
+        s = self._series.get((model, lane, whole))
         if s is None:
             return None
         if s.p95 is None:

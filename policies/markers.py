@@ -96,6 +96,34 @@ HOLE_STRONG: tuple[str, ...] = (
 HOLE_WEAK: tuple[str, ...] = ("<CURSOR>", "<|cursor|>", "<cursor>", "█")
 HOLE_STOPS: tuple[str, ...] = ("</COMPLETION>",)
 
+# Completion engines over chat (minuet-ai, cmp-ai, Cody-style plugins): a system prompt that
+# casts the model as a completion engine (matched on its lower-cased head), the code before
+# and after the cursor in tagged sections, and a cursor marker.
+COMPLETION_ENGINE_SYSTEM: tuple[str, ...] = (
+    "code completion engine", "completion engine", "code completion ai",
+    "ai-powered code completion", "autocomplete engine", "autocompletion engine",
+    "code completion model", "code completion assistant", "code completion tool",
+    "you are a code completion", "you are an autocomplete", "coding companion",
+    "complete the code at the cursor",
+)
+# Every phrase above holds one of these words: a miss costs two finds, not thirteen.
+COMPLETION_ENGINE_WORDS: tuple[str, ...] = ("complet", "companion")
+# (before the cursor, after the cursor): both tags of a pair must be present.
+CURSOR_SECTIONS: tuple[tuple[str, str], ...] = (
+    ("<contextBeforeCursor>", "<contextAfterCursor>"),
+    ("<begin_code_prefix>", "<begin_code_suffix>"),
+    ("<code_before_cursor>", "<code_after_cursor>"),
+    ("<before_cursor>", "<after_cursor>"),
+    ("<code_prefix>", "<code_suffix>"),
+    ("<prefix>", "<suffix>"),
+    ("<PREFIX>", "<SUFFIX>"),
+    ("<fim_prefix>", "<fim_suffix>"),
+)
+CURSOR_MARKS: tuple[str, ...] = (
+    *HOLE_WEAK, "<cursorPosition>", "<cursor_position>", "<|cursor_position|>", "<CURSOR_POSITION>",
+    "{{cursor}}", "{{CURSOR}}", "<begin_code_middle>", "<|user_cursor_is_here|>",
+)
+
 # Tools described in a system prompt instead of a `tools` field (agent protocols).
 # Each miss costs a scan of the windows, so redundant needles (BEGIN_ARG's twin
 # "```tool", REPLACE's twin SEARCH) are left out.

@@ -90,6 +90,8 @@ class ModelSection(_Strict):
     supports_tools: bool = True
     supports_suffix: bool = True
     timeout_s: float | None = Field(default=None, gt=0)
+    # Request fields this model's server takes beyond its API's own (which laneway drops).
+    extra_fields: list[str] = Field(default_factory=list)
 
     @field_validator("api_base")
     @classmethod
@@ -124,6 +126,7 @@ class Config:
     source: str
     warnings: tuple[str, ...] = ()
     by_name: dict[str, ModelSpec] = field(default_factory=dict)
+    extra_fields: frozenset[str] = frozenset()  # every model's `extra_fields`
 
     @property
     def auth_required(self) -> bool:
@@ -182,6 +185,7 @@ def parse(data: Any, source: str = "<config>") -> Config:
                 supports_tools=m.supports_tools,
                 supports_suffix=m.supports_suffix,
                 timeout_s=m.timeout_s,
+                extra_fields=frozenset(m.extra_fields),
             )
         )
     tenants = []
@@ -202,6 +206,7 @@ def parse(data: Any, source: str = "<config>") -> Config:
         source=source,
         warnings=tuple(warnings),
         by_name={m.name: m for m in models},
+        extra_fields=frozenset().union(*(m.extra_fields for m in models)),
     )
 
 

@@ -116,6 +116,10 @@ class NoHealthyModel(LanewayError):
     type = "service_unavailable_error"
     default_code = "no_healthy_model"
 
+    def __init__(self, message: str, *, headers: dict[str, str] | None = None) -> None:
+        # Never without retry-after: clients retry a bare 503 at once, over and over.
+        super().__init__(message, headers={"retry-after": "1"} | (headers or {}))
+
 
 class UpstreamTimeout(LanewayError):
     status = 504

@@ -23,6 +23,7 @@ from router.frontends.registry import FRONTENDS
 from router.frontends.shapes import ExplainRequest
 from router.http import endpoints, openapi
 from router.http.front import Laneway, bug_response
+from router.observe import logline
 from router.observe.logline import open_access_log
 from router.observe.metrics import Metrics
 from router.observe.ready import ready_line
@@ -128,7 +129,7 @@ def create_app(config: Config) -> FastAPI:
 
     async def on_laneway_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, LanewayError)
-        return endpoints.error_response(exc, endpoints.request_id(request))
+        return _refused(request, exc)
 
     async def on_http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
@@ -137,7 +138,7 @@ def create_app(config: Config) -> FastAPI:
             if exc.status_code == 405
             else RouteNotFound(f"No route for {request.method} {request.url.path}.")
         )
-        return endpoints.error_response(err, endpoints.request_id(request))
+        return _refused(request, err)
 
     async def on_bug(request: Request, exc: Exception) -> Response:
         return bug_response(request)  # Starlette logs the traceback
@@ -146,6 +147,15 @@ def create_app(config: Config) -> FastAPI:
     app.add_exception_handler(HTTPException, on_http_error)
     app.add_exception_handler(Exception, on_bug)
     return app
+
+
+def _refused(request: Request, err: LanewayError) -> Response:
+    """An error outside the model routes (unknown path, wrong method, ...): answered and
+    logged with its reason, like every refusal."""
+    rid = endpoints.request_id(request)
+    logline.refusal(rid, request.url.path, None, err.status,
+                    logline.reason_of(err.code, f"{request.method} {err.type}"), 0.0)
+    return endpoints.error_response(err, rid)
 
 
 def app_from_env() -> FastAPI:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import secrets
 
 from router.config import Config
 from router.errors import AuthenticationFailed
@@ -11,7 +12,8 @@ from router.errors import AuthenticationFailed
 ANONYMOUS = "anonymous"
 # Authorization headers remembered after a successful check. Only valid keys get in, so a
 # flood of wrong keys cannot grow it; spellings of valid keys ("bearer", extra spaces) are
-# bounded by clearing it when full.
+# bounded by clearing it when full. Each is kept as a 16-byte keyed digest, never the
+# header itself: a 4 KiB spelling costs what a short one does.
 REMEMBER = 64
 
 
@@ -28,13 +30,16 @@ class KeyRing:
         self._digests = [
             (hashlib.sha256(t.key.reveal().encode()).digest(), t.id) for t in config.tenants
         ]
-        self._recent: dict[str, str] = {}
+        self._recent: dict[bytes, str] = {}
+        self._salt = secrets.token_bytes(16)  # per ring: digests say nothing outside it
 
     def tenant(self, authorization: str | None) -> str:
         if not self.required:
             return ANONYMOUS
+        seen = None
         if authorization is not None:
-            known = self._recent.get(authorization)
+            seen = self._digest(authorization)
+            known = self._recent.get(seen)
             if known is not None:
                 return known
         if not authorization or not authorization[:7].lower() == "bearer ":
@@ -50,5 +55,10 @@ class KeyRing:
             raise AuthenticationFailed("Invalid API key.")
         if len(self._recent) >= REMEMBER:
             self._recent.clear()
-        self._recent[authorization] = found
+        assert seen is not None
+        self._recent[seen] = found
         return found
+
+    def _digest(self, authorization: str) -> bytes:
+        return hashlib.blake2b(authorization.encode("utf-8", "surrogatepass"), digest_size=16,
+                               key=self._salt).digest()

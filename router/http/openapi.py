@@ -19,6 +19,7 @@ from starlette.responses import Response
 
 from router.errors import LanewayError
 from router.frontends.shapes import ErrorBody, ExplainRequest
+from router.http.endpoints import refused, request_id
 
 _REF = "#/components/schemas/{model}"
 
@@ -80,6 +81,6 @@ async def serve(request: Request) -> Response:
     try:
         app.runtime.keys.tenant(request.headers.get("authorization"))
     except LanewayError as err:
-        return Response(err.body(), status_code=err.status, media_type="application/json")
+        return refused(err, request_id(request), "openapi")
     return Response(document(app, [f.shape for f in app.frontends]),
                     media_type="application/json")

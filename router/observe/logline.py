@@ -30,6 +30,7 @@ BATCH_S = 0.05  # the writer thread wakes at most this often under load
 # The parts of a request body that hold what the user typed or the code they sent.
 _PROMPT_FIELDS = ("messages", "prompt", "suffix", "input", "instructions")
 _OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_APPEND_NEWLINE
+_REASON_CHARS = 500  # a refusal's reason names models and their limits; bounded all the same
 
 
 def fields(
@@ -77,7 +78,42 @@ def emit(
 ) -> None:
     if not ACCESS.isEnabledFor(logging.INFO):
         return
-    line = fields(ctx, cost_usd, saved_usd, duration_s, log_prompts)
+    _write(fields(ctx, cost_usd, saved_usd, duration_s, log_prompts))
+
+
+def refusal(
+    request_id: str, endpoint: str, tenant: str | None, status: int, reason: str,
+    duration_s: float,
+) -> None:
+    """The line of a request refused before it had a context (401, 404, 413, 429, bad JSON):
+    every refusal says why. `endpoint` may be a path: long segments (a key pasted into a
+    URL) are masked."""
+    if not ACCESS.isEnabledFor(logging.INFO):
+        return
+    _write({
+        "ts": round(time.time(), 3),
+        "request_id": request_id,
+        "tenant": tenant,
+        "endpoint": _masked_path(endpoint),
+        "model": None,
+        "duration_ms": round(duration_s * 1000, 2),
+        "status": status,
+        "error": reason,
+    })
+
+
+def reason_of(code: str | None, message: str) -> str:
+    """An error's reason for the log: its code and message, bounded."""
+    return f"{code}: {message}"[:_REASON_CHARS] if code else message[:_REASON_CHARS]
+
+
+def _masked_path(path: str) -> str:
+    if "/" not in path:
+        return path[:_REASON_CHARS]
+    return "/".join(p if len(p) < 20 else p[:3] + "***" for p in path[:_REASON_CHARS].split("/"))
+
+
+def _write(line: dict[str, Any]) -> None:
     # OPT_NON_STR_KEYS/default=str: a prompt may hold anything JSON can; never fail a request
     # over its log line.
     data = orjson.dumps(line, default=str, option=_OPTIONS)

@@ -47,7 +47,7 @@ class Chain:
         models = config.models
         budgets = _budgets(policy, models)
         self.classify = Classify(LaneMemo(), policy, budgets)
-        self.trim = Trim()
+        self.trim = Trim(config.extra_fields)
         self.choose = Choose(chooser, frozenset(config.by_name),
                              ", ".join(m.name for m in models), self.trim)
         # Per lane: what besides the client's body decides a trimmed body (in cache keys).
@@ -87,11 +87,13 @@ class Chain:
 def _budgets(policy: Policy, models: Sequence[ModelSpec]) -> dict[str, TrimBudget]:
     """Per lane, from its policy; a lane without an input budget gets its largest window."""
     budgets = {}
+    widest = max((m.context_window for m in models), default=1)
     for lane in LANE_NAMES:
         lp = policy.lane(lane)
         window = max((m.context_window for m in models if lane in m.lanes), default=0)
         budgets[lane] = TrimBudget(
-            input_tokens=lp.input_tokens or window or 1,
+            # A lane no model serves still takes pinned requests: any model's window.
+            input_tokens=lp.input_tokens or window or widest,
             prefix_share=lp.prefix_share,
             max_output_tokens=lp.max_output_tokens,
             tool_output_tokens=lp.tool_output_tokens,

@@ -7,13 +7,12 @@ the request is refused here, before anything is sent.
 
 from __future__ import annotations
 
-from typing import Any
-
 from policies.affinity import session_key
-from policies.choose import Chooser, Needs
+from policies.ceiling import output_ceiling
+from policies.choose import Choice, Chooser, Needs
 from policies.lanes import Endpoint
 from router.context import RequestContext
-from router.errors import ModelNotFound, NoHealthyModel
+from router.errors import ContextLengthExceeded, InvalidRequest, ModelNotFound, NoHealthyModel
 from router.stages.trim import Trim
 
 
@@ -33,8 +32,9 @@ class Choose:
             tools=bool(body.get("tools") or body.get("functions")),
             fim=lane == "completion" and ctx.endpoint is Endpoint.COMPLETIONS,
             input_tokens=self.trim.measure(ctx, notes),
-            output_tokens=_max_output(body),
-            session=session_key(body, ctx.headers) if notes.lane.affinity else None,
+            output_tokens=output_ceiling(body),
+            session=session_key(body, ctx.headers, ctx.tenant) if notes.lane.affinity else None,
+            stream=ctx.stream,
         )
         name = ctx.requested_model
         if name == "auto":
@@ -47,19 +47,17 @@ class Choose:
                 param="model",
             )
         if not choice.candidates and not dry_run:
-            headers = {}
-            if choice.retry_after_s is not None:
-                headers["retry-after"] = str(max(1, round(choice.retry_after_s)))
-            raise NoHealthyModel(
-                f"No model can serve this '{lane}' request: " + "; ".join(choice.reasons) + ".",
-                headers=headers,
-            )
+            raise _refusal(lane, choice)
         notes.choice = choice
 
 
-def _max_output(body: dict[str, Any]) -> int:
-    for key in ("max_tokens", "max_completion_tokens", "max_output_tokens"):
-        v = body.get(key)
-        if isinstance(v, int) and not isinstance(v, bool) and v > 0:
-            return v
-    return 0
+def _refusal(lane: str, choice: Choice) -> InvalidRequest | NoHealthyModel:
+    """Why nothing can serve the request: its own doing (400), or for now (503, retry-after)."""
+    why = f"No model can serve this '{lane}' request: " + "; ".join(choice.reasons) + "."
+    if choice.retry_after_s is None and choice.too_long:
+        return ContextLengthExceeded(why, param="messages")
+    if choice.retry_after_s is None and choice.unfit:
+        return InvalidRequest(why, code="no_model_fits")
+    # Ejected models come back; a lane without models may get one on the next reload.
+    retry = choice.retry_after_s if choice.retry_after_s is not None else 30.0
+    return NoHealthyModel(why, headers={"retry-after": str(max(1, round(retry)))})

@@ -9,6 +9,8 @@ FIM family, once per family) and renames the model. The body keeps the client's 
 from __future__ import annotations
 
 from policies.catalog import ModelSpec
+from policies.ceiling import lower_ceiling, output_ceiling
+from policies.choose import output_room
 from policies.lanes import Endpoint
 from policies.trim import ContextTooLong, TrimResult, trim_agentic, trim_chat, trim_completion
 from router.context import RequestContext
@@ -17,6 +19,9 @@ from router.stages.notes import Notes
 
 
 class Trim:
+    def __init__(self, extra_fields: frozenset[str] = frozenset()) -> None:
+        self.extra_fields = extra_fields  # any model's: sent only to the models naming them
+
     def measure(self, ctx: RequestContext, notes: Notes) -> int:
         """The model-independent trim (kept in `notes.shared`); the input's token estimate."""
         remembered = notes.remembered
@@ -41,6 +46,14 @@ class Trim:
         trim = self.fit(ctx, notes, model)
         body = dict(trim.body)
         body["model"] = model.upstream_model
+        body.pop("filepath", None)  # laneway's own field (scrub.OWN_FIELDS), not the upstream's
+        if self.extra_fields:
+            for name in self.extra_fields - model.extra_fields:
+                body.pop(name, None)
+        ceiling = output_ceiling(body)
+        if ceiling and trim.tokens_after + ceiling > model.context_window:
+            # A ceiling, not a demand: lowered to what the model holds beside the prompt.
+            lower_ceiling(body, max(1, output_room(model, trim.tokens_after, ceiling)))
         ctx.upstream_body = body
         ctx.tokens_before, ctx.trimmed_tokens = trim.tokens_before, trim.trimmed_tokens
         ctx.input_tokens, ctx.scope = trim.tokens_after, trim.scope

@@ -91,10 +91,11 @@ class Upstream:
         notes = ctx.notes
         model = ctx.model
         assert notes is not None and model is not None
-        # A non-streamed answer's time covers the whole generation, not the first token.
         if ctx.cache in ("miss", "bypass"):  # a shared or cached answer says little
-            self.chooser.record_success(model.name, ctx.lane, reply.ttft_s if ctx.stream
-                                        else None, notes.needs.session if notes.needs else None)
+            # Non-streamed: the whole answer's time, learned apart from first tokens.
+            self.chooser.record_success(model.name, ctx.lane, reply.ttft_s,
+                                        notes.needs.session if notes.needs else None,
+                                        streamed=ctx.stream)
         ctx.ttft_s = time.perf_counter() - ctx.started
         ctx.attempts.append((model.name, "ok"))
         return reply

@@ -29,6 +29,7 @@ from policies.catalog import ModelSpec
 from policies.lanes import Endpoint
 from router.upstreams import http1
 from router.upstreams.client import HttpAnswer
+from router.upstreams.scrub import mask_secrets
 
 PATHS = {
     Endpoint.CHAT: "/chat/completions",
@@ -94,8 +95,7 @@ def _client_timeout(connect_s: float, total_s: float | None = None) -> aiohttp.C
 
 
 def _scrub(text: str, model: ModelSpec) -> str:
-    key = model.api_key.reveal() if model.api_key else ""
-    return text.replace(key, "***") if key else text
+    return mask_secrets(text, model.api_key.reveal() if model.api_key else "")
 
 
 # How a target is called: aiohttp's headers, or the lean client's target.

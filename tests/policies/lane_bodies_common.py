@@ -138,6 +138,13 @@ FILE_WITH_FIM = (  # a tokenizer test file an agent may read: FIM markers as pla
     "def test_roundtrip():\n    assert tok.decode(tok.encode('<fim_prefix>x')) == '<fim_prefix>x'\n"
 )
 
+MINUET_SYSTEM = (
+    "You are the backend of an AI-powered code completion engine. Your task is to provide "
+    "code suggestions based on the user's input. The user's code will be enclosed in "
+    "markers:\n\n- `<contextAfterCursor>`: Code context after the cursor\n"
+    "- `<cursorPosition>`: Current cursor location\n"
+    "- `<contextBeforeCursor>`: Code context before the cursor\n"
+)
 COMPLETION_STOPS = ["<|endoftext|>", "<|fim_pad|>", "<|repo_name|>", "<|file_sep|>", "\n\n\n"]
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from lane_bodies_common import (
     COMPLETION_STOPS,
     HOLE_FILLER_SYSTEM,
+    MINUET_SYSTEM,
     PY_PREFIX,
     PY_SUFFIX,
     TS_PREFIX,
@@ -260,5 +261,45 @@ COMPLETION_CASES: list[Case] = [
         ),
         "completion",
         "<|user_cursor_is_here|>",
+    ),
+    Case(
+        # minuet-ai.nvim's default chat template: system prompt, few-shot turns, then the
+        # code after and before the cursor in tagged sections, the cursor marker last.
+        "minuet-completion-engine-over-chat",
+        "chat",
+        chat(
+            system(MINUET_SYSTEM),
+            user("# language: python\n<contextAfterCursor>\n    return a + b\n"
+                 "<contextBeforeCursor>\ndef add(a, b):\n<cursorPosition>"),
+            asst("    \"\"\"Add two numbers.\"\"\"\n<endCompletion>\n"),
+            user(f"# language: python\n<contextAfterCursor>\n{PY_SUFFIX}\n"
+                 f"<contextBeforeCursor>\n{PY_PREFIX}<cursorPosition>"),
+            max_tokens=256, stream=True,
+        ),
+        "completion",
+        "completion-engine system prompt",
+    ),
+    Case(
+        # cmp-ai style: the system prompt casts a coding companion; prefix and suffix tags.
+        "cmp-ai-coding-companion-over-chat",
+        "chat",
+        chat(
+            system("You are a coding companion. You need to suggest code for the language "
+                   "python. Given some code prefix and suffix for context, output code which "
+                   "should follow the prefix code."),
+            user(f"<begin_code_prefix>{PY_PREFIX}<end_code_prefix>"
+                 f"<begin_code_suffix>{PY_SUFFIX}<end_code_suffix><begin_code_middle>"),
+            temperature=0.1,
+        ),
+        "completion",
+        "<begin_code_prefix> sections",
+    ),
+    Case(
+        "tagged-sections-and-cursor-without-system-prompt",
+        "chat",
+        chat(user(f"<code_before_cursor>\n{TS_PREFIX}\n</code_before_cursor>\n<cursor>\n"
+                  f"<code_after_cursor>\n{TS_SUFFIX}\n</code_after_cursor>")),
+        "completion",
+        "<code_before_cursor> sections and cursor marker",
     ),
 ]

@@ -244,4 +244,23 @@ QA_CASES: list[Case] = [
         "qa",
         "classified as chat",
     ),
+    Case(
+        # Asking about completion engines, with tags in the question: no cursor, no engine.
+        "question-about-prefix-suffix-tags",
+        "chat",
+        chat(user("What do the <prefix> and <suffix> tags mean in a FIM template?")),
+        "qa",
+        "default",
+    ),
+    Case(
+        # A long conversation under an ordinary system prompt that mentions completion.
+        "chat-mentioning-completion-engines",
+        "chat",
+        chat(system("You are a helpful assistant. Complete answers are better."),
+             user("How does a code completion engine rank suggestions?"),
+             asst("By likelihood and context."),
+             user("And where does the <cursor> go?")),
+        "qa",
+        "default",
+    ),
 ]

@@ -270,3 +270,24 @@ def test_expected_output_tokens_change_the_predicted_cost(chooser: Chooser):
     short = chooser.choose("qa", Needs(input_tokens=1000), dry_run=True).candidates[0]
     long = chooser.choose("qa", Needs(input_tokens=1000, output_tokens=4000), dry_run=True)
     assert long.candidates[0].predicted_cost_usd > short.predicted_cost_usd
+
+
+def test_max_tokens_is_a_ceiling_lowered_where_it_does_not_fit_whole(chooser: Chooser):
+    # opencode's default: 32,000 output tokens whatever the window. Of the qa models only
+    # big-a (131k) holds it whole: it goes first, though the 32k ones are cheaper; they
+    # still serve it, with a lower ceiling, rather than the request being refused.
+    opencode = Needs(input_tokens=3000, output_tokens=32000)
+    choice = chooser.choose("qa", opencode)
+    assert names(choice) == ["big-a", "fast-coder", "mid-chat"]
+    assert [c.fits_whole for c in choice.candidates] == [True, False, False]
+    assert "lowered to 29768" in choice.candidates[1].reasons[-1]
+    assert names(chooser.choose("qa", Needs(input_tokens=3000, output_tokens=2000)))[0] == (
+        "fast-coder")
+
+
+def test_an_input_too_long_for_every_window_is_context_length_not_an_outage(chooser: Chooser):
+    choice = chooser.choose("qa", Needs(input_tokens=140_000, output_tokens=100))
+    assert choice.candidates == () and choice.too_long and choice.retry_after_s is None
+    only_chat = Chooser(MODELS[2:3], load_policy("default"))
+    no_fim = only_chat.choose("qa", Needs(fim=True, input_tokens=10))
+    assert no_fim.unfit and not no_fim.too_long and no_fim.retry_after_s is None

@@ -64,3 +64,13 @@ def test_large_bodies_and_completions_are_not_remembered() -> None:
     _decide(memo, big)
     _decide(memo, {"model": "auto", "prompt": "def f("}, endpoint=Endpoint.COMPLETIONS)
     assert len(memo.decisions) == 0
+
+
+def test_memory_is_fixed_per_entry_and_bounded_whatever_the_headers_hold() -> None:
+    memo = LaneMemo(size=64)
+    for i in range(200):
+        ua = f"client-{i}-" + "x" * 4096  # a distinct 4 KiB header per request
+        _decide(memo, CHAT, {"user-agent": ua})
+    assert len(memo.decisions) == 64
+    # What is kept per entry does not grow with what the client sent.
+    assert all(sum(len(repr(part)) for part in key) < 64 for key in memo.decisions)

@@ -78,3 +78,18 @@ def test_probe_bounds_share_and_interval():
 def test_invalid_settings():
     with pytest.raises(ValueError):
         LatencyTracker(alpha=0)
+
+
+def test_whole_answers_are_learned_apart_and_bound_the_first_token():
+    t = LatencyTracker()
+    t.record("m", "completion", 900.0, 0.0, whole=True)
+    # A whole time alone says nothing about a slow first token...
+    assert t.predict("m", "completion", streamed=True) is None
+    assert t.predict("m", "completion", streamed=False) == 900.0
+    t.record("m", "completion", 1200.0, 1.0)  # a first token slower than a whole answer
+    # ...but it bounds one from above; the two series stay apart.
+    assert t.predict("m", "completion", streamed=True) == 900.0
+    assert t.ewma("m", "completion") == 900.0
+    assert t.stats("m", "completion").samples == 1  # type: ignore[union-attr]
+    t.record("n", "qa", 80.0, 0.0)  # only streamed data: a non-streamed request uses it
+    assert t.predict("n", "qa", streamed=False) == 80.0

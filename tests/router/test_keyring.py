@@ -50,3 +50,12 @@ def test_a_flood_of_wrong_keys_is_not_remembered():
 def test_no_keys_configured_means_anonymous():
     keys = KeyRing(parse({"models": MODELS}))
     assert keys.tenant(None) == keys.tenant("Bearer anything") == "anonymous"
+
+
+def test_remembered_spellings_cost_a_fixed_size_each():
+    keys = ring()
+    for i in range(10 * REMEMBER):  # distinct 4 KiB spellings of one valid key
+        assert keys.tenant("Bearer " + " " * (4096 + i) + "sk-beta") == keys.tenant(
+            "Bearer sk-beta")
+    assert len(keys._recent) <= REMEMBER
+    assert all(len(k) == 16 for k in keys._recent)  # digests, never the headers

@@ -45,6 +45,7 @@ def laneway_config(tmp: Path, fleet: Proc, **server: Any) -> dict[str, Any]:
     models = fleet_models(fleet.url)
     for m in models:
         m["api_key"] = "env:LW_SEC_UPSTREAM_KEY"
+    models[2]["extra_fields"] = ["lora_request"]  # a server-specific field, for this one only
     return {
         "server": {"api_keys": ["env:LW_SEC_KEY_A", KEY_B], "max_body_bytes": BODY_LIMIT,
                    "shutdown_grace_s": 10, **server},
@@ -60,8 +61,12 @@ class Leaky(http.server.BaseHTTPRequestHandler):
         self.rfile.read(int(self.headers.get("content-length") or 0))
         path = self.path or ""
         status = 401 if path.endswith("/embeddings") else 400 if "/chat/" in path else 500
+        sent = str(self.headers.get("authorization"))
+        if path.endswith("/responses"):  # OpenAI's way: a fragment of the key, masked
+            key = sent.removeprefix("Bearer ")
+            sent, status = f"{key[:8]}{'*' * 20}{key[-4:]}", 400
         body = json.dumps({"error": {
-            "message": f"Incorrect API key provided: {self.headers.get('authorization')}",
+            "message": f"Incorrect API key provided: {sent}",
             "type": "invalid_request_error", "param": None, "code": "invalid_api_key"}})
         self.send_response(status)
         self.send_header("content-type", "application/json")

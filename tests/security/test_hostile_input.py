@@ -23,7 +23,13 @@ def smuggled(decoy: Proc) -> dict:
         "model_list": [{"model_name": "auto", "litellm_params": {"api_base": evil}}],
         "fallbacks": [{"auto": ["evil"]}], "num_retries": 9, "mock_response": "pwned",
         "aws_secret_access_key": "x", "litellm_params": {"api_base": evil},
-        "extra_body": {"api_base": evil, "model": "qwen3-235b-a22b", "top_k": 20},
+        "user_config": {"model_list": [{"model_name": "auto",
+                                        "litellm_params": {"api_base": evil}}]},
+        "User_Config": {"model_list": []}, "proxy": evil, "http_client": evil,
+        "default_query": {"x": "y"}, "lora_request": {"path": "/etc"},
+        "extra_body": {"api_base": evil, "model": "qwen3-235b-a22b", "top_k": 20,
+                       "user_config": {"model_list": []},
+                       "extra_body": {"metadata": {"api_base": evil}}},
         "metadata": {"trace": "t-1", "api_base": evil, "headers": {"x": "y"}},
     }
 
@@ -41,13 +47,25 @@ def test_smuggled_redirects_never_leave_laneway(guarded: Proc, upstream: Proc, d
     assert fleet_log(decoy) == []
     [sent] = fleet_log(upstream)
     forwarded = sent["body"]
-    leftovers = set(forwarded) & set(smuggled(decoy)) - {"extra_body", "metadata"}
+    leftovers = set(forwarded) & set(smuggled(decoy)) - {"metadata"}
     assert not leftovers
-    assert forwarded["extra_body"] == {"top_k": 20}
+    assert forwarded["top_k"] == 20  # merged from extra_body, as the SDK would have
     assert forwarded["metadata"] == {"trace": "t-1"}
     assert forwarded["model"] != "qwen3-235b-a22b" or body is not CHAT
     assert sent["authorization"]["value"] == f"Bearer {UPSTREAM_KEY}"
     assert "pwned" not in r.text
+
+
+@pytest.mark.parametrize("model,forwarded", [("qwen3-235b-a22b", True),
+                                             ("qwen3-14b", False)])
+def test_extra_fields_reach_only_the_models_that_name_them(
+    guarded: Proc, upstream: Proc, client: httpx.Client, model: str, forwarded: bool
+):
+    body = CHAT | {"model": model, "lora_request": {"lora_name": "sql"}}
+    r = client.post(guarded.url + "/v1/chat/completions", json=body, headers=auth())
+    assert r.status_code == 200, r.text
+    [sent] = fleet_log(upstream)
+    assert ("lora_request" in sent["body"]) is forwarded
 
 
 async def _upload(url: str, chunked: bool) -> tuple[int, int]:
@@ -113,6 +131,36 @@ MALFORMED = [
 ]
 
 
+def _deep(levels: int, where: str) -> bytes:
+    nested = "[" * levels + "]" * levels
+    content = '"hi"'
+    if where == "part":  # inside a content part: the chat trimming's image scan walks it
+        content = f'[{{"type": "text", "text": "hi", "x": {nested}}}]'
+    extra = f', "x": {nested}' if where == "field" else ""
+    body = f'{{"model": "auto", "messages": [{{"role": "user", "content": {content}}}]{extra}}}'
+    return body.encode()
+
+
+@pytest.mark.parametrize("path", ["/v1/chat/completions", "/laneway/explain"])
+@pytest.mark.parametrize("where", ["part", "field"])
+def test_json_nested_deeper_than_the_encoder_takes_is_a_400(
+    guarded: Proc, upstream: Proc, client: httpx.Client, path: str, where: str
+):
+    raw = _deep(600, where)
+    if path == "/laneway/explain":
+        raw = b'{"path": "/v1/chat/completions", "body": ' + raw + b"}"
+    r = client.post(guarded.url + path, content=raw,
+                    headers=auth() | {"content-type": "application/json"})
+    assert r.status_code == 400, r.text
+    assert r.json()["error"]["type"] == "invalid_request_error"
+    assert fleet_log(upstream) == []
+    # Many containers, shallow: served as ever (only the content part is kept upstream).
+    wide = ('{"model": "auto", "messages": [{"role": "user", "content": [' + ", ".join(
+        ['{"type": "text", "text": "a"}'] * 400) + ']}]}').encode()
+    assert client.post(guarded.url + "/v1/chat/completions", content=wide,
+                       headers=auth() | {"content-type": "application/json"}).status_code == 200
+
+
 @pytest.mark.parametrize("raw,param", MALFORMED)
 def test_malformed_bodies_get_openai_shaped_400(guarded: Proc, upstream: Proc,
                                                client: httpx.Client, raw: bytes, param: str):
@@ -137,6 +185,7 @@ def test_invalid_content_length_is_400(guarded: Proc, client: httpx.Client):
 
 @pytest.mark.parametrize("path,status", [
     ("/v1/chat/completions", 400), ("/v1/completions", 502), ("/v1/embeddings", 502),
+    ("/v1/responses", 400),
 ])
 def test_upstream_errors_quoting_the_key_never_pass_it_on(guarded: Proc, client: httpx.Client,
                                                           path: str, status: int):
@@ -146,6 +195,8 @@ def test_upstream_errors_quoting_the_key_never_pass_it_on(guarded: Proc, client:
     assert r.status_code == status, r.text
     assert "error" in r.json()
     assert not secrets_in(r.text + str(r.headers))
+    message = r.json()["error"]["message"]  # not even a fragment of it
+    assert UPSTREAM_KEY[:8] not in message and UPSTREAM_KEY[-4:] not in message
 
 
 def test_forced_fleet_errors_leak_nothing(guarded: Proc, upstream: Proc, client: httpx.Client):

@@ -173,3 +173,14 @@ async def test_shared_limits_resume_after_a_redis_restart_that_lost_the_scripts(
         assert "cmdstat_evalsha:calls=" in stats
     finally:
         await limiter.close()
+
+
+def test_explain_counts_against_the_same_limit(sec_fleet: Proc, tmp_path: Path):
+    config = laneway_config(tmp_path, sec_fleet, limits={"requests_per_minute": 3})
+    with start_laneway(tmp_path, config, env=ENV) as proc, httpx.Client(timeout=30) as c:
+        statuses = [c.post(proc.url + "/laneway/explain", json={"body": CHAT},
+                           headers=auth()).status_code for _ in range(5)]
+        assert statuses == [200, 200, 200, 429, 429]
+        # The explains used the key's minute: a real request is refused too.
+        r = c.post(proc.url + "/v1/chat/completions", json=CHAT, headers=auth())
+        assert r.status_code == 429 and int(r.headers["retry-after"]) >= 1
