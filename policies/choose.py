@@ -47,6 +47,7 @@ class Needs:
     input_tokens: int = 0  # estimated after trimming
     output_tokens: int = 0  # expected output (e.g. the capped max_tokens); 0: lane's guess
     session: str | None = None  # affinity.session_key(...)
+    allowed: frozenset[str] | None = None  # the team's models; None: every model
 
 
 @dataclass(slots=True)
@@ -234,6 +235,8 @@ class Chooser:
 
     @staticmethod
     def _unfit(m: ModelSpec, needs: Needs, out: int) -> str | None:
+        if needs.allowed is not None and m.name not in needs.allowed:
+            return "not among the team's models"
         if needs.tools and not m.supports_tools:
             return "no tool support"
         if needs.fim and m.fim is None and not m.supports_suffix:

@@ -22,6 +22,7 @@ from policies.trim import TrimBudget
 from router.config import Config
 from router.http.auth import KeyRing
 from router.limits.ratelimit import Limit, Limiter, build_limiter
+from router.limits.spend import Ledger
 from router.observe.metrics import Metrics
 from router.stages.supersede import Sessions
 from router.upstreams import http1
@@ -49,6 +50,7 @@ class Runtime:
     # Per lane: what besides the client's body decides a trimmed body (part of cache keys).
     variants: dict[str, str] = field(default_factory=dict)
     lanes: LaneMemo = field(default_factory=LaneMemo)  # classify, remembered per body
+    ledger: Ledger | None = None  # teams' spend and budgets; built by build()
 
     @classmethod
     def build(
@@ -108,6 +110,10 @@ class Runtime:
             _cache(config, metrics, previous),
             budgets, timeouts,
             {lane: f"{policy.name}|{budget!r}" for lane, budget in budgets.items()},
+            ledger=Ledger(
+                config.teams, metrics, config.raw.redis.url, config.raw.redis.timeout_ms / 1000,
+                config.raw.server.budget_fail, previous.ledger if previous else None,
+            ),
         )
 
     def timeouts_for(self, lane: str, model: ModelSpec) -> Timeouts:

@@ -18,13 +18,14 @@ from starlette.responses import Response
 from policies import tokens
 from router.config import Config, load
 from router.errors import LanewayError, MethodNotAllowed, RouteNotFound
-from router.http import endpoints, openapi
+from router.http import endpoints, openapi, spend
 from router.http.front import Laneway, bug_response
 from router.observe.logline import open_access_log
 from router.observe.metrics import Metrics
 from router.runtime import Runtime
 from router.stages.record import describe
 from router.upstreams.openai import new_session
+from router.watch import watch
 
 log = logging.getLogger("laneway")
 
@@ -70,13 +71,19 @@ def create_app(config: Config) -> FastAPI:
             log.warning("reloaded %s (policy %s)", new.source, rt.policy.name)
 
         loop = asyncio.get_running_loop()
+        watcher = None
         if config.source.endswith((".yaml", ".yml")):
             loop.add_signal_handler(signal.SIGHUP, reload)
+            watcher = loop.create_task(watch(config.source, reload))  # keys change live
         try:
             yield
         finally:
             loop.remove_signal_handler(signal.SIGHUP)
+            if watcher is not None:
+                watcher.cancel()
             await app.runtime.limiter.close()
+            if app.runtime.ledger is not None:
+                await app.runtime.ledger.close()
             await app.runtime.cache.close()
             if app.runtime.openai.pool is not None:
                 app.runtime.openai.pool.close()
@@ -101,6 +108,7 @@ def create_app(config: Config) -> FastAPI:
     for prefix in ("/v1", ""):
         app.router.add_route(prefix + "/models", endpoints.models, methods=["GET"])
     app.router.add_route("/laneway/explain", endpoints.explain, methods=["POST"])
+    app.router.add_route("/laneway/spend", spend.spend, methods=["GET"])
     app.router.add_route("/healthz", endpoints.healthz, methods=["GET"])
     app.router.add_route("/readyz", endpoints.readyz, methods=["GET"])
     app.router.add_route("/metrics", endpoints.metrics, methods=["GET"])

@@ -185,6 +185,24 @@ class Metrics:
             p + "ttft_target_seconds", "The lane's time-to-first-token target (policy)",
             ["lane"], registry=r, multiprocess_mode="livemax",
         )
+        # Teams (router/limits/spend.py): spend per team, and its budget for the period.
+        self.spend = Counter(
+            p + "spend_usd", "Spend of the team's keys (the cost counted in cost_usd_total)",
+            ["team"], registry=r,
+        )
+        self.budget_remaining = Gauge(
+            p + "budget_remaining_usd", "What is left of the team's budget for the period",
+            ["team"], registry=r, multiprocess_mode="livemostrecent",
+        )
+        self.budget_usd = Gauge(
+            p + "budget_usd", "The team's budget for the period (config)", ["team"],
+            registry=r, multiprocess_mode="livemax",
+        )
+        self.budget_check_failures = Counter(
+            p + "budget_check_failures",
+            "Budget checks Redis could not answer; action: what budget_fail did",
+            ["team", "action"], registry=r,
+        )
         self._described: set[tuple[str, str, str]] = set()
         self._up: dict[str, bool] = {}
         self._children: dict[tuple[MetricWrapperBase, tuple[str, ...]], MetricWrapperBase] = {}

@@ -37,6 +37,8 @@ class Pipeline:
         rt = self.rt
         p = plan(rt, ctx)
         begin(rt, ctx)  # in flight from here on: every ending goes through record()
+        if rt.ledger is not None and rt.ledger.active:  # a team budget: hold the worst case
+            await rt.ledger.reserve(ctx, p.choice.candidates, p.needs, p.budget.max_output_tokens)
         lp = p.lane
         failure: UpstreamFailure | None = None
         mark = ctx.started  # laneway's own time runs from here until each upstream call

@@ -22,7 +22,7 @@ from policies.trim import (
     trim_completion,
 )
 from router.context import RequestContext
-from router.errors import ContextLengthExceeded, ModelNotFound, NoHealthyModel
+from router.errors import ContextLengthExceeded, ModelNotFound, NoHealthyModel, PermissionDenied
 from router.runtime import Runtime
 
 
@@ -76,6 +76,14 @@ def plan(rt: Runtime, ctx: RequestContext, *, dry_run: bool = False) -> Plan:
         session=session_key(body, ctx.headers) if lp.affinity else None,
     )
     name = ctx.requested_model
+    team = rt.config.teams.get(ctx.tenant) if rt.config.teams else None
+    if team is not None and team.models is not None:
+        needs.allowed = team.models  # auto, and a pin's fallbacks, stay within the list
+        if name != "auto" and name in rt.config.by_name and name not in team.models:
+            raise PermissionDenied(
+                f"This key's team may not use the model '{name}'. Use 'auto' or one of: "
+                + ", ".join(sorted(team.models)), param="model",
+            )
     if name == "auto":
         choice = rt.chooser.choose(lane, needs, dry_run=dry_run)
     elif name in rt.config.by_name:

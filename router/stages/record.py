@@ -61,6 +61,8 @@ def record(
             saved = max(0.0, rt.largest.cost(sent, ctx.output_tokens) - cost)
             if saved > 0:
                 add(m.of(m.cost_saved, lane), saved)
+    if rt.ledger is not None and rt.ledger.active:  # the team's spend: sent, not awaited
+        rt.ledger.settle(ctx, cost, saved)
     if ctx.trimmed_tokens:
         add(m.of(m.tokens, lane, model, "trimmed"), ctx.trimmed_tokens)
     add(m.of(m.requests, lane, model, str(ctx.status), ctx.cache))

@@ -28,7 +28,7 @@ def runtime(log_prompts: bool = False) -> Any:
     return SimpleNamespace(
         config=cfg, metrics=Metrics(), largest=cfg.by_name["large"],
         chooser=SimpleNamespace(breakers=BreakerBoard()),
-        limiter=SimpleNamespace(charge=lambda tenant, tokens: None),
+        limiter=SimpleNamespace(charge=lambda tenant, tokens: None), ledger=None,
     )
 
 
