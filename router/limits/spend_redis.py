@@ -9,7 +9,9 @@ checks and holds in one step, which is what bounds the overshoot to what is in f
 Calls waiting at the same moment go out together in one pipeline (a burst is one round trip).
 A reservation waits at most `timeout_s`; any fault marks Redis down for `RETRY_S`, during
 which the ledger decides without it (`budget_fail`). A settlement never waits: when Redis
-cannot take it, it is kept and sent with the next batch that gets through.
+cannot take it, it is kept and sent with the next batch that gets through (a settlement
+that releases a hold is idempotent; one without a hold is resent only when it surely never
+reached Redis).
 """
 
 from __future__ import annotations
@@ -53,9 +55,13 @@ return {1, tostring(spent)}
 """
 
 # KEYS: bucket, holds. ARGV: hold member ('' for none), its amount, cost, saved, requests,
-# expire-at. Returns the bucket's spend after this one.
+# expire-at. Returns the bucket's spend after this one. A settlement with a hold counts
+# only if it removes its hold: sent again after a timeout that hid its success, it is a no-op.
 SETTLE = """
-if ARGV[1] ~= '' and redis.call('ZREM', KEYS[2], ARGV[1]) == 1 then
+if ARGV[1] ~= '' then
+  if redis.call('ZREM', KEYS[2], ARGV[1]) == 0 then
+    return redis.call('HGET', KEYS[1], 'spent') or '0'
+  end
   local held = redis.call('HINCRBYFLOAT', KEYS[1], 'held', -tonumber(ARGV[2]))
   if tonumber(held) < 1e-9 then redis.call('HSET', KEYS[1], 'held', 0) end
 end
@@ -95,6 +101,7 @@ class SharedBook:
         self._unsent: list[Op] = []  # settlements Redis could not take yet
         self._flusher: asyncio.Task[None] | None = None
         self._down_until = 0.0
+        self.hold_ms = HOLD_MS  # how long a hold lasts if its request is never settled
         self.on_spent: Any = None  # (team, spent in its bucket) after each settlement
 
     @property
@@ -108,7 +115,7 @@ class SharedBook:
             return None
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._submit(Op(RESERVE, bucket_keys(team, bucket),
-                        [repr(budget), repr(amount), member, HOLD_MS, expire_at], fut))
+                        [repr(budget), repr(amount), member, self.hold_ms, expire_at], fut))
         try:
             async with asyncio.timeout(self.timeout_s):
                 ok, spent = await fut
@@ -164,8 +171,13 @@ class SharedBook:
                 if op.future is not None:
                     if not op.future.done():
                         op.future.set_exception(result) if failed else op.future.set_result(result)
-                elif failed:
+                elif failed and (op.args[0] or _never_sent(result)):
                     self._unsent.append(op)  # nothing spent is lost to a Redis hiccup
+                elif failed:
+                    # It may have counted before the answer was lost (a timeout), and it has
+                    # no hold to make a second try harmless: counted at most once.
+                    log.warning("spend: a settlement of team %s may be lost (%s)", op.team,
+                                type(result).__name__)
                 elif self.on_spent is not None:
                     self.on_spent(op.team, float(result))
 
@@ -173,8 +185,9 @@ class SharedBook:
         results = await self._run(batch)
         if results is None:
             return None
-        missing = [i for i, r in enumerate(results) if isinstance(r, Exception)
-                   and "NOSCRIPT" in str(r)]
+        from redis.exceptions import NoScriptError
+
+        missing = [i for i, r in enumerate(results) if isinstance(r, NoScriptError)]
         if missing:
             # A fresh (or restarted) Redis: load the scripts and send again only what found
             # none (a script that found no SHA did not run, so nothing counts twice).
@@ -207,3 +220,11 @@ class SharedBook:
             log.warning("spend: Redis unavailable (%s); budget_fail applies for now",
                         type(exc).__name__)
         self._down_until = time.monotonic() + RETRY_S
+
+
+def _never_sent(exc: BaseException) -> bool:
+    """A fault that shows the command never reached Redis (down, refused), unlike a
+    timeout after sending it."""
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    return isinstance(exc, ConnectionError | RedisConnectionError)
