@@ -1,4 +1,4 @@
-"""`laneway serve | fleet | demo | explain | check-config`."""
+"""`laneway serve | fleet | demo | explain | check-config | keys new`."""
 
 from __future__ import annotations
 
@@ -152,6 +152,25 @@ def _explain(args: argparse.Namespace) -> int:
     return 0
 
 
+def _keys_new(args: argparse.Namespace) -> int:
+    """A fresh key for a team, and the lines that add it: every replica watching its config
+    file takes the edit within seconds, no restart."""
+    import secrets
+
+    from router.limits.budget import BARE_TENANT, TEAM_NAME
+
+    team = args.team
+    if not TEAM_NAME.match(team) or BARE_TENANT.match(team) or team == "anonymous":
+        print(f"laneway keys new: {team!r} is not a team name (1-64 letters, digits, '.', "
+              "'_' or '-')", file=sys.stderr)
+        return 2
+    key = "sk-lw-" + secrets.token_urlsafe(32)  # 256 random bits
+    print(key)
+    print(f"\n# Add under server.api_keys (keys of team {team!r} share its budget and limits):")
+    print(f"  - key: {key}\n    team: {team}")
+    return 0
+
+
 def _demo(args: argparse.Namespace) -> int:
     from demo import main as demo_main
 
@@ -188,6 +207,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--config", help="YAML config (default: $LANEWAY_CONFIG)")
     p.add_argument("--path", default="/v1/chat/completions", help="route of a bare body")
     p.set_defaults(func=_explain)
+
+    p = sub.add_parser("keys", help="manage client keys")
+    keys = p.add_subparsers(dest="keys_command", required=True)
+    p = keys.add_parser("new", help="print a fresh random key and the config lines to add it")
+    p.add_argument("--team", required=True, help="the team the key belongs to")
+    p.set_defaults(func=_keys_new)
 
     p = sub.add_parser("demo", help="route a realistic traffic mix on the simulated fleet")
     from demo import add_arguments as demo_arguments  # the demo owns its options

@@ -79,3 +79,19 @@ def test_periods_are_calendar_periods_in_utc():
     assert period_bounds("week", now) == ("w2026-W53", _at(2027, 1, 4))  # the next Monday
     assert period_bounds("month", now) == ("m2026-12", _at(2027, 1, 1))
     assert period_bounds("month", _at(2026, 2, 10)) == ("m2026-02", _at(2026, 3, 1))
+
+
+def test_keys_new_prints_a_fresh_key_and_lines_that_add_it(capsys):
+    import yaml
+
+    from router.cli import main
+
+    assert main(["keys", "new", "--team", "web"]) == 0
+    first = capsys.readouterr().out
+    assert main(["keys", "new", "--team", "web"]) == 0
+    key = first.split()[0]
+    assert key != capsys.readouterr().out.split()[0] and len(key) > 40
+    lines = first[first.index("  - key:"):]
+    cfg = parse({"server": yaml.safe_load("api_keys:\n" + lines), "models": MODELS})
+    assert KeyRing(cfg).tenant(f"Bearer {key}") == "web"
+    assert main(["keys", "new", "--team", "no spaces"]) == 2
