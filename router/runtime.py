@@ -113,6 +113,7 @@ class Runtime:
             ledger=Ledger(
                 config.teams, metrics, config.raw.redis.url, config.raw.redis.timeout_ms / 1000,
                 config.raw.server.budget_fail, previous.ledger if previous else None,
+                config.raw.redis.cluster,
             ),
         )
 

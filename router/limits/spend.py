@@ -85,8 +85,8 @@ class LocalBook:
 
 class Ledger:
     def __init__(self, teams: dict[str, Team], metrics: Metrics, redis_url: str | None = None,
-                 timeout_s: float = 0.05, fail: str = "open", previous: Ledger | None = None
-                 ) -> None:
+                 timeout_s: float = 0.05, fail: str = "open", previous: Ledger | None = None,
+                 cluster: bool = False) -> None:
         self.teams = teams
         self.active = bool(teams)  # no teams: record() and the pipeline skip the ledger
         self.metrics = metrics
@@ -99,10 +99,11 @@ class Ledger:
             self._closing.append(shared)
             shared = None
         if shared is None and redis_url and self.active:
-            shared = SharedBook(redis_url, timeout_s)
+            shared = SharedBook(redis_url, timeout_s, cluster)
         self.shared: SharedBook | None = shared
         if shared is not None:
             shared.on_spent = self._spent
+        self._periods: dict[Period, tuple[str, float]] = {}
         self._ids = itertools.count()
         self._prefix = secrets.token_hex(6)  # hold names stay unique across replicas
         for team in teams.values():
@@ -118,7 +119,7 @@ class Ledger:
             return
         budget = team.budget
         now = time.time()
-        bucket, end = period_bounds(budget.period, now)
+        bucket, end = self._period(budget.period, now)
         cap = min(needs.output_tokens or lane_cap or 0, lane_cap or needs.output_tokens)
         amount = worst_case((c.model for c in candidates), needs.input_tokens, cap)
         if self.shared is None:
@@ -161,17 +162,16 @@ class Ledger:
             return
         if cost:
             self.metrics.of(self.metrics.spend, team.name).inc(cost)
-        if hold is not None:
+        current, end = self._period(team.budget.period if team.budget else UNBUDGETED,
+                                    time.time())
+        if hold is not None:  # in the period it was held in, even if that has just ended
             bucket, held, member = hold.bucket, hold.amount, hold.member
         else:
-            period = team.budget.period if team.budget else UNBUDGETED
-            bucket, held, member = period_bounds(period, time.time())[0], 0.0, ""
+            bucket, held, member = current, 0.0, ""
         if self.shared is None:
             spent = self.local.settle(team.name, bucket, held, cost, saved, answered)
             self._spent(team.name, spent)
         else:
-            end = period_bounds(team.budget.period if team.budget else UNBUDGETED,
-                                time.time())[1]
             self.shared.settle(team.name, bucket, member, held, cost, saved, answered,
                                int(end) + KEEP_S)
 
@@ -204,6 +204,14 @@ class Ledger:
                 "saved_usd": round(t["saved"], 8),
             })
         return rows
+
+    def _period(self, period: Period, now: float) -> tuple[str, float]:
+        """period_bounds, remembered until the period ends (a datetime round trip is a few
+        microseconds; a bucket changes once a day at most)."""
+        known = self._periods.get(period)
+        if known is None or now >= known[1]:
+            known = self._periods[period] = period_bounds(period, now)
+        return known
 
     def _spent(self, team: str, spent: float) -> None:
         t = self.teams.get(team)

@@ -64,9 +64,7 @@ async def replicas(redis: RedisServer) -> AsyncIterator[tuple[Ledger, Ledger]]:
 
 async def settled(ledger: Ledger) -> None:
     assert ledger.shared is not None
-    flusher = ledger.shared._flusher
-    if flusher is not None:
-        await asyncio.wait_for(asyncio.shield(flusher), 10)  # bounded by socket timeouts
+    await ledger.shared.drain(10)  # bounded by the settlements' own deadlines
 
 
 async def test_concurrent_requests_overshoot_by_at_most_what_is_in_flight(replicas):
@@ -169,3 +167,24 @@ async def test_without_redis_each_process_keeps_its_own_ledger():
     assert isinstance(await reserve(ledger, "tight"), InsufficientQuota)
     [row] = await ledger.report(["tight"])
     assert row["spent_usd"] == pytest.approx(1.2) and row["remaining_usd"] == 0.0
+
+
+async def test_a_restarted_redis_gets_its_scripts_again(tmp_path: Path):
+    server = RedisServer(tmp_path)
+    ledger = Ledger(CONFIG.teams, Metrics(), server.url, timeout_s=1)
+    try:
+        assert isinstance(await reserve(ledger, "roomy"), RequestContext)
+        server.kill()
+        server.start()  # empty: no scripts, no spend
+        assert ledger.shared is not None
+
+        def admitted() -> bool:
+            c = asyncio.run_coroutine_threadsafe(reserve(ledger, "roomy"), loop).result()
+            return isinstance(c, RequestContext) and c.hold is not None and c.hold.member != ""
+
+        loop = asyncio.get_running_loop()
+        await asyncio.to_thread(wait_until, admitted, 5, "a hold on the new Redis")
+        assert server.cli("--scan", "--pattern", "laneway:spend:*")  # held there
+    finally:
+        server.kill()
+        await ledger.close()
