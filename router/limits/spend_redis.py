@@ -35,6 +35,7 @@ log = logging.getLogger("laneway.spend")
 
 RETRY_S = 1.0
 HOLD_MS = 30 * 60 * 1000  # longer than any request may run (a lane's total_s is at most 15 min)
+SETTLE_AFTER_S = 0.02  # the longest a settlement waits for a reservation to ride with
 KEEP_S = 40 * 86400  # a bucket outlives its period, for late settlements and reports
 
 # KEYS: bucket, holds. ARGV: budget, amount, hold member, hold ms, expire-at.
@@ -119,6 +120,7 @@ class SharedBook:
         self._opening: asyncio.Task[RespConnection] | None = None
         self._sending: set[asyncio.Future[Any]] = set()  # settlements awaiting their reply
         self._loading: asyncio.Task[None] | None = None
+        self._later: asyncio.TimerHandle | None = None  # sends waiting settlements
         self._queue: list[Op] = []
         self._unsent: list[Op] = []  # settlements Redis could not take yet
         self._flusher: asyncio.Task[None] | None = None
@@ -168,7 +170,16 @@ class SharedBook:
             if self.up:
                 self._open_soon()  # sends what waits once connected
             return
-        if self.up:
+        if self.up and self._later is None:
+            # Not sent at once: the next reservation's write carries it (under load one
+            # comes within microseconds), else this timer. A later settlement only keeps
+            # the larger hold a little longer, which errs on the budget's side.
+            self._later = asyncio.get_running_loop().call_later(SETTLE_AFTER_S, self._send_later)
+
+    def _send_later(self) -> None:
+        self._later = None
+        conn = self._conn
+        if conn is not None and not conn.closed and self.up:
             self._send_unsent(conn)
 
     # -- the lean connection (plain redis://) ---------------------------------------------
@@ -192,6 +203,9 @@ class SharedBook:
         self._send_unsent(self._conn)
 
     def _send_unsent(self, conn: RespConnection) -> None:
+        if self._later is not None:
+            self._later.cancel()
+            self._later = None
         waiting, self._unsent = self._unsent, []
         for op in waiting:
             self._lean_settle(conn, op)
@@ -204,6 +218,8 @@ class SharedBook:
 
     async def _lean_call(self, op: Op) -> Any:
         conn = await self._lean_conn()
+        if self._unsent:
+            self._send_unsent(conn)  # the same write as this call
         try:
             return await conn.request(op.wire(), self.timeout_s)
         except hiredis.ReplyError as exc:
@@ -254,6 +270,9 @@ class SharedBook:
 
     async def drain(self, timeout_s: float = 2.0) -> None:
         """Wait (bounded) until every settlement sent so far has its answer."""
+        if self._later is not None:
+            self._later.cancel()
+            self._send_later()
         with contextlib.suppress(Exception):
             async with asyncio.timeout(timeout_s):
                 while True:
