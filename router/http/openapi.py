@@ -115,6 +115,7 @@ def document() -> bytes:
         paths[prefix + "/embeddings"] = _post("EmbeddingsRequest", "Embeddings (passed through)")
         paths[prefix + "/models"] = _get("Configured models and 'auto'")
     paths["/laneway/explain"] = _post("ExplainRequest", "The routing decision, no upstream call")
+    paths["/laneway/spend"] = _get("Spend this period: own team, or all for an admin key")
     paths["/healthz"] = _get("Process up", public=True)
     paths["/readyz"] = _get("Config loaded; upstream and Redis state", public=True)
     paths["/metrics"] = _get("Prometheus metrics", public=True)
