@@ -18,6 +18,7 @@ KEY_TIGHT = "sk-tight-" + secrets.token_hex(12)
 KEY_TIGHT_2 = "sk-tight2-" + secrets.token_hex(12)  # the same team's second key
 KEY_WIDE = "sk-wide-" + secrets.token_hex(12)
 KEY_BARE = "sk-bare-" + secrets.token_hex(12)
+KEY_NEW = "sk-new-" + secrets.token_hex(12)  # added while serving
 ADMIN = "sk-admin-" + secrets.token_hex(12)
 SMALL, MID, LARGE = "qwen3-coder-1.5b", "qwen3-14b", "qwen3-235b-a22b"
 KEY_NARROW = "sk-narrow-" + secrets.token_hex(12)
@@ -147,6 +148,7 @@ def test_a_spent_budget_is_refused_on_every_replica_within_what_was_in_flight(
     assert 'laneway_budget_remaining_usd{team="tight"} 0.0' in metrics
     for key in (KEY_TIGHT, KEY_WIDE, KEY_BARE, ADMIN):
         assert key not in metrics and key not in a.log()
+    wait_until(lambda: '"tenant":"tight"' in a.log(), 5, "the access log to name the team")
 
 
 def test_a_team_sees_and_uses_only_its_models(stack):
@@ -188,6 +190,7 @@ def test_a_revoked_key_is_refused_by_every_replica_within_ten_seconds(stack, own
     a, b, redis = stack
     assert ask(sdk(a, KEY_WIDE)).choices and ask(sdk(b, KEY_WIDE)).choices
     kept = [k for k in KEYS if not (isinstance(k, dict) and k["key"] == KEY_WIDE)]
+    kept.append({"key": KEY_NEW, "team": "wide"})  # the same edit adds a key
     for replica in (a, b):  # each replica reads its own copy, as pods mount theirs
         path = Path(replica.proc.args[replica.proc.args.index("--config") + 1])
         path.write_text(yaml.safe_dump(config(own_fleet, redis, kept)))
@@ -203,3 +206,4 @@ def test_a_revoked_key_is_refused_by_every_replica_within_ten_seconds(stack, own
     with pytest.raises(openai.AuthenticationError):
         ask(sdk(b, KEY_WIDE))
     assert ask(sdk(a, KEY_BARE)).choices  # the other keys still work
+    assert ask(sdk(a, KEY_NEW)).choices and ask(sdk(b, KEY_NEW)).choices
