@@ -35,6 +35,7 @@ log = logging.getLogger("laneway.spend")
 
 RETRY_S = 1.0
 HOLD_MS = 30 * 60 * 1000  # longer than any request may run (a lane's total_s is at most 15 min)
+MAX_UNSENT = 10_000  # settlements kept through an outage before they are folded
 SETTLE_AFTER_S = 0.02  # the longest a settlement waits for a reservation to ride with
 KEEP_S = 40 * 86400  # a bucket outlives its period, for late settlements and reports
 
@@ -91,6 +92,7 @@ class Op:
     args: list[Any]
     future: asyncio.Future[Any] | None = None  # a reservation's caller waits on it
     team: str = ""
+    sent: bool = False  # it may have reached Redis (then only its hold makes a resend safe)
 
     def wire(self) -> bytes:
         return command(b"EVALSHA", _SHA_BYTES[self.script], b"%d" % len(self.keys),
@@ -165,7 +167,7 @@ class SharedBook:
             self._submit(op)
             return
         conn = self._conn
-        self._unsent.append(op)
+        self._keep(op)
         if conn is None or conn.closed:
             if self.up:
                 self._open_soon()  # sends what waits once connected
@@ -202,6 +204,36 @@ class SharedBook:
         self._conn = opening.result()
         self._send_unsent(self._conn)
 
+    def _keep(self, op: Op) -> None:
+        """Hold a settlement for a later send; a long outage folds those that never reached
+        Redis into one per team and period (their holds then lapse after HOLD_MS instead
+        of being released), so memory stays bounded and nothing is counted twice."""
+        self._unsent.append(op)
+        if len(self._unsent) <= MAX_UNSENT:
+            return
+        folded: dict[tuple[str, ...], Op] = {}
+        kept = []
+        for o in self._unsent:
+            if o.sent:
+                kept.append(o)
+                continue
+            one = folded.get(tuple(o.keys))
+            if one is None:
+                one = folded[tuple(o.keys)] = Op(SETTLE, o.keys, ["", "0", 0.0, 0.0, 0, 0],
+                                                 team=o.team)
+            a = one.args
+            a[2] += float(o.args[2])
+            a[3] += float(o.args[3])
+            a[4] += int(o.args[4])
+            a[5] = max(int(a[5]), int(o.args[5]))
+        for one in folded.values():
+            one.args[2], one.args[3] = repr(one.args[2]), repr(one.args[3])
+        self._unsent = kept + list(folded.values())
+        if len(self._unsent) > MAX_UNSENT:  # settlements that may have counted: the oldest go
+            log.warning("spend: %d settlements dropped during a Redis outage",
+                        len(self._unsent) - MAX_UNSENT)
+            del self._unsent[:len(self._unsent) - MAX_UNSENT]
+
     def _send_unsent(self, conn: RespConnection) -> None:
         if self._later is not None:
             self._later.cancel()
@@ -229,6 +261,7 @@ class SharedBook:
         return await conn.request(op.wire(), self.timeout_s)
 
     def _lean_settle(self, conn: RespConnection, op: Op) -> None:
+        op.sent = not conn.closed
         reply = conn.request(op.wire(), max(self.timeout_s * 4, 1.0))
         self._sending.add(reply)
         reply.add_done_callback(lambda r: self._lean_settled(op, r))
@@ -241,12 +274,14 @@ class SharedBook:
                 self.on_spent(op.team, float(reply.result()))
             return
         if isinstance(exc, hiredis.ReplyError) and str(exc).startswith("NOSCRIPT"):
-            self._unsent.append(op)  # it did not run: load the scripts, send it again later
+            op.sent = False
+            self._keep(op)  # it did not run: load the scripts, send it again later
             if self._loading is None or self._loading.done():
                 self._loading = asyncio.get_running_loop().create_task(self._load_scripts())
         elif op.args[0] or _never_sent(exc):
             self._fault(exc)
-            self._unsent.append(op)
+            op.sent = op.sent and not _never_sent(exc)
+            self._keep(op)
         else:
             self._fault(exc)
             log.warning("spend: a settlement of team %s may be lost (%s)", op.team,
@@ -328,7 +363,8 @@ class SharedBook:
                     if not op.future.done():
                         op.future.set_exception(result) if failed else op.future.set_result(result)
                 elif failed and (op.args[0] or _never_sent(result)):
-                    self._unsent.append(op)  # nothing spent is lost to a Redis hiccup
+                    op.sent = self.up and not _never_sent(result)
+                    self._keep(op)  # nothing spent is lost to a Redis hiccup
                 elif failed:
                     # It may have counted before the answer was lost (a timeout), and it has
                     # no hold to make a second try harmless: counted at most once.

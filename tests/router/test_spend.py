@@ -188,3 +188,25 @@ async def test_a_restarted_redis_gets_its_scripts_again(tmp_path: Path):
     finally:
         server.kill()
         await ledger.close()
+
+
+async def test_a_long_outage_folds_what_waits_and_loses_nothing(tmp_path: Path, monkeypatch):
+    from router.limits import spend_redis
+
+    monkeypatch.setattr(spend_redis, "MAX_UNSENT", 10)
+    port = free_port()
+    ledger = Ledger(CONFIG.teams, Metrics(), f"redis://127.0.0.1:{port}/0", timeout_s=0.2)
+    assert ledger.shared is not None
+    try:
+        for _ in range(40):  # Redis is not there: nothing reaches it
+            ledger.settle(ctx("free"), 0.25, 0.5)
+        await settled(ledger)
+        assert len(ledger.shared._unsent) <= 10
+        with RedisServer(tmp_path, port=port):
+            await asyncio.to_thread(wait_until, lambda: ledger.shared.up, 5, "the retry pause")
+            ledger.settle(ctx("free"), 0.25, 0.5)
+            await settled(ledger)
+            [row] = await ledger.report(["free"])
+            assert (row["spent_usd"], row["requests"], row["saved_usd"]) == (10.25, 41, 20.5)
+    finally:
+        await ledger.close()
