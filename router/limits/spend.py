@@ -141,12 +141,19 @@ class Ledger:
                 return
             ok, spent = answer
         self._spent(team.name, spent)
+        if not ok and spent < budget.usd:
+            # Not spent yet: requests in flight hold the rest, and release what they do
+            # not use within their answer's time.
+            raise InsufficientQuota(
+                f"Team '{team.name}' has ${budget.usd - spent:.6g} of its {budget.period}ly "
+                "budget left, all held by its requests in flight; retry when they finish.",
+                headers={"retry-after": "1"},
+            )
         if not ok:
-            wait = max(1, math.ceil(end - now))
             raise InsufficientQuota(
                 f"Team '{team.name}' has spent its {budget.period}ly budget of "
                 f"${budget.usd:g}; it resets at the start of the next {budget.period} (UTC).",
-                headers={"retry-after": str(wait)},
+                headers={"retry-after": str(max(1, math.ceil(end - now)))},
             )
         ctx.hold = Hold(team, bucket, amount, member)
 

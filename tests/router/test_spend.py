@@ -73,6 +73,9 @@ async def test_concurrent_requests_overshoot_by_at_most_what_is_in_flight(replic
     admitted = [c for c in first if isinstance(c, RequestContext)]
     # Held 0.30 each: admitted while spent + held < $1, i.e. four, whichever replica.
     assert len(admitted) == 4
+    held = [r for r in first if isinstance(r, InsufficientQuota)]
+    # Refused while the budget is held, not spent: worth retrying as soon as they finish.
+    assert held[0].headers["retry-after"] == "1" and "in flight" in held[0].message
     for c in admitted:
         (a if admitted.index(c) % 2 else b).settle(c, 0.25, 0.5)
     await settled(a)
@@ -80,8 +83,8 @@ async def test_concurrent_requests_overshoot_by_at_most_what_is_in_flight(replic
     refused = await reserve(a, "tight")
     assert isinstance(refused, InsufficientQuota)
     assert refused.status == 429 and refused.type == refused.code == "insufficient_quota"
-    retry = int(refused.headers["retry-after"])
-    assert 0 < retry <= period_bounds("day", time.time())[1] - time.time() + 1
+    retry = int(refused.headers["retry-after"])  # spent: until the day ends (UTC)
+    assert abs(retry - (period_bounds("day", time.time())[1] - time.time())) <= 2
     assert isinstance(await reserve(b, "roomy"), RequestContext)  # another team: unaffected
     [row] = await b.report(["tight"])
     assert row == {"team": "tight", "period": "day", "spent_usd": 1.0, "budget_usd": 1.0,
@@ -162,6 +165,9 @@ async def test_without_redis_each_process_keeps_its_own_ledger():
     results = await asyncio.gather(*(reserve(ledger, "tight") for _ in range(6)))
     admitted = [c for c in results if isinstance(c, RequestContext)]
     assert len(admitted) == 4
+    held = [r for r in results if isinstance(r, InsufficientQuota)]
+    # Refused while the budget is held, not spent: worth retrying as soon as they finish.
+    assert held[0].headers["retry-after"] == "1" and "in flight" in held[0].message
     for c in admitted:
         ledger.settle(c, 0.3, 0.0)
     assert isinstance(await reserve(ledger, "tight"), InsufficientQuota)
