@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import hiredis
+from redis.exceptions import NoScriptError
 
 from cache.resp import RespConnection, command, lean_target
 
@@ -117,7 +118,8 @@ class SharedBook:
             scheme, _, rest = plain.partition("://")
             url = f"{scheme}+cluster://{rest}"
         self._client = _client(url, timeout_s)
-        self._target = None if cluster or named_cluster else lean_target(plain)
+        self._cluster = cluster or named_cluster
+        self._target = None if self._cluster else lean_target(plain)
         self._conn: RespConnection | None = None
         self._opening: asyncio.Task[RespConnection] | None = None
         self._sending: set[asyncio.Future[Any]] = set()  # settlements awaiting their reply
@@ -377,8 +379,6 @@ class SharedBook:
         results = await self._run(batch)
         if results is None:
             return None
-        from redis.exceptions import NoScriptError
-
         missing = [i for i, r in enumerate(results) if isinstance(r, NoScriptError)]
         if missing:
             # A fresh (or restarted) Redis: load the scripts and send again only what found
@@ -397,11 +397,21 @@ class SharedBook:
         return results
 
     async def _run(self, batch: list[Op]) -> list[Any] | None:
+        if self._cluster:
+            # redis-py refuses EVALSHA in a cluster pipeline: one call per script, together.
+            calls = [self._client.evalsha(_SHA[op.script], len(op.keys), *op.keys, *op.args)
+                     for op in batch]
+            results: list[Any] = list(await asyncio.gather(*calls, return_exceptions=True))
+            failed = [r for r in results if isinstance(r, Exception)]
+            if len(failed) == len(results) and not isinstance(failed[0], NoScriptError):
+                self._fault(failed[0])
+                return None
+            return results
         pipe = self._client.pipeline(transaction=False)
         for op in batch:
             pipe.evalsha(_SHA[op.script], len(op.keys), *op.keys, *op.args)
         try:
-            results: list[Any] = await pipe.execute(raise_on_error=False)
+            results = await pipe.execute(raise_on_error=False)
         except Exception as exc:
             self._fault(exc)
             return None

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from procs import RedisServer, free_port, wait_until
+from procs import RedisServer, free_port, start_cluster, wait_until
 
 from policies.choose import Candidate, Needs
 from policies.lanes import Endpoint
@@ -216,3 +216,26 @@ async def test_a_long_outage_folds_what_waits_and_loses_nothing(tmp_path: Path, 
             assert (row["spent_usd"], row["requests"], row["saved_usd"]) == (10.25, 41, 20.5)
     finally:
         await ledger.close()
+
+
+async def test_a_redis_cluster_holds_and_reports_too(tmp_path: Path):
+    nodes = start_cluster(tmp_path)
+    ledger = Ledger(CONFIG.teams, Metrics(), f"redis+cluster://127.0.0.1:{nodes[0].port}/0",
+                    timeout_s=1)
+    try:
+        await settled(ledger)  # connected, scripts loaded
+        for n in nodes:
+            n.cli("SCRIPT", "FLUSH")  # as after a failover: the scripts are loaded again
+        got = [await reserve(ledger, team) for team in ("tight", "roomy", "tight")]
+        assert all(isinstance(c, RequestContext) for c in got)
+        for c in got:
+            assert isinstance(c, RequestContext)
+            ledger.settle(c, 0.1, 0.0)
+        await settled(ledger)
+        rows = {r["team"]: r for r in await ledger.report(["tight", "roomy"])}
+        assert (rows["tight"]["spent_usd"], rows["tight"]["requests"]) == (0.2, 2)
+        assert (rows["roomy"]["spent_usd"], rows["roomy"]["requests"]) == (0.1, 1)
+    finally:
+        await ledger.close()
+        for n in nodes:
+            n.kill()
