@@ -1,10 +1,8 @@
-"""The shared half of the spend ledger: one hash and one sorted set per team and period.
+"""The shared half of the spend ledger: Redis, shared by every replica.
 
-A bucket `laneway:spend:{team}:<period>` holds `spent`, `saved`, `requests` and `held` (the
-worst-case cost of requests in flight); `...:holds` names each hold with its expiry, so a
-replica that dies mid-request cannot keep its holds forever. Both scripts run by SHA (loaded
-once per connection's server, again after a Redis restart) and are atomic: a reservation
-checks and holds in one step, which is what bounds the overshoot to what is in flight.
+The scripts (spend_scripts.py) run by SHA (loaded once, again after a Redis restart) and are
+atomic: a reservation checks and holds in one step, which is what bounds the overshoot to
+what is in flight.
 
 On a plain `redis://` URL the calls go through cache/resp.py's lean connection (commands
 already in wire form, one write per turn of the loop for every caller: ~4x less CPU than
@@ -21,16 +19,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import logging
 import time
-from dataclasses import dataclass
 from typing import Any
 
 import hiredis
 from redis.exceptions import NoScriptError
 
-from cache.resp import RespConnection, command, lean_target
+from cache.resp import RespConnection, lean_target
+from router.limits.spend_scripts import RESERVE, SETTLE, SHA, Op, bucket_keys
 
 log = logging.getLogger("laneway.spend")
 
@@ -39,72 +36,6 @@ HOLD_MS = 30 * 60 * 1000  # longer than any request may run (a lane's total_s is
 MAX_UNSENT = 10_000  # settlements kept through an outage before they are folded
 SETTLE_AFTER_S = 0.02  # the longest a settlement waits for a reservation to ride with
 KEEP_S = 40 * 86400  # a bucket outlives its period, for late settlements and reports
-
-# KEYS: bucket, holds. ARGV: budget, amount, hold member, hold ms, expire-at.
-# Returns {1 admitted | 0 refused, spent}. Floats go back as strings (Lua numbers would
-# come back as truncated integers).
-RESERVE = """
-local t = redis.call('TIME')
-local now = t[1] * 1000 + math.floor(t[2] / 1000)
-local stale = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now)
-if #stale > 0 then
-  local gone = 0
-  for _, m in ipairs(stale) do gone = gone + tonumber(string.match(m, ':([^:]*)$')) end
-  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
-  redis.call('HINCRBYFLOAT', KEYS[1], 'held', -gone)
-end
-local v = redis.call('HMGET', KEYS[1], 'spent', 'held')
-local spent = tonumber(v[1] or '0')
-local held = math.max(tonumber(v[2] or '0'), 0)
-if spent + held >= tonumber(ARGV[1]) then return {0, tostring(spent)} end
-redis.call('ZADD', KEYS[2], now + tonumber(ARGV[4]), ARGV[3])
-redis.call('HINCRBYFLOAT', KEYS[1], 'held', ARGV[2])
-redis.call('EXPIREAT', KEYS[1], ARGV[5])
-redis.call('EXPIREAT', KEYS[2], ARGV[5])
-return {1, tostring(spent)}
-"""
-
-# KEYS: bucket, holds. ARGV: hold member ('' for none), its amount, cost, saved, requests,
-# expire-at. Returns the bucket's spend after this one. A settlement with a hold counts
-# only if it removes its hold: sent again after a timeout that hid its success, it is a no-op.
-SETTLE = """
-if ARGV[1] ~= '' then
-  if redis.call('ZREM', KEYS[2], ARGV[1]) == 0 then
-    return redis.call('HGET', KEYS[1], 'spent') or '0'
-  end
-  local held = redis.call('HINCRBYFLOAT', KEYS[1], 'held', -tonumber(ARGV[2]))
-  if tonumber(held) < 1e-9 then redis.call('HSET', KEYS[1], 'held', 0) end
-end
-local spent = redis.call('HINCRBYFLOAT', KEYS[1], 'spent', ARGV[3])
-redis.call('HINCRBYFLOAT', KEYS[1], 'saved', ARGV[4])
-redis.call('HINCRBY', KEYS[1], 'requests', ARGV[5])
-redis.call('EXPIREAT', KEYS[1], ARGV[6])
-return spent
-"""
-
-_SHA = {s: hashlib.sha1(s.encode()).hexdigest() for s in (RESERVE, SETTLE)}
-_SHA_BYTES = {s: sha.encode() for s, sha in _SHA.items()}
-
-
-@dataclass(slots=True)
-class Op:
-    script: str
-    keys: list[str]
-    args: list[Any]
-    future: asyncio.Future[Any] | None = None  # a reservation's caller waits on it
-    team: str = ""
-    sent: bool = False  # it may have reached Redis (then only its hold makes a resend safe)
-
-    def wire(self) -> bytes:
-        return command(b"EVALSHA", _SHA_BYTES[self.script], b"%d" % len(self.keys),
-                       *(k.encode() for k in self.keys), *(str(a).encode() for a in self.args))
-
-
-def bucket_keys(team: str, bucket: str) -> list[str]:
-    # The hash tag keeps a team's keys in one cluster slot (one script, one node).
-    base = f"laneway:spend:{{{team}}}:{bucket}"
-    return [base, base + ":holds"]
-
 
 class SharedBook:
     def __init__(self, url: str, timeout_s: float, cluster: bool = False) -> None:
@@ -259,7 +190,7 @@ class SharedBook:
         except hiredis.ReplyError as exc:
             if not str(exc).startswith("NOSCRIPT"):
                 raise
-        await conn.pipeline([(b"SCRIPT", b"LOAD", s.encode()) for s in _SHA], self.timeout_s)
+        await conn.pipeline([(b"SCRIPT", b"LOAD", s.encode()) for s in SHA], self.timeout_s)
         return await conn.request(op.wire(), self.timeout_s)
 
     def _lean_settle(self, conn: RespConnection, op: Op) -> None:
@@ -292,7 +223,7 @@ class SharedBook:
     async def _load_scripts(self) -> None:
         with contextlib.suppress(Exception):
             conn = await self._lean_conn()
-            await conn.pipeline([(b"SCRIPT", b"LOAD", s.encode()) for s in _SHA], 1.0)
+            await conn.pipeline([(b"SCRIPT", b"LOAD", s.encode()) for s in SHA], 1.0)
             self._send_unsent(conn)  # what found no script, or came while connecting
 
     async def totals(self, buckets: list[tuple[str, str]]) -> list[dict[str, float]]:
@@ -339,7 +270,7 @@ class SharedBook:
             return
         with contextlib.suppress(Exception):
             async with asyncio.timeout(1.0):
-                for script in _SHA:
+                for script in SHA:
                     await self._client.script_load(script)
         await self._flush()
 
@@ -384,7 +315,7 @@ class SharedBook:
             # A fresh (or restarted) Redis: load the scripts and send again only what found
             # none (a script that found no SHA did not run, so nothing counts twice).
             try:
-                for script in _SHA:
+                for script in SHA:
                     await self._client.script_load(script)
             except Exception as exc:
                 self._fault(exc)
@@ -399,7 +330,7 @@ class SharedBook:
     async def _run(self, batch: list[Op]) -> list[Any] | None:
         if self._cluster:
             # redis-py refuses EVALSHA in a cluster pipeline: one call per script, together.
-            calls = [self._client.evalsha(_SHA[op.script], len(op.keys), *op.keys, *op.args)
+            calls = [self._client.evalsha(SHA[op.script], len(op.keys), *op.keys, *op.args)
                      for op in batch]
             results: list[Any] = list(await asyncio.gather(*calls, return_exceptions=True))
             failed = [r for r in results if isinstance(r, Exception)]
@@ -409,7 +340,7 @@ class SharedBook:
             return results
         pipe = self._client.pipeline(transaction=False)
         for op in batch:
-            pipe.evalsha(_SHA[op.script], len(op.keys), *op.keys, *op.args)
+            pipe.evalsha(SHA[op.script], len(op.keys), *op.keys, *op.args)
         try:
             results = await pipe.execute(raise_on_error=False)
         except Exception as exc:
