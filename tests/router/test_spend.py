@@ -15,6 +15,7 @@ from policies.lanes import Endpoint
 from router.config import parse
 from router.context import RequestContext
 from router.errors import InsufficientQuota, ServiceUnavailable
+from router.frontends.openai import CHAT
 from router.limits.budget import period_bounds
 from router.limits.spend import Ledger
 from router.observe.metrics import Metrics
@@ -35,7 +36,7 @@ NEEDS = Needs(input_tokens=1000, output_tokens=1000)
 
 def ctx(team: str) -> RequestContext:
     return RequestContext(request_id="r", endpoint=Endpoint.CHAT, body={}, headers={},
-                          tenant=team, started=time.perf_counter())
+                          tenant=team, started=time.perf_counter(), frontend=CHAT)
 
 
 async def reserve(ledger: Ledger, team: str) -> RequestContext | InsufficientQuota:
