@@ -77,15 +77,22 @@ class SharedBook:
         op = Op(RESERVE, bucket_keys(team, bucket),
                 [repr(budget), repr(amount), member, self.hold_ms, expire_at])
         try:
-            async with asyncio.timeout(self.timeout_s):
-                if self._target is not None:
-                    ok, spent = await self._lean_call(op)
-                else:
-                    op.future = asyncio.get_running_loop().create_future()
-                    self._submit(op)
-                    ok, spent = await op.future
+            conn = self._conn
+            if self._target is not None and conn is not None and not conn.closed:
+                ok, spent = await self._lean_call(op)  # bounded by the request's own deadline
+            else:
+                async with asyncio.timeout(self.timeout_s):
+                    if self._target is not None:
+                        ok, spent = await self._lean_call(op)
+                    else:
+                        op.future = asyncio.get_running_loop().create_future()
+                        self._submit(op)
+                        ok, spent = await op.future
         except Exception as exc:
             self._fault(exc)
+            # A slow Redis may still run it: release the hold it would leave (a no-op
+            # if it never ran), rather than let it shrink the budget until it lapses.
+            self.settle(team, bucket, member, amount, 0.0, 0.0, 0, expire_at)
             return None
         if self._down_until:
             log.warning("spend: Redis is back; budgets are shared again")

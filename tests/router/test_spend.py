@@ -145,6 +145,9 @@ async def test_spend_redis_could_not_take_is_sent_once_it_is_back(tmp_path: Path
         c = await reserve(ledger, "roomy")
         assert isinstance(c, RequestContext)
         server.freeze()
+        frozen = await reserve(ledger, "roomy")  # no answer in time: budget_fail open admits
+        assert isinstance(frozen, RequestContext) and frozen.hold is not None
+        assert frozen.hold.member == ""  # nothing held: nothing to release
         ledger.settle(c, 0.75, 0.0)
         await settled(ledger)  # failed: kept for later
         server.thaw()
@@ -156,6 +159,10 @@ async def test_spend_redis_could_not_take_is_sent_once_it_is_back(tmp_path: Path
         await settled(ledger)
         [row] = await ledger.report(["roomy"])
         assert row["spent_usd"] == 1.0 and row["requests"] == 2
+        # The reservation that timed out ran once Redis woke up; its hold was released.
+        bucket = "laneway:spend:{roomy}:" + period_bounds("month", time.time())[0]
+        assert server.cli("ZCARD", bucket + ":holds") == "0"
+        assert float(server.cli("HGET", bucket, "held")) == 0
     finally:
         server.kill()
         await ledger.close()
