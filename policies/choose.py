@@ -59,6 +59,7 @@ class Needs:
     output_tokens: int = 0  # expected output (e.g. the capped max_tokens); 0: lane's guess
     session: str | None = None  # affinity.session_key(...)
     stream: bool = True  # False: the client waits for the whole answer, and is routed by it
+    allowed: frozenset[str] | None = None  # the team's models; None: every model
 
 
 @dataclass(slots=True)
@@ -258,6 +259,8 @@ class Chooser:
 
     @staticmethod
     def _unfit(m: ModelSpec, needs: Needs, out: int) -> str | None:
+        if needs.allowed is not None and m.name not in needs.allowed:
+            return "not among the team's models"
         if needs.tools and not m.supports_tools:
             return "no tool support"
         if needs.fim and m.fim is None and not m.supports_suffix:

@@ -153,6 +153,25 @@ def _explain(args: argparse.Namespace) -> int:
     return 0
 
 
+def _keys_new(args: argparse.Namespace) -> int:
+    """A fresh key for a team, and the lines that add it: every replica watching its config
+    file takes the edit within seconds, no restart."""
+    import secrets
+
+    from router.limits.budget import BARE_TENANT, TEAM_NAME
+
+    team = args.team
+    if not TEAM_NAME.match(team) or BARE_TENANT.match(team) or team == "anonymous":
+        print(f"laneway keys new: {team!r} is not a team name (1-64 letters, digits, '.', "
+              "'_' or '-')", file=sys.stderr)
+        return 2
+    key = "sk-lw-" + secrets.token_urlsafe(32)  # 256 random bits
+    print(key)
+    print(f"\n# Add under server.api_keys (keys of team {team!r} share its budget and limits):")
+    print(f"  - key: {key}\n    team: {team}")
+    return 0
+
+
 def _up(args: argparse.Namespace) -> int:
     from demo.up import main as up_main
 
@@ -184,6 +203,7 @@ EPILOG = """examples:
   laneway check-config laneway.example.yaml
   laneway explain request.json --config laneway.example.yaml
   laneway demo --quick                             a short traffic mix and its report
+  laneway keys new --team web                      a new key for team web, and its config lines
 """
 
 
@@ -236,6 +256,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--config", help="YAML config (default: $LANEWAY_CONFIG)")
     p.add_argument("--path", default="/v1/chat/completions", help="route of a bare body")
     p.set_defaults(func=_explain)
+
+    p = command("keys", "manage client keys: `laneway keys new --team NAME` prints a fresh "
+                        "random key and the config lines that add it")
+    keys = p.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
+    text = "print a fresh random key and the server.api_keys lines that add it to a team"
+    p = keys.add_parser("new", help=text, description=text, formatter_class=_Help)
+    p.add_argument("--team", required=True,
+                   help="the team the key joins (its budget, models and limits)")
+    p.set_defaults(func=_keys_new)
 
     p = command("demo", "replay a realistic traffic mix through laneway on the simulated "
                         "fleet and report what it did (cost, latency, cache)")

@@ -7,6 +7,7 @@ Loaded in two steps, raw -> runtime: the raw models mirror the YAML; `load()` re
 from __future__ import annotations
 
 import hashlib
+import hmac
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,7 @@ from pydantic import (
 
 from policies.catalog import ModelSpec, Secret, Tier
 from policies.policy import read_yaml, validation_errors
+from router.limits.budget import BARE_TENANT, TEAM_NAME, Budget, Team
 
 LaneName = Literal["completion", "qa", "agentic"]
 LANES: tuple[LaneName, ...] = ("completion", "qa", "agentic")
@@ -48,8 +50,50 @@ class LimitsSection(LimitSection):
     keys: dict[str, LimitSection] = Field(default_factory=dict)
 
 
+class BudgetSection(_Strict):
+    usd: float = Field(gt=0)
+    period: Literal["day", "week", "month"] = "month"
+
+
+class KeySection(_Strict):
+    """An `api_keys` entry: a bare key (written as a string: its own tenant), or a key of a
+    team (the team's keys share one tenant, budget, model list and limits)."""
+
+    key: str = Field(min_length=1)
+    team: str | None = None
+    budget: BudgetSection | None = None
+    models: list[str] | None = None
+    rpm: int | None = Field(default=None, gt=0)
+    tpm: int | None = Field(default=None, gt=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bare(cls, v: Any) -> Any:
+        return {"key": v} if isinstance(v, str) else v
+
+    @field_validator("team")
+    @classmethod
+    def _team_name(cls, v: str | None) -> str | None:
+        if v is not None and (not TEAM_NAME.match(v) or BARE_TENANT.match(v)
+                              or v == "anonymous"):
+            raise ValueError("a team name is 1-64 letters, digits, '.', '_' or '-' "
+                             "(not 'anonymous', not shaped like a bare key's id t-<12 hex>)")
+        return v
+
+    @model_validator(mode="after")
+    def _team_settings_need_a_team(self) -> KeySection:
+        if self.team is None and (self.budget or self.models is not None or self.rpm
+                                  or self.tpm):
+            raise ValueError("budget, models, rpm and tpm are a team's: set `team`")
+        return self
+
+
 class ServerSection(_Strict):
-    api_keys: list[str] = Field(default_factory=list)
+    api_keys: list[KeySection] = Field(default_factory=list)
+    admin_keys: list[str] = Field(default_factory=list)
+    # The HMAC key naming bare keys' tenants; every replica must have the same one.
+    tenant_secret: str | None = None
+    budget_fail: Literal["open", "closed"] = "open"  # when Redis cannot check a budget
     max_body_bytes: int = Field(default=8 * 1024 * 1024, gt=0)
     max_answer_bytes: int = Field(default=32 * 1024 * 1024, gt=0)  # a non-streamed answer
     log_prompts: bool = False
@@ -58,7 +102,8 @@ class ServerSection(_Strict):
 
     @model_validator(mode="after")
     def _known_limit_keys(self) -> ServerSection:
-        unknown = sorted(set(self.limits.keys) - set(self.api_keys))
+        entries = {k.key for k in self.api_keys}
+        unknown = sorted(set(self.limits.keys) - entries)
         if unknown:
             raise ValueError(f"limits.keys: not entries of api_keys: {len(unknown)} given")
         return self
@@ -116,6 +161,7 @@ class Tenant:
     key: Secret
     # The `api_keys` entry as written ("env:TEAM_A_KEY", or a literal key: kept out of repr).
     entry: str = field(default="", repr=False)
+    team: str | None = None  # a team key's tenant id is its team's name
 
 
 @dataclass(frozen=True)
@@ -127,14 +173,23 @@ class Config:
     warnings: tuple[str, ...] = ()
     by_name: dict[str, ModelSpec] = field(default_factory=dict)
     extra_fields: frozenset[str] = frozenset()  # every model's `extra_fields`
+    teams: dict[str, Team] = field(default_factory=dict)  # by name
+    admin_keys: tuple[Secret, ...] = ()
 
     @property
     def auth_required(self) -> bool:
         return bool(self.raw.server.api_keys)
 
 
-def tenant_id(key: str) -> str:
-    return "t-" + hashlib.sha256(key.encode()).hexdigest()[:12]
+# Without `server.tenant_secret` bare keys' ids are keyed with this public label: replicas
+# still agree, but an id is then as good as a plain digest of the key (see README).
+PUBLIC_TENANT_SECRET = b"laneway tenant id v1"
+
+
+def tenant_id(key: str, secret: bytes = PUBLIC_TENANT_SECRET) -> str:
+    """A bare key's tenant: an HMAC under the deployment's secret, so that an id seen in a
+    log line or a metric cannot be checked against guessed keys."""
+    return "t-" + hmac.new(secret, key.encode(), hashlib.sha256).hexdigest()[:12]
 
 
 def _resolve(value: str, where: str, warnings: list[str]) -> str | None:
@@ -188,11 +243,25 @@ def parse(data: Any, source: str = "<config>") -> Config:
                 extra_fields=frozenset(m.extra_fields),
             )
         )
+    teams = _teams(raw.server.api_keys, set(names), source, warnings)
+    secret = PUBLIC_TENANT_SECRET
+    if raw.server.tenant_secret:
+        resolved = _resolve(raw.server.tenant_secret, "server.tenant_secret", warnings)
+        secret = resolved.encode() if resolved else secret
+    if secret is PUBLIC_TENANT_SECRET and any(k.team is None for k in raw.server.api_keys):
+        warnings.append("server.tenant_secret is not set: bare keys' tenant ids are public "
+                        "digests of the keys (set it to one random secret for all replicas)")
     tenants = []
     for i, k in enumerate(raw.server.api_keys):
-        key = _resolve(k, f"server.api_keys[{i}]", warnings)
+        key = _resolve(k.key, f"server.api_keys[{i}]", warnings)
         if key:
-            tenants.append(Tenant(id=tenant_id(key), key=Secret(key), entry=k))
+            tid = k.team or tenant_id(key, secret)
+            tenants.append(Tenant(id=tid, key=Secret(key), entry=k.key, team=k.team))
+    admins = []
+    for i, entry in enumerate(raw.server.admin_keys):
+        key = _resolve(entry, f"server.admin_keys[{i}]", warnings)
+        if key:
+            admins.append(Secret(key))
     if raw.server.api_keys and not tenants:
         # Keys were asked for but none resolved: refuse to serve open rather than fail open.
         warnings.append("server.api_keys: no key resolved; every request will be refused")
@@ -207,7 +276,43 @@ def parse(data: Any, source: str = "<config>") -> Config:
         warnings=tuple(warnings),
         by_name={m.name: m for m in models},
         extra_fields=frozenset().union(*(m.extra_fields for m in models)),
+        teams=teams,
+        admin_keys=tuple(admins),
     )
+
+
+def _teams(entries: list[KeySection], models: set[str], source: str, warnings: list[str]
+           ) -> dict[str, Team]:
+    """One Team per name. A setting may be written on any one of a team's keys (or repeated
+    alike on several); two different values would make the team's limits ambiguous."""
+    seen: dict[str, dict[str, tuple[int, Any]]] = {}
+    for i, k in enumerate(entries):
+        if k.team is None:
+            continue
+        where = f"{source}: server.api_keys[{i}]"
+        unknown = sorted(set(k.models or ()) - models)
+        if unknown:  # a model may come and go with the fleet; the team's list need not follow
+            warnings.append(f"server.api_keys[{i}].models: not configured: {unknown}")
+        settings = seen.setdefault(k.team, {})
+        for name in ("budget", "models", "rpm", "tpm"):
+            value = getattr(k, name)
+            if value is None:
+                continue
+            if name == "models":
+                value = frozenset(value)
+            first = settings.setdefault(name, (i, value))
+            if first[1] != value:
+                raise ConfigError(f"{where}.{name}: team {k.team!r} has another {name} "
+                                  f"in server.api_keys[{first[0]}]")
+    teams = {}
+    for team, settings in seen.items():
+        values = {name: v for name, (_, v) in settings.items()}
+        b = values.get("budget")
+        teams[team] = Team(
+            team, Budget(b.usd, b.period) if b is not None else None, values.get("models"),
+            values.get("rpm"), values.get("tpm"),
+        )
+    return teams
 
 
 def load(path: str | os.PathLike[str]) -> Config:

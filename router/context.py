@@ -45,6 +45,7 @@ class RequestContext:
     # the request was recorded, so every ending records once and in-flight cannot drift.
     inflight_lane: str | None = None
     recorded: bool = False
+    hold: Any = None  # the team budget's hold (router/limits/spend.py), settled by record
 
     @property
     def lane(self) -> str:

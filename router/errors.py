@@ -64,6 +64,14 @@ class AuthenticationFailed(LanewayError):
     default_code = "invalid_api_key"
 
 
+class PermissionDenied(LanewayError):
+    """The key is valid but its team may not use what it asked for (a model)."""
+
+    status = 403
+    type = "permission_error"
+    default_code = "model_not_allowed"
+
+
 class ModelNotFound(LanewayError):
     status = 404
     type = "invalid_request_error"
@@ -94,6 +102,14 @@ class RateLimited(LanewayError):
     default_code = "rate_limit_exceeded"
 
 
+class InsufficientQuota(LanewayError):
+    """The team has spent its budget for the period; retry-after says when it resets."""
+
+    status = 429
+    type = "insufficient_quota"
+    default_code = "insufficient_quota"
+
+
 class UpstreamRejected(LanewayError):
     """The model refused the request itself (a 4xx): its status and message pass through."""
 
@@ -119,6 +135,14 @@ class NoHealthyModel(LanewayError):
     def __init__(self, message: str, *, headers: dict[str, str] | None = None) -> None:
         # Never without retry-after: clients retry a bare 503 at once, over and over.
         super().__init__(message, headers={"retry-after": "1"} | (headers or {}))
+
+
+class ServiceUnavailable(LanewayError):
+    """Something laneway needs besides the models (Redis, for a budget) cannot answer."""
+
+    status = 503
+    type = "service_unavailable_error"
+    default_code = "service_unavailable"
 
 
 class UpstreamTimeout(LanewayError):

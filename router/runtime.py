@@ -26,6 +26,7 @@ from router.config import Config
 from router.http.auth import KeyRing
 from router.http.request_ids import RequestIds
 from router.limits.ratelimit import Limiter, build_limiter
+from router.limits.spend import Ledger
 from router.observe.metrics import Metrics
 from router.stages.chain import Chain
 from router.stages.supersede import Sessions
@@ -51,6 +52,7 @@ class Runtime:
     limiter: Limiter
     cache: ResponseCache  # L1, L2 (Redis), single-flight
     upstreams: dict[str, UpstreamKind]  # one adapter per upstream kind the config uses
+    ledger: Ledger  # teams' spend and budgets
     chain: Chain  # the request path, built from all of the above
     process: Process
     # The one connection to Redis (cache/redis_layer.py) that the cache, the limiter and
@@ -89,9 +91,14 @@ class Runtime:
                  else RedisLayer.from_config(config.raw.redis))
         limiter = build_limiter(config, previous.limiter if previous else None, redis)
         cache = _cache(config, process.metrics, previous, redis)
-        chain = Chain(config, policy, chooser, cache, upstreams, limiter, process.metrics)
-        return cls(config, policy, KeyRing(config), chooser, limiter, cache, upstreams, chain,
-                   process, redis)
+        ledger = Ledger(
+            config.teams, process.metrics, config.raw.redis.url,
+            config.raw.redis.timeout_ms / 1000, config.raw.server.budget_fail,
+            previous.ledger if previous else None, config.raw.redis.cluster,
+        )
+        chain = Chain(config, policy, chooser, cache, upstreams, limiter, process.metrics, ledger)
+        return cls(config, policy, KeyRing(config), chooser, limiter, cache, upstreams, ledger,
+                   chain, process, redis)
 
 
 def _cache(

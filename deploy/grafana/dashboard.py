@@ -25,6 +25,13 @@ def _quantile(q: float, metric: str, by: str = "lane") -> str:
     return f"histogram_quantile({q}, sum by ({by}, le) (rate({metric}_bucket{R})))"
 
 
+TEAM_VARIABLE = {
+    "name": "team", "label": "Team", "type": "query", "datasource": DATASOURCE,
+    "query": {"query": "label_values(laneway_spend_usd_total, team)", "refId": "teams"},
+    "definition": "label_values(laneway_spend_usd_total, team)",
+    "refresh": 2, "multi": True, "includeAll": True, "current": {}, "sort": 1,
+}
+
 # (title, panel type, unit, [(expr, legend)], width, description)
 Panel = tuple[str, str, str, list[tuple[str, str]], int, str]
 
@@ -101,6 +108,19 @@ ROWS: list[tuple[str, list[Panel]]] = [
          [("sum by (model) (increase(laneway_cost_usd_total[$__range]))", "{{model}}")], 8,
          "Over the dashboard's time range."),
     ]),
+    # Repeated once per team (the `team` variable: every team that has spent).
+    ("Team $team", [
+        ("Spend per hour ($team)", "timeseries", "currencyUSD",
+         [(_rate("laneway_spend_usd_total", "team", 'team=~"$team"') + " * 3600", "{{team}}")],
+         12, "At list prices, all replicas; cache hits cost nothing."),
+        ("Budget used ($team)", "stat", "percentunit",
+         [('1 - min by (team) (laneway_budget_remaining_usd{team=~"$team"}) / max by (team) '
+           '(laneway_budget_usd{team=~"$team"})', "{{team}}")], 6,
+         "Share of this period's budget spent (UTC day, week or month); alert at 80%."),
+        ("Budget remaining ($team)", "stat", "currencyUSD",
+         [('min by (team) (laneway_budget_remaining_usd{team=~"$team"})', "{{team}}")], 6,
+         "At 0 the team's requests get 429 insufficient_quota until the period ends."),
+    ]),
     ("Upstream", [
         ("Upstream errors by model and reason", "timeseries", "ops",
          [(_rate("laneway_upstream_errors_total", "model, reason"), "{{model}} {{reason}}")],
@@ -148,6 +168,8 @@ def build() -> dict[str, Any]:
     for row_title, row in ROWS:
         panels.append({"id": pid, "type": "row", "title": row_title, "collapsed": False,
                        "gridPos": {"x": 0, "y": y, "w": 24, "h": 1}, "panels": []})
+        if "$team" in row_title:
+            panels[-1]["repeat"] = "team"
         pid, y, x = pid + 1, y + 1, 0
         for p in row:
             if x + p[4] > 24:
@@ -164,7 +186,7 @@ def build() -> dict[str, Any]:
         "version": 1,
         "refresh": "30s",
         "time": {"from": "now-3h", "to": "now"},
-        "templating": {"list": []},
+        "templating": {"list": [TEAM_VARIABLE]},
         "annotations": {"list": []},
         "panels": panels,
     }

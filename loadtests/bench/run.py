@@ -67,10 +67,14 @@ def bench_redis(workdir: Path, no_redis: bool, nice: int = 0, cpus: set[int] | N
     return None, None, "NO redis.url: no redis-server binary and nothing on 127.0.0.1:6379"
 
 
-def laneway_config(fleet: str, redis: str | None) -> dict[str, object]:
-    """Every feature on: auth, the default policy, FIM families, Redis when it is there."""
+def laneway_config(fleet: str, redis: str | None, budget: bool = False) -> dict[str, object]:
+    """Every feature on: auth, the default policy, FIM families, Redis when it is there;
+    with `budget`, the key is a team's with a budget (held and settled on every request)."""
+    key: object = KEY
+    if budget:
+        key = {"key": KEY, "team": "bench", "budget": {"usd": 1e9, "period": "month"}}
     cfg: dict[str, object] = {
-        "server": {"api_keys": [KEY], "max_body_bytes": 8388608},
+        "server": {"api_keys": [key], "max_body_bytes": 8388608},
         "policy": "default",
         "models": [
             {"name": n, "api_base": fleet + "/v1", "tier": t, "lanes": lanes,
@@ -202,8 +206,11 @@ class Bench:
             self.load_cpus if self.args.redis_cpu == "load" else None)
         try:
             cfg = self.out / "laneway.yaml"
-            cfg.write_text(yaml.safe_dump(laneway_config(fleet.url, url), sort_keys=False))
+            cfg.write_text(yaml.safe_dump(laneway_config(fleet.url, url, self.args.budget),
+                                          sort_keys=False))
             note = "laneway config: 3 models on the fleet, auth on, policy default, " + said
+            if self.args.budget:
+                note += ", the key a team's with a budget (--budget)"
             if not any(n.startswith("laneway config:") for n in self.res.notes):
                 self.res.notes.append(note)
             port = free_port()
@@ -264,6 +271,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--src", help="run laneway and the fleet from this directory instead")
     p.add_argument("--no-redis", action="store_true",
                    help="leave redis.url out of laneway's config even when Redis answers")
+    p.add_argument("--budget", action="store_true",
+                   help="laneway's key belongs to a team with a budget: every request holds "
+                        "its worst case before the upstream call and settles after")
     p.add_argument("--redis-cpu", choices=("load", "any"), default="load",
                    help="where the benchmark's redis-server runs: on the load's CPU (with wrk "
                         "and the fleet; default) or wherever the scheduler puts it")

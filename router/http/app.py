@@ -21,7 +21,7 @@ from router.config import Config, load
 from router.errors import LanewayError, MethodNotAllowed, RouteNotFound
 from router.frontends.registry import FRONTENDS
 from router.frontends.shapes import ExplainRequest
-from router.http import endpoints, openapi
+from router.http import endpoints, openapi, spend
 from router.http.front import Laneway, bug_response
 from router.observe import logline
 from router.observe.logline import open_access_log
@@ -31,6 +31,7 @@ from router.runtime import Runtime
 from router.stages.record import describe
 from router.upstreams import probe
 from router.upstreams.openai import new_session
+from router.watch import watch
 
 log = logging.getLogger("laneway")
 
@@ -75,14 +76,20 @@ def create_app(config: Config) -> FastAPI:
             log.warning("reloaded %s (policy %s)", new.source, rt.policy.name)
 
         loop = asyncio.get_running_loop()
+        watcher = None
         if config.source.endswith((".yaml", ".yml")):
             loop.add_signal_handler(signal.SIGHUP, reload)
+            watcher = loop.create_task(watch(config.source, reload))  # keys change live
         try:
             yield
         finally:
             loop.remove_signal_handler(signal.SIGHUP)
+            if watcher is not None:
+                watcher.cancel()
             await probe.stop(probes)
             await app.runtime.limiter.close()
+            if app.runtime.ledger is not None:
+                await app.runtime.ledger.close()
             await app.runtime.cache.close()
             if app.runtime.redis is not None:
                 await app.runtime.redis.close()  # after its users: they share it
@@ -119,6 +126,9 @@ def create_app(config: Config) -> FastAPI:
                       summary="The routing decision, no upstream call",
                       openapi_extra=openapi.model_call(ExplainRequest),
                       responses=openapi.errors(400, 401, 404))
+    app.add_api_route("/laneway/spend", spend.spend, methods=["GET"],
+                      summary="Spend this period: own team, or every team for an admin key",
+                      responses=openapi.errors(401, 503))
     app.add_api_route("/healthz", endpoints.healthz, methods=["GET"], summary="Process up")
     app.add_api_route("/readyz", endpoints.readyz, methods=["GET"],
                       summary="Config loaded; upstream and Redis state")

@@ -125,15 +125,16 @@ def model_route(frontend: Frontend) -> Callable[[Request], Awaitable[Response]]:
 async def models(request: Request) -> Response:
     rt = _runtime(request)
     try:
-        rt.keys.tenant(request.headers.get("authorization"))
+        tenant = rt.keys.tenant(request.headers.get("authorization"))
     except LanewayError as err:
         return refused(err, request_id(request), "models")
+    team = rt.config.teams.get(tenant)  # a team sees only the models it may use
     data = [{"id": "auto", "object": "model", "created": 0, "owned_by": "laneway"}]
     data += [
         {"id": m.name, "object": "model", "created": 0, "owned_by": "laneway",
          "laneway": {"tier": m.tier.name.lower(), "lanes": sorted(m.lanes),
                      "context_window": m.context_window}}
-        for m in rt.config.models
+        for m in rt.config.models if team is None or team.may_use(m.name)
     ]
     return Response(orjson.dumps({"object": "list", "data": data}), media_type=_JSON)
 

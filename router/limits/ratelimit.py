@@ -131,11 +131,18 @@ class Limiter:
 def build_limiter(
     config: Config, previous: Limiter | None = None, layer: RedisLayer | None = None
 ) -> Limiter:
-    """From `server.limits`; a key's override fills in what it leaves out from the default."""
+    """From `server.limits` and teams' `rpm`/`tpm`; a key's or team's setting fills in
+    what it leaves out from the default."""
     raw = config.raw.server.limits
     default = Limit(raw.requests_per_minute, raw.tokens_per_minute)
     per_tenant = {}
     for tenant in config.tenants:
+        team = config.teams.get(tenant.team) if tenant.team else None
+        if team is not None and (team.rpm or team.tpm):
+            # A team's keys share one tenant, hence one bucket, on every replica.
+            per_tenant[tenant.id] = Limit(team.rpm or default.requests_per_minute,
+                                          team.tpm or default.tokens_per_minute)
+            continue
         o = raw.keys.get(tenant.entry)
         if o is not None:
             per_tenant[tenant.id] = Limit(

@@ -231,6 +231,23 @@ class Metrics:
             p + "ttft_target_seconds", "The lane's time-to-first-token target (policy)",
             ("lane",), "livemax",
         )
+        # Teams (router/limits/spend.py): spend per team, and its budget for the period.
+        self.spend = self._counter(
+            p + "spend_usd", "Spend of the team's keys (the cost counted in cost_usd_total)",
+            ("team",),
+        )
+        self.budget_remaining = self._gauge(
+            p + "budget_remaining_usd", "What is left of the team's budget for the period",
+            ("team",), "livemostrecent",
+        )
+        self.budget_usd = self._gauge(
+            p + "budget_usd", "The team's budget for the period (config)", ("team",), "livemax",
+        )
+        self.budget_check_failures = self._counter(
+            p + "budget_check_failures",
+            "Budget checks Redis could not answer; action: what budget_fail did",
+            ("team", "action"),
+        )
         if self._own:
             r.register(_Collector(self._own))
         self._described: set[tuple[str, str, str]] = set()
@@ -250,7 +267,8 @@ class Metrics:
         return s
 
     def _gauge(
-        self, name: str, doc: str, labels: tuple[str, ...], mode: Literal["livesum", "livemax"]
+        self, name: str, doc: str, labels: tuple[str, ...],
+        mode: Literal["livesum", "livemax", "livemostrecent"],
     ) -> Family[Level]:
         if self.multiprocess_dir:
             return Gauge(name, doc, labels, registry=self.registry, multiprocess_mode=mode)

@@ -25,6 +25,7 @@ from policies.trim import TrimBudget
 from router.config import Config
 from router.context import RequestContext
 from router.limits.ratelimit import Limiter
+from router.limits.spend import Ledger
 from router.observe.metrics import Metrics
 from router.stages.cache import CacheLookup
 from router.stages.choose import Choose
@@ -38,18 +39,19 @@ from router.upstreams.openai import Timeouts, UpstreamFailure
 
 
 class Chain:
-    __slots__ = ("cache", "choose", "classify", "record", "render", "trim", "upstream")
+    __slots__ = ("cache", "choose", "classify", "ledger", "record", "render", "trim", "upstream")
 
     def __init__(
         self, config: Config, policy: Policy, chooser: Chooser, cache: ResponseCache,
         upstreams: Mapping[str, UpstreamKind], limiter: Limiter, metrics: Metrics,
+        ledger: Ledger,
     ) -> None:
         models = config.models
         budgets = _budgets(policy, models)
         self.classify = Classify(LaneMemo(), policy, budgets)
         self.trim = Trim(config.extra_fields)
         self.choose = Choose(chooser, frozenset(config.by_name),
-                             ", ".join(m.name for m in models), self.trim)
+                             ", ".join(m.name for m in models), self.trim, config.teams)
         # Per lane: what besides the client's body decides a trimmed body (in cache keys).
         variants = {lane: f"{policy.name}|{budget!r}" for lane, budget in budgets.items()}
         self.cache = CacheLookup(cache, variants)
@@ -57,7 +59,10 @@ class Chain:
                                  _timeouts(policy, models))
         # The yardstick for "saved against sending everything to the largest".
         largest = max(models, key=lambda m: (m.tier, m.price_input + m.price_output))
-        self.record = Record(metrics, limiter, chooser, largest, config.raw.server.log_prompts)
+        self.record = Record(metrics, limiter, chooser, largest, config.raw.server.log_prompts,
+                             ledger)
+        # Teams' budgets (router/limits/spend.py); None when no team is configured.
+        self.ledger = ledger if ledger.active else None
         self.render = Render(self.record)
 
     async def handle(self, ctx: RequestContext) -> Response:
@@ -66,6 +71,10 @@ class Chain:
         self.choose.run(ctx)
         self.record.begin(ctx)  # in flight from here on: every ending goes through record
         assert ctx.notes is not None and ctx.notes.choice is not None
+        if self.ledger is not None:  # a team's budget: its worst case held before any call
+            assert ctx.notes.needs is not None
+            await self.ledger.reserve(ctx, ctx.notes.choice.candidates, ctx.notes.needs,
+                                      ctx.notes.budget.max_output_tokens)
         for candidate in ctx.notes.choice.candidates:  # the fallback: next model on a failure
             model = ctx.model = candidate.model
             hit = self.cache.look_up(ctx, model)  # L1, before trimming

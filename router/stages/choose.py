@@ -12,16 +12,26 @@ from policies.ceiling import output_ceiling
 from policies.choose import Choice, Chooser, Needs
 from policies.lanes import Endpoint
 from router.context import RequestContext
-from router.errors import ContextLengthExceeded, InvalidRequest, ModelNotFound, NoHealthyModel
+from router.errors import (
+    ContextLengthExceeded,
+    InvalidRequest,
+    ModelNotFound,
+    NoHealthyModel,
+    PermissionDenied,
+)
+from router.limits.budget import Team
 from router.stages.trim import Trim
 
 
 class Choose:
-    def __init__(self, chooser: Chooser, names: frozenset[str], listing: str, trim: Trim) -> None:
+    def __init__(self, chooser: Chooser, names: frozenset[str], listing: str, trim: Trim,
+                 teams: dict[str, Team] | None = None) -> None:
         self.chooser = chooser
         self.names = names  # the configured models' names
         self.listing = listing  # the same, for the 404's message
         self.trim = trim
+        # Teams with a model list, by tenant (a team key's tenant is its team's name).
+        self.limited = {name: t for name, t in (teams or {}).items() if t.models is not None}
 
     def run(self, ctx: RequestContext, dry_run: bool = False) -> None:
         notes = ctx.notes
@@ -37,6 +47,8 @@ class Choose:
             stream=ctx.stream,
         )
         name = ctx.requested_model
+        if self.limited:
+            self._within_team(ctx.tenant, name, needs)
         if name == "auto":
             choice = self.chooser.choose(lane, needs, dry_run=dry_run)
         elif name in self.names:
@@ -49,6 +61,18 @@ class Choose:
         if not choice.candidates and not dry_run:
             raise _refusal(lane, choice)
         notes.choice = choice
+
+
+    def _within_team(self, tenant: str, name: str, needs: Needs) -> None:
+        team = self.limited.get(tenant)
+        if team is None or team.models is None:
+            return
+        needs.allowed = team.models  # auto, and a pin's fallbacks, stay within the list
+        if name in self.names and name not in team.models:
+            raise PermissionDenied(
+                f"This key's team may not use the model '{name}'. Use 'auto' or one of: "
+                + ", ".join(sorted(team.models)), param="model",
+            )
 
 
 def _refusal(lane: str, choice: Choice) -> InvalidRequest | NoHealthyModel:

@@ -69,6 +69,7 @@ def explain(rt: Runtime, payload: dict[str, Any], headers: Mapping[str, str],
         "tokens": tokens,
         "completion_scope": scope,
         "policy": rt.policy.name,
+        "tenant": tenant,  # a team key's tenant is its team's name
     }
 
 

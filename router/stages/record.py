@@ -19,6 +19,7 @@ from policies.choose import Chooser
 from policies.policy import LANE_NAMES
 from router.context import RequestContext
 from router.limits.ratelimit import Limiter
+from router.limits.spend import Ledger
 from router.observe import logline
 from router.observe.metrics import Metrics, add, observe
 
@@ -33,12 +34,13 @@ class Record:
     """Stage 7: closes each request's books once; built once per runtime."""
 
     def __init__(self, metrics: Metrics, limiter: Limiter, chooser: Chooser,
-                 largest: ModelSpec, log_prompts: bool) -> None:
+                 largest: ModelSpec, log_prompts: bool, ledger: Ledger | None = None) -> None:
         self.metrics = metrics
         self.limiter = limiter
         self.chooser = chooser
         self.largest = largest  # the yardstick for "saved against sending all to the largest"
         self.log_prompts = log_prompts
+        self.ledger = ledger if ledger is not None and ledger.active else None  # teams' spend
 
     def begin(self, ctx: RequestContext) -> None:
         """Count the request in flight; call once, as soon as its lane is decided."""
@@ -78,6 +80,8 @@ class Record:
                 saved = max(0.0, self.largest.cost(sent, ctx.output_tokens) - cost)
                 if saved > 0:
                     add(m.of(m.cost_saved, lane), saved)
+        if self.ledger is not None:  # the team's spend, and its hold released: not awaited
+            self.ledger.settle(ctx, cost, saved)
         if ctx.trimmed_tokens:
             add(m.of(m.tokens, lane, model, "trimmed"), ctx.trimmed_tokens)
         add(m.of(m.requests, lane, model, str(ctx.status), ctx.cache))

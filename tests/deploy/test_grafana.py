@@ -65,3 +65,14 @@ def test_covers_what_operators_asked_for() -> None:
         assert needle in exprs, needle
     titles = [t for t, _ in generator().expressions(generator().build())]
     assert "Model mix per lane" in titles and "Cache hit ratio by tier" in titles
+
+
+def test_a_row_per_team_with_its_spend_and_budget() -> None:
+    board = generator().build()
+    [row] = [p for p in board["panels"] if p["type"] == "row" and p.get("repeat") == "team"]
+    [variable] = board["templating"]["list"]
+    assert variable["name"] == "team" and "laneway_spend_usd_total" in variable["definition"]
+    exprs = " ".join(e for t, e in generator().expressions(board) if "$team" in t)
+    for needle in ("laneway_spend_usd_total", "laneway_budget_remaining_usd", "laneway_budget_usd"):
+        assert needle in exprs
+    assert row["title"] == "Team $team"

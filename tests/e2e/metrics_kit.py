@@ -20,6 +20,10 @@ TOOLS = [{"type": "function", "function": {"name": "ls", "parameters": {"type": 
 BROKEN = "broken-coder"
 
 
+KIT_KEY, KIT_TEAM = "sk-metrics-kit-key", "kit"
+KIT_AUTH = {"authorization": f"Bearer {KIT_KEY}"}
+
+
 def config(fleet_url: str, redis_url: str | None = None) -> dict[str, Any]:
     """The fleet's three models plus one nobody listens for, pinned to cause upstream errors.
     It is priced out of every automatic choice, so only pinned requests reach it."""
@@ -28,7 +32,11 @@ def config(fleet_url: str, redis_url: str | None = None) -> dict[str, Any]:
         "name": BROKEN, "api_base": f"http://127.0.0.1:{free_port()}/v1", "tier": "small",
         "lanes": ["qa"], "price_per_mtok": {"input": 900.0, "output": 900.0},
     })
-    return {"models": models} | ({"redis": {"url": redis_url}} if redis_url else {})
+    # One team with a budget, so its spend series (the dashboard's team row) exist.
+    server = {"api_keys": [{"key": KIT_KEY, "team": KIT_TEAM,
+                            "budget": {"usd": 1000, "period": "month"}}]}
+    return {"server": server, "models": models} | (
+        {"redis": {"url": redis_url}} if redis_url else {})
 
 
 @contextmanager
@@ -61,7 +69,8 @@ def broken_request(i: int) -> tuple[str, dict[str, Any]]:
 def send(url: str, request: tuple[str, dict[str, Any]]) -> int:
     # A new connection each time, so that the kernel spreads requests over the workers.
     path, body = request
-    with httpx.Client(base_url=url, timeout=30, headers={"connection": "close"}) as c:
+    headers = {"connection": "close", **KIT_AUTH}
+    with httpx.Client(base_url=url, timeout=30, headers=headers) as c:
         r = c.post(path, json=body)
         return r.status_code
 

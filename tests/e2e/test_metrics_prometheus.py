@@ -11,7 +11,14 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from metrics_kit import broken_request, config, lane_requests, redis_server, send_all
+from metrics_kit import (
+    KIT_TEAM,
+    broken_request,
+    config,
+    lane_requests,
+    redis_server,
+    send_all,
+)
 from procs import ROOT, Proc, free_port, start_laneway, wait_until
 
 # Panels fed by the response cache, which is not wired into every laneway build yet.
@@ -27,8 +34,9 @@ def dashboard_queries() -> list[tuple[str, str]]:
     spec.loader.exec_module(module)
     queries: list[tuple[str, str]] = module.expressions(module.build())
     # Grafana's own variables: a rate window of several scrapes, the dashboard's range.
-    return [(t, e.replace("$__rate_interval", "30s").replace("$__range", "5m"))
-            for t, e in queries]
+    # The team row's variable: the kit's one team.
+    return [(t, e.replace("$__rate_interval", "30s").replace("$__range", "5m")
+             .replace("$team", KIT_TEAM)) for t, e in queries]
 
 
 @pytest.fixture(scope="module")
@@ -126,7 +134,7 @@ def test_alert_rules_evaluate_cleanly_on_real_series(prometheus: Proc) -> None:
     wait_until(lambda: all(r["health"] != "unknown" for r in evaluated()), timeout=10,
                what="every rule to be evaluated")
     rules = evaluated()
-    assert len(rules) == 5
+    assert len(rules) == 6
     assert [(r["name"], r["health"], r.get("lastError")) for r in rules if r["health"] != "ok"] \
         == []
     for r in rules:  # the same expressions, one by one: valid PromQL against real labels

@@ -13,7 +13,16 @@ from pathlib import Path
 import httpx
 import orjson
 import pytest
-from metrics_kit import BROKEN, broken_request, config, lane_requests, scrape, send_all, total
+from metrics_kit import (
+    BROKEN,
+    KIT_AUTH,
+    broken_request,
+    config,
+    lane_requests,
+    scrape,
+    send_all,
+    total,
+)
 from procs import Proc, start_laneway, wait_until
 
 
@@ -69,16 +78,16 @@ def test_failures_and_disconnects_leave_nothing_in_flight(server: tuple[Proc, Pa
             "messages": [{"role": "user", "content": "Explain monads at length."}]}
     with pytest.raises(httpx.ReadTimeout), httpx.Client(timeout=0.3) as c:
         c.post(proc.url + "/v1/chat/completions", json=slow,
-               headers={"x-request-id": "before-first-byte"})
+               headers={"x-request-id": "before-first-byte", **KIT_AUTH})
     with httpx.Client(timeout=10) as c, c.stream(
         "POST", proc.url + "/v1/chat/completions", json=slow,
-        headers={"x-request-id": "mid-stream"},
+        headers={"x-request-id": "mid-stream", **KIT_AUTH},
     ) as r:
         assert r.status_code == 200
         next(r.iter_bytes())
     path, body = broken_request(99)
     assert httpx.post(proc.url + path, json=body, timeout=10,
-                      headers={"x-request-id": "broken"}).status_code >= 500
+                      headers={"x-request-id": "broken", **KIT_AUTH}).status_code >= 500
     recorded(proc, total(before, "laneway_requests_total") + 3)
     s = scrape(proc)
     assert total(s, "laneway_inflight_requests") == 0

@@ -3,13 +3,20 @@ from pathlib import Path
 
 import pytest
 
-from router.config import ConfigError, load, parse
+from router.config import ConfigError, load, parse, tenant_id
 
 # The contract's sample, verbatim (long comment lines included).
 CONTRACT_SAMPLE = textwrap.dedent(
     """
     server:
-      api_keys: ["env:LANEWAY_KEY_TEAM_A", "sk-team-b"]  # optional; when set, requests need Bearer
+      api_keys:                           # optional; when set, requests need a key; a bare key is its own tenant
+        - "sk-team-b"
+        - key: env:LANEWAY_KEY_TEAM_A
+          team: team-a                    # keys of one team share its tenant, budget and limits
+          budget: {usd: 50, period: month}  # day | week | month; spent -> 429 insufficient_quota
+          models: [fast-coder, mid-chat]  # optional: others -> 403 permission_error; auto stays within
+          rpm: 600                        # optional per-team limits: rpm, tpm
+      admin_keys: ["env:LANEWAY_ADMIN_KEY"]  # optional: may read every team's spend
       max_body_bytes: 8388608
     redis:
       url: redis://127.0.0.1:6379/0      # optional; absent = in-process cache only
@@ -18,13 +25,16 @@ CONTRACT_SAMPLE = textwrap.dedent(
       - name: fast-coder                  # what clients pin; sent upstream unless upstream_model is set
         api_base: http://127.0.0.1:9100/v1
         api_key: env:UPSTREAM_KEY         # optional; env:NAME reads the environment
-        provider: openai                  # default: any OpenAI-compatible server
+        provider: openai                  # default: any OpenAI-compatible server (vLLM, SGLang, Ollama,
+                                          # DashScope compatible mode, OpenAI); anthropic: any server
+                                          # speaking the Messages API; other providers go through litellm
         upstream_model: qwen2.5-coder-1.5b-instruct   # optional
         tier: small                       # small | medium | large
         lanes: [completion]
         context_window: 32768
         price_per_mtok: {input: 0.05, output: 0.20}  # USD per million tokens
         fim: qwen                         # qwen | starcoder | codellama | deepseek | codestral | suffix;
+                                          # absent: FIM prompts go upstream in the family the client wrote
     """
 )
 
@@ -32,6 +42,7 @@ CONTRACT_SAMPLE = textwrap.dedent(
 def test_contract_sample_is_accepted_as_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("LANEWAY_KEY_TEAM_A", "sk-team-a")
     monkeypatch.setenv("UPSTREAM_KEY", "sk-upstream")
+    monkeypatch.setenv("LANEWAY_ADMIN_KEY", "sk-admin")
     f = tmp_path / "laneway.yaml"
     f.write_text(CONTRACT_SAMPLE)
     cfg = load(f)
@@ -41,6 +52,13 @@ def test_contract_sample_is_accepted_as_written(tmp_path: Path, monkeypatch: pyt
     assert m.fim == "qwen" and m.lanes == {"completion"}
     assert len(cfg.tenants) == 2
     assert "sk-team-a" not in repr(cfg.tenants) and "sk-upstream" not in repr(cfg.models)
+    team = cfg.teams["team-a"]
+    assert team.budget is not None and (team.budget.usd, team.budget.period) == (50, "month")
+    assert team.models == {"fast-coder", "mid-chat"} and team.rpm == 600
+    assert {t.id for t in cfg.tenants} == {"team-a", tenant_id("sk-team-b")}
+    assert len(cfg.admin_keys) == 1 and "sk-admin" not in repr(cfg.admin_keys)
+    # The sample's team names a model the sample does not configure: a warning, not an error.
+    assert any("mid-chat" in w for w in cfg.warnings)
 
 
 def test_unset_env_secret_is_a_warning_not_a_crash(tmp_path, monkeypatch):
