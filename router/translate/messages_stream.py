@@ -83,10 +83,12 @@ class ChatToMessages:
 
     def _start(self, obj: dict[str, Any], out: list[bytes]) -> None:
         self._started = True
-        message: dict[str, Any] = {"id": message_id(obj.get("id")), "type": "message", "role": "assistant",
-                   "model": obj.get("model") or self._model, "content": [],
-                   "stop_reason": None, "stop_sequence": None,
-                   "usage": {"input_tokens": 0, "output_tokens": 0}}
+        message: dict[str, Any] = {
+            "id": message_id(obj.get("id")), "type": "message", "role": "assistant",
+            "model": obj.get("model") or self._model, "content": [],
+            "stop_reason": None, "stop_sequence": None,
+            "usage": {"input_tokens": 0, "output_tokens": 0},
+        }
         out.append(event("message_start", {"type": "message_start", "message": message}))
         out.append(event("ping", {"type": "ping"}))
 
