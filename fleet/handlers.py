@@ -168,7 +168,7 @@ def _pacing(profile: ModelProfile, job: Job, fault: FaultSpec, zero_latency: boo
 
 
 def _extra(job: Job, body: Any) -> dict[str, Any]:
-    return {"body": body} if job.kind == "responses" else {}
+    return {"body": body} if job.kind in ("responses", "messages") else {}
 
 
 async def _cut_body(request: web.Request, state: FleetState, entry: Entry,
