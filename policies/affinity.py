@@ -16,6 +16,7 @@ from typing import Any
 # conversations apart, cheap for a 100k-character system prompt.
 PREFIX_CHARS = 4096
 SESSION_HEADER = "x-laneway-session"
+CLAUDE_CODE_SESSION = "x-claude-code-session-id"  # Claude Code's own, on every request
 
 
 class AffinityTable:
@@ -110,7 +111,7 @@ def session_key(body: Mapping[str, Any], headers: Mapping[str, str]) -> str | No
     which are the same on every turn of a conversation. `headers` must be case-insensitive
     (Starlette's) or have lower-case keys. The key is namespaced by its source.
     """
-    header = headers.get(SESSION_HEADER)
+    header = headers.get(SESSION_HEADER) or headers.get(CLAUDE_CODE_SESSION)
     if header:
         return "h:" + header[:256]
     pck = body.get("prompt_cache_key")

@@ -15,7 +15,7 @@ from policies.trim import TrimResult
 # classify is a pure function of the endpoint, the body and these headers: a chat seen
 # before (a cache hit, a retry) reuses its decision. Chat and Responses only (classifying
 # a legacy completion costs less than the key); small bodies only (the key holds the body).
-_MEMO_ENDPOINTS = (Endpoint.CHAT, Endpoint.RESPONSES)
+_MEMO_ENDPOINTS = (Endpoint.CHAT, Endpoint.RESPONSES, Endpoint.MESSAGES)
 _MEMO_HEADERS = (OVERRIDE_HEADER, "user-agent", "x-title", "originator")
 _MEMO_MAX_BODY = 4096
 

@@ -6,6 +6,8 @@ Loaded in two steps, raw -> runtime: the raw models mirror the YAML; `load()` re
 
 from __future__ import annotations
 
+import fnmatch
+import functools
 import hashlib
 import os
 from dataclasses import dataclass, field
@@ -72,6 +74,7 @@ class RedisSection(_Strict):
 class PriceSection(_Strict):
     input: float = Field(default=0.0, ge=0)
     output: float = Field(default=0.0, ge=0)
+    cached_input: float | None = Field(default=None, ge=0)  # cache reads; absent: input
 
 
 class ModelSection(_Strict):
@@ -103,6 +106,8 @@ class RawConfig(_Strict):
     redis: RedisSection = Field(default_factory=RedisSection)
     policy: str = "default"
     models: list[ModelSection] = Field(min_length=1)
+    # Client model names (glob patterns, first match wins) -> a configured model or `auto`.
+    aliases: dict[str, str] = Field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,10 +128,24 @@ class Config:
     source: str
     warnings: tuple[str, ...] = ()
     by_name: dict[str, ModelSpec] = field(default_factory=dict)
+    aliases: tuple[tuple[str, str], ...] = ()
 
     @property
     def auth_required(self) -> bool:
         return bool(self.raw.server.api_keys)
+
+    def alias(self, name: str) -> str | None:
+        """The model (or `auto`) a client's model name stands for, None when no pattern
+        matches. Remembered per name: clients send a handful of names, over and over."""
+        return _alias(self.aliases, name) if self.aliases else None
+
+
+@functools.lru_cache(maxsize=1024)  # bounded: a client may send any name
+def _alias(aliases: tuple[tuple[str, str], ...], name: str) -> str | None:
+    for pattern, target in aliases:
+        if fnmatch.fnmatchcase(name, pattern):
+            return target
+    return None
 
 
 def tenant_id(key: str) -> str:
@@ -181,6 +200,7 @@ def parse(data: Any, source: str = "<config>") -> Config:
                 supports_tools=m.supports_tools,
                 supports_suffix=m.supports_suffix,
                 timeout_s=m.timeout_s,
+                price_cached_input=m.price_per_mtok.cached_input,
             )
         )
     tenants = []
@@ -191,6 +211,10 @@ def parse(data: Any, source: str = "<config>") -> Config:
     if raw.server.api_keys and not tenants:
         # Keys were asked for but none resolved: refuse to serve open rather than fail open.
         warnings.append("server.api_keys: no key resolved; every request will be refused")
+    for pattern, target in raw.aliases.items():
+        if target != "auto" and target not in names:
+            raise ConfigError(
+                f"{source}: aliases.{pattern}: unknown model {target!r} (a model or 'auto')")
     for lane in LANES:
         if not any(lane in m.lanes for m in models):
             warnings.append(f"models: no model serves lane {lane!r}; such requests get 503")
@@ -201,6 +225,7 @@ def parse(data: Any, source: str = "<config>") -> Config:
         source=source,
         warnings=tuple(warnings),
         by_name={m.name: m for m in models},
+        aliases=tuple(raw.aliases.items()),
     )
 
 

@@ -25,6 +25,7 @@ from router.limits.ratelimit import Limit, Limiter, build_limiter
 from router.observe.metrics import Metrics
 from router.stages.supersede import Sessions
 from router.upstreams import http1
+from router.upstreams.anthropic import AnthropicUpstream
 from router.upstreams.openai import OpenAIUpstream, Timeouts
 
 
@@ -49,6 +50,7 @@ class Runtime:
     # Per lane: what besides the client's body decides a trimmed body (part of cache keys).
     variants: dict[str, str] = field(default_factory=dict)
     lanes: LaneMemo = field(default_factory=LaneMemo)  # classify, remembered per body
+    anthropic: AnthropicUpstream | None = None  # models speaking the Messages API
 
     @classmethod
     def build(
@@ -69,7 +71,9 @@ class Runtime:
             affinity=old.affinity if old else None,
         )
         litellm = previous.litellm if previous is not None else None
-        if litellm is None and any(not m.openai_compatible for m in config.models):
+        if litellm is None and any(
+            not (m.openai_compatible or m.speaks_messages) for m in config.models
+        ):
             from router.upstreams.litellm import LitellmUpstream
 
             litellm = LitellmUpstream()
@@ -97,10 +101,11 @@ class Runtime:
                     timeouts[(lane, m.name)] = Timeouts(
                         min(t.connect_s, cap), min(t.ttft_s, cap), min(t.idle_s, cap), cap
                     )
+        # The lean client's keep-alive connections outlive a reload, like the session.
+        pool = previous.openai.pool if previous else http1.Pool()
         return cls(
             config, policy, chooser, metrics, session,
-            # The lean client's keep-alive connections outlive a reload, like the session.
-            OpenAIUpstream(session, previous.openai.pool if previous else http1.Pool()),
+            OpenAIUpstream(session, pool),
             KeyRing(config),
             largest, litellm,
             build_limiter(config, previous.limiter if previous else None),
@@ -108,13 +113,16 @@ class Runtime:
             _cache(config, metrics, previous),
             budgets, timeouts,
             {lane: f"{policy.name}|{budget!r}" for lane, budget in budgets.items()},
+            anthropic=AnthropicUpstream(session, pool),
         )
 
     def timeouts_for(self, lane: str, model: ModelSpec) -> Timeouts:
         return self.timeouts.get((lane, model.name)) or self.timeouts[lane]
 
     def client_for(self, model: ModelSpec) -> Any:
-        return self.openai if model.openai_compatible else self.litellm
+        if model.openai_compatible:
+            return self.openai
+        return self.anthropic if model.speaks_messages else self.litellm
 
 
 def _cache(config: Config, metrics: Metrics, previous: Runtime | None) -> ResponseCache:

@@ -18,7 +18,7 @@ from starlette.responses import Response
 from policies import tokens
 from router.config import Config, load
 from router.errors import LanewayError, MethodNotAllowed, RouteNotFound
-from router.http import endpoints, openapi
+from router.http import endpoints, messages, openapi
 from router.http.front import Laneway, bug_response
 from router.observe.logline import open_access_log
 from router.observe.metrics import Metrics
@@ -33,6 +33,8 @@ MODEL_ROUTES = {
     "/completions": endpoints.completions,
     "/responses": endpoints.responses,
     "/embeddings": endpoints.embeddings,
+    "/messages": messages.messages,
+    "/messages/count_tokens": messages.count_tokens,
 }
 
 

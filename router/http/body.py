@@ -140,3 +140,30 @@ def validate(endpoint: Endpoint, body: dict[str, Any]) -> None:
             raise _fail("instructions", "expected a string")
     elif endpoint is Endpoint.EMBEDDINGS and not isinstance(body.get("input"), str | list):
         raise _fail("input", "expected a string or an array")
+    elif endpoint is Endpoint.MESSAGES:
+        _check_anthropic(body)
+
+
+def _check_anthropic(body: dict[str, Any]) -> None:
+    """Anthropic's Messages API: what its own server would refuse before generating."""
+    limit = body.get("max_tokens")
+    if limit is None:
+        raise InvalidRequest("max_tokens: Field required.", param="max_tokens",
+                             code="missing_required_parameter")
+    if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+        raise _fail("max_tokens", "expected a positive integer")
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise _fail("messages", "expected a non-empty array of message objects")
+    for i, m in enumerate(messages):
+        if not isinstance(m, dict) or m.get("role") not in ("user", "assistant"):
+            raise _fail(f"messages.{i}", "expected an object with role 'user' or 'assistant'")
+        if not isinstance(m.get("content"), (str, list)):
+            raise _fail(f"messages.{i}.content", "expected a string or an array of blocks")
+    system = body.get("system")
+    if system is not None and not isinstance(system, (str, list)):
+        raise _fail("system", "expected a string or an array of text blocks")
+    stops = body.get("stop_sequences")
+    if stops is not None and not (isinstance(stops, list)
+                                  and all(isinstance(s, str) for s in stops)):
+        raise _fail("stop_sequences", "expected an array of strings")

@@ -75,8 +75,20 @@ def _runtime(request: Request) -> Runtime:
     return rt  # type: ignore[no-any-return]
 
 
-def _model_route(endpoint: Endpoint) -> Callable[[Request], Awaitable[Response]]:
-    """The handler of one model route. A closure rather than a wrapper calling a shared
+ErrorRenderer = Callable[[LanewayError, str, "RequestContext | None"], Response]
+
+
+def bearer(headers: dict[str, str]) -> str | None:
+    return headers.get("authorization")
+
+
+def model_route(
+    endpoint: Endpoint,
+    render: ErrorRenderer = error_response,
+    authorization: Callable[[dict[str, str]], str | None] = bearer,
+) -> Callable[[Request], Awaitable[Response]]:
+    """The handler of one model route: `render` answers errors in the client's API,
+    `authorization` finds its key. A closure rather than a wrapper calling a shared
     coroutine: every await of the request resumes through each frame on its way."""
 
     async def model_call(request: Request) -> Response:
@@ -86,7 +98,7 @@ def _model_route(endpoint: Endpoint) -> Callable[[Request], Awaitable[Response]]
         rid = _request_id(headers.get("x-request-id"))
         ctx: RequestContext | None = None
         try:
-            tenant = rt.keys.tenant(headers.get("authorization"))
+            tenant = rt.keys.tenant(authorization(headers))
             await rt.limiter.admit(tenant)  # before reading the body: a refusal costs nothing
             body, size = await read_body(
                 request, rt.config.raw.server.max_body_bytes, headers.get("content-length")
@@ -112,7 +124,7 @@ def _model_route(endpoint: Endpoint) -> Callable[[Request], Awaitable[Response]]
                 record(rt, ctx)
             else:  # refused before its lane was known (401, 413, 429, 400): counted all the same
                 rt.metrics.requests.labels("none", "none", str(err.status), "bypass").inc()
-            return error_response(err, rid, ctx)
+            return render(err, rid, ctx)
         except Exception:
             if ctx is not None:  # a bug: still close the request's books, then let it surface
                 ctx.status, ctx.error_reason = 500, "internal"
@@ -123,10 +135,10 @@ def _model_route(endpoint: Endpoint) -> Callable[[Request], Awaitable[Response]]
     return model_call
 
 
-chat = _model_route(Endpoint.CHAT)
-completions = _model_route(Endpoint.COMPLETIONS)
-responses = _model_route(Endpoint.RESPONSES)
-embeddings = _model_route(Endpoint.EMBEDDINGS)
+chat = model_route(Endpoint.CHAT)
+completions = model_route(Endpoint.COMPLETIONS)
+responses = model_route(Endpoint.RESPONSES)
+embeddings = model_route(Endpoint.EMBEDDINGS)
 
 
 async def models(request: Request) -> Response:

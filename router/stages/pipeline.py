@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 
 from starlette.responses import Response, StreamingResponse
 
+from policies.lanes import Endpoint
 from router.context import RequestContext
 from router.errors import (
     LanewayError,
@@ -25,6 +26,7 @@ from router.runtime import Runtime
 from router.stages import cache as cache_stage
 from router.stages.plan import plan
 from router.stages.record import RecordAfter, begin, record
+from router.translate.messages_errors import anthropic_sse
 from router.upstreams.openai import Reply, StreamBroken, UpstreamFailure
 from router.upstreams.sse import stream_ended_cleanly
 
@@ -63,7 +65,7 @@ class Pipeline:
             try:
                 reply = await cache_stage.open_shared(rt, ctx, cp, functools.partial(
                     rt.client_for(model).open, model, ctx.endpoint, body, ctx.stream,
-                    rt.timeouts_for(ctx.lane, model), opened,
+                    rt.timeouts_for(ctx.lane, model), opened, ctx.headers,
                 ))
             except UpstreamFailure as f:
                 mark = time.perf_counter()  # the failed attempt's wait was the upstream's
@@ -109,16 +111,16 @@ class Pipeline:
                     yield chunk
             except StreamBroken as broken:
                 ctx.status, ctx.error_reason = 502, broken.reason
-                yield UpstreamError(broken.message).sse_event()
+                yield _failed(ctx, UpstreamError(broken.message))
                 return
             if stream_ended_cleanly(chunks, ctx.endpoint):
                 complete = True
             else:
                 # The upstream hung up mid-answer: say so instead of pretending it finished.
                 ctx.status, ctx.error_reason = 502, "stream_cut"
-                yield UpstreamError(
+                yield _failed(ctx, UpstreamError(
                     f"Model '{ctx.model.name if ctx.model else '?'}' ended the stream early."
-                ).sse_event()
+                ))
         finally:
             if ctx.status == 200 and not complete:
                 ctx.status, ctx.error_reason = 499, "client_gone"
@@ -126,6 +128,13 @@ class Pipeline:
                 await reply.rest.aclose()  # type: ignore[attr-defined]
             reply.close()
             record(self.rt, ctx, chunks, complete)
+
+
+def _failed(ctx: RequestContext, err: LanewayError) -> bytes:
+    """The last event of a stream that failed after it started, in the client's API."""
+    if ctx.endpoint is Endpoint.MESSAGES:
+        return anthropic_sse(err)
+    return err.sse_event()
 
 
 def _give_up(ctx: RequestContext, failure: UpstreamFailure | None) -> LanewayError:

@@ -21,6 +21,7 @@ from policies.trim import (
     trim_chat,
     trim_completion,
 )
+from policies.trim_messages import trim_messages_agentic, trim_messages_qa
 from router.context import RequestContext
 from router.errors import ContextLengthExceeded, ModelNotFound, NoHealthyModel
 from router.runtime import Runtime
@@ -73,9 +74,11 @@ def plan(rt: Runtime, ctx: RequestContext, *, dry_run: bool = False) -> Plan:
         fim=lane == "completion" and ctx.endpoint is Endpoint.COMPLETIONS,
         input_tokens=estimate,
         output_tokens=_max_output(body),
-        session=session_key(body, ctx.headers) if lp.affinity else None,
+        session=_session(ctx) if lp.affinity else None,
     )
     name = ctx.requested_model
+    if name != "auto" and name not in rt.config.by_name:
+        name = rt.config.alias(name) or name  # e.g. claude-sonnet-4-5 -> auto
     if name == "auto":
         choice = rt.chooser.choose(lane, needs, dry_run=dry_run)
     elif name in rt.config.by_name:
@@ -97,6 +100,12 @@ def plan(rt: Runtime, ctx: RequestContext, *, dry_run: bool = False) -> Plan:
     return Plan(lp, choice, needs, budget, shared, exact=dry_run)
 
 
+def _session(ctx: RequestContext) -> str | None:
+    """The conversation, per tenant: two tenants' sessions never share a model pin."""
+    key = session_key(ctx.body, ctx.headers)
+    return None if key is None else f"{ctx.tenant}|{key}"
+
+
 def _shared_trim(ctx: RequestContext, lane: str, budget: TrimBudget) -> TrimResult | None:
     if lane == "completion":
         # Completions render for the chosen model's FIM family: trimmed per candidate.
@@ -104,6 +113,10 @@ def _shared_trim(ctx: RequestContext, lane: str, budget: TrimBudget) -> TrimResu
     if ctx.endpoint is Endpoint.EMBEDDINGS:
         return _untouched(ctx)
     try:
+        if ctx.endpoint is Endpoint.MESSAGES:
+            if lane == "agentic":
+                return trim_messages_agentic(ctx.body, budget)
+            return trim_messages_qa(ctx.body, budget)
         if lane == "agentic" and ctx.endpoint in (Endpoint.CHAT, Endpoint.RESPONSES):
             return trim_agentic(ctx.endpoint.value, ctx.body, budget)
         if ctx.endpoint is Endpoint.CHAT:

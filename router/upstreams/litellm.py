@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import orjson
@@ -46,6 +46,7 @@ class LitellmUpstream:
         stream: bool,
         timeouts: Timeouts,
         started: float,
+        headers: Mapping[str, str] | None = None,
     ) -> Reply:
         params = {k: v for k, v in body.items() if k not in _LITELLM_ONLY and k != "model"}
         params.update(

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +34,7 @@ PATHS = {
     Endpoint.COMPLETIONS: "/completions",
     Endpoint.RESPONSES: "/responses",
     Endpoint.EMBEDDINGS: "/embeddings",
+    Endpoint.MESSAGES: "/messages",
 }
 
 
@@ -132,12 +133,17 @@ class OpenAIUpstream:
             headers = {"content-type": "application/json"}
             if model.api_key:
                 headers["authorization"] = "Bearer " + model.api_key.reveal()
-            url = URL(model.api_base + PATHS[endpoint])
-            how: _How = CIMultiDictProxy(CIMultiDict(headers))
-            if self.pool is not None and url.scheme == "http" and url.host:
-                how = http1.Target(url.host, url.port or 80, url.raw_path_qs, headers)
+            url, how = self.target(model.api_base + PATHS[endpoint], headers)
             t = self._targets[(model.name, endpoint)] = (model, url, how)
         return t[1], t[2]
+
+    def target(self, where: str, headers: dict[str, str]) -> tuple[URL, _How]:
+        """A URL and its finished headers: the lean client's target for plain HTTP."""
+        url = URL(where)
+        how: _How = CIMultiDictProxy(CIMultiDict(headers))
+        if self.pool is not None and url.scheme == "http" and url.host:
+            how = http1.Target(url.host, url.port or 80, url.raw_path_qs, headers)
+        return url, how
 
     async def _post(
         self, url: URL, how: _How, body: dict[str, Any], whole: bool, connect_s: float,
@@ -161,8 +167,21 @@ class OpenAIUpstream:
         stream: bool,
         timeouts: Timeouts,
         started: float,
+        headers: Mapping[str, str] | None = None,
     ) -> Reply:
+        """`headers`: the client's, for adapters that forward some (Messages); unused here."""
+        if endpoint is Endpoint.MESSAGES:  # a Messages client on an OpenAI-compatible model
+            from router.upstreams.translated import messages_via_chat
+
+            return await messages_via_chat(self, model, body, stream, timeouts, started)
         url, how = self._target(model, endpoint)
+        return await self.exchange(model, url, how, body, stream, timeouts, started)
+
+    async def exchange(
+        self, model: ModelSpec, url: URL, how: _How, body: dict[str, Any], stream: bool,
+        timeouts: Timeouts, started: float,
+    ) -> Reply:
+        """POST `body` to a target and return once its answer has started."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeouts.total_s
         # A non-streamed answer is silent until it is whole: it has no first token to time

@@ -25,13 +25,16 @@ def last_frame(chunks: list[bytes]) -> bytes:
 
 
 def stream_ended_cleanly(chunks: list[bytes], endpoint: Endpoint) -> bool:
-    """True when the stream's last frame is its end marker: `[DONE]`, or a final Responses
-    event (`response.completed` / `response.incomplete`, whose payload can be large)."""
+    """True when the stream's last frame is its end marker: `[DONE]`, a final Responses
+    event (`response.completed` / `response.incomplete`, whose payload can be large), or
+    Messages' `message_stop`."""
     frame = last_frame(chunks)
     if frame == b"data: [DONE]":
         return True
     if endpoint is Endpoint.RESPONSES:
         return _event_type(frame) in (b"response.completed", b"response.incomplete")
+    if endpoint is Endpoint.MESSAGES:
+        return _event_type(frame) == b"message_stop"
     return False
 
 
@@ -77,6 +80,17 @@ def usage_of(chunks: list[bytes], streamed: bool) -> tuple[dict[str, Any] | None
     chars = 0
     for ev in events(chunks):
         u = ev.get("usage") or (ev.get("response") or {}).get("usage")
+        kind = ev.get("type")
+        if kind == "message_start":  # Messages: input counts here, output in message_delta
+            u = (ev.get("message") or {}).get("usage")
+        elif kind == "message_delta" and isinstance(u, dict) and usage is not None:
+            u = usage | {k: v for k, v in u.items() if v is not None}
+        elif kind == "content_block_delta":
+            text = (ev.get("delta") or {}).get("text") or (ev.get("delta") or {}).get(
+                "partial_json")
+            if isinstance(text, str):
+                chars += len(text)
+            continue
         if isinstance(u, dict):
             usage = u
         for choice in ev.get("choices") or ():
