@@ -106,7 +106,8 @@ class RawConfig(_Strict):
     redis: RedisSection = Field(default_factory=RedisSection)
     policy: str = "default"
     models: list[ModelSection] = Field(min_length=1)
-    # Client model names (glob patterns, first match wins) -> a configured model or `auto`.
+    # Client model names (glob patterns) -> a configured model or `auto`; the most specific
+    # (longest) matching pattern wins, so the order of the mapping never matters.
     aliases: dict[str, str] = Field(default_factory=dict)
 
 
@@ -138,6 +139,11 @@ class Config:
         """The model (or `auto`) a client's model name stands for, None when no pattern
         matches. Remembered per name: clients send a handful of names, over and over."""
         return _alias(self.aliases, name) if self.aliases else None
+
+
+def _specific_first(aliases: dict[str, str]) -> tuple[tuple[str, str], ...]:
+    # Longest first: `claude-opus-*` before `claude-*`, whatever order the YAML had.
+    return tuple(sorted(aliases.items(), key=lambda kv: -len(kv[0])))
 
 
 @functools.lru_cache(maxsize=1024)  # bounded: a client may send any name
@@ -225,7 +231,7 @@ def parse(data: Any, source: str = "<config>") -> Config:
         source=source,
         warnings=tuple(warnings),
         by_name={m.name: m for m in models},
-        aliases=tuple(raw.aliases.items()),
+        aliases=_specific_first(raw.aliases),
     )
 
 
