@@ -49,8 +49,9 @@ def parse_messages(raw: Any) -> Job:
         raise BadRequest("messages: at least one message is required", "messages")
     texts = [_blocks_text(raw.get("system"))]
     for i, m in enumerate(messages):
-        if not isinstance(m, dict) or m.get("role") not in ("user", "assistant"):
-            raise BadRequest(f"messages.{i}.role: must be 'user' or 'assistant'", f"messages.{i}")
+        if not isinstance(m, dict) or m.get("role") not in ("user", "assistant", "system"):
+            raise BadRequest(f"messages.{i}.role: must be 'user', 'assistant' or 'system'",
+                             f"messages.{i}")
         texts.append(_blocks_text(m.get("content")))
     last = messages[-1].get("content")
     answered_tool = isinstance(last, list) and any(

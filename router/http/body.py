@@ -156,8 +156,10 @@ def _check_anthropic(body: dict[str, Any]) -> None:
     if not isinstance(messages, list) or not messages:
         raise _fail("messages", "expected a non-empty array of message objects")
     for i, m in enumerate(messages):
-        if not isinstance(m, dict) or m.get("role") not in ("user", "assistant"):
-            raise _fail(f"messages.{i}", "expected an object with role 'user' or 'assistant'")
+        # `system` turns: Claude Code's mid-conversation system messages (a beta).
+        if not isinstance(m, dict) or m.get("role") not in ("user", "assistant", "system"):
+            raise _fail(f"messages.{i}",
+                        "expected an object with role 'user', 'assistant' or 'system'")
         if not isinstance(m.get("content"), (str, list)):
             raise _fail(f"messages.{i}.content", "expected a string or an array of blocks")
     system = body.get("system")

@@ -107,8 +107,13 @@ def messages_to_chat(body: dict[str, Any]) -> dict[str, Any]:
     for m in body.get("messages") or ():
         if not isinstance(m, dict):
             continue
-        if m.get("role") == "assistant":
+        role = m.get("role")
+        if role == "assistant":
             messages.append(_assistant_to_chat(m.get("content")))
+        elif role == "system":  # a mid-conversation system turn (Claude Code)
+            text = _text_of_blocks(m.get("content"))
+            if text:
+                messages.append({"role": "system", "content": text})
         else:
             messages.extend(_user_to_chat(m.get("content")))
     out: dict[str, Any] = {"model": body.get("model"), "messages": messages}
