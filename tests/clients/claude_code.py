@@ -7,7 +7,7 @@ laneway writes down what the CLI sent (method, path and query, header names, bod
 model, stream) and how laneway routed it (lane, model, status); the summary is printed
 and written to `claude-code-requests.json` in the working directory.
 
-    python tests/clients/claude_code.py [--keep] [--version X.Y.Z]
+    python tests/clients/claude_code.py [--keep] [--version X.Y.Z] [--native]
 """
 
 from __future__ import annotations
@@ -103,7 +103,7 @@ async def _run(
         cwd=work, env=env, capture_output=True, text=True, timeout=300)
 
 
-async def main(keep: bool, version: str | None) -> int:
+async def main(keep: bool, version: str | None, native: bool) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="laneway-claude-code-"))
     try:
         claude = Path(os.environ["CLAUDE_BIN"]) if os.environ.get("CLAUDE_BIN") else (
@@ -117,8 +117,11 @@ async def main(keep: bool, version: str | None) -> int:
                 "name": "claude-fleet", "api_base": fleet.url + "/v1", "provider": "anthropic",
                 "tier": "large", "lanes": ["qa", "agentic"], "context_window": 200000,
                 "price_per_mtok": {"input": 3.0, "output": 15.0, "cached_input": 0.3}}]
+            # auto: the lanes decide (the main loop lands on an OpenAI-compatible model,
+            # translated); --native: every Claude name goes to the Messages model as is.
+            target = "claude-fleet" if native else "auto"
             config = {"server": {"api_keys": ["sk-laneway-claude-code"]}, "models": models,
-                      "aliases": {"claude-*": "auto"}}
+                      "aliases": {"claude-*": target}}
             with start_laneway(tmp, config) as laneway:
                 seen: list[dict[str, Any]] = []
                 port = free_port()
@@ -154,5 +157,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
     parser.add_argument("--version", help="the CLI version to install (default: latest)")
+    parser.add_argument("--native", action="store_true",
+                        help="alias every Claude model name to the fleet's Messages model")
     args = parser.parse_args()
-    sys.exit(asyncio.run(main(args.keep, args.version)))
+    sys.exit(asyncio.run(main(args.keep, args.version, args.native)))
