@@ -84,7 +84,7 @@ def test_aliases_most_specific_pattern_wins_and_unknown_targets_are_errors() -> 
     assert cfg.alias("claude-sonnet-4-5") == "auto"
     assert cfg.alias("gpt-4o-mini") == "big"
     assert cfg.alias("gpt-4o") is None
-    with pytest.raises(ConfigError, match="aliases.claude-\\*: unknown model 'nope'"):
+    with pytest.raises(ConfigError, match=r"aliases\.claude-\*: unknown model 'nope'"):
         parse({"models": MODELS, "aliases": {"claude-*": "nope"}})
 
 
