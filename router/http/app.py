@@ -20,6 +20,7 @@ from router.config import Config, load
 from router.errors import LanewayError, MethodNotAllowed, RouteNotFound
 from router.http import endpoints, messages, openapi
 from router.http.front import Laneway, bug_response
+from router.observe import logline
 from router.observe.logline import open_access_log
 from router.observe.metrics import Metrics
 from router.runtime import Runtime
@@ -119,7 +120,9 @@ def create_app(config: Config) -> FastAPI:
             if exc.status_code == 405
             else RouteNotFound(f"No route for {request.method} {request.url.path}.")
         )
-        return endpoints.error_response(err, endpoints.request_id(request))
+        rid = endpoints.request_id(request)
+        logline.refusal(rid, request.method, request.url.path, err.status, err.code)
+        return endpoints.error_response(err, rid)
 
     async def on_bug(request: Request, exc: Exception) -> Response:
         return bug_response(request)  # Starlette logs the traceback

@@ -17,6 +17,7 @@ from policies.lanes import Endpoint
 from router.context import RequestContext
 from router.errors import LanewayError
 from router.http.body import read_body, read_json, validate
+from router.observe import logline
 from router.runtime import Runtime
 from router.stages.explain import explain as explain_request
 from router.stages.pipeline import Pipeline
@@ -124,6 +125,8 @@ def model_route(
                 record(rt, ctx)
             else:  # refused before its lane was known (401, 413, 429, 400): counted all the same
                 rt.metrics.requests.labels("none", "none", str(err.status), "bypass").inc()
+                logline.refusal(rid, "POST", request.scope["path"], err.status, err.code,
+                                started)
             return render(err, rid, ctx)
         except Exception:
             if ctx is not None:  # a bug: still close the request's books, then let it surface

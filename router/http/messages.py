@@ -20,6 +20,7 @@ from router.context import RequestContext
 from router.errors import InvalidRequest, LanewayError
 from router.http.body import read_json
 from router.http.endpoints import _runtime, model_route, plain_headers, request_id
+from router.observe import logline
 from router.translate.messages_errors import anthropic_body
 
 _JSON = "application/json"
@@ -77,6 +78,7 @@ async def count_tokens(request: Request) -> Response:
         n = input_tokens(body)
     except LanewayError as err:
         rt.metrics.requests.labels("none", "none", str(err.status), "bypass").inc()
+        logline.refusal(rid, "POST", request.url.path, err.status, err.code)
         return error_response(err, rid)
     return Response(orjson.dumps({"input_tokens": n}), media_type=_JSON,
                     headers={"x-request-id": rid})

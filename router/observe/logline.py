@@ -89,6 +89,25 @@ def emit(
         ACCESS.info(data[:-1].decode())
 
 
+def refusal(request_id: str, method: str, path: str, status: int, code: str | None,
+            started: float | None = None) -> None:
+    """The line of a request refused before it had a lane (no route, no key, too large,
+    malformed, over its limit): operators look for these as much as for answers."""
+    if not ACCESS.isEnabledFor(logging.INFO):
+        return
+    line: dict[str, Any] = {"ts": round(time.time(), 3), "request_id": request_id,
+                            "method": method, "path": path[:256], "status": status,
+                            "error": code}
+    if started is not None:
+        line["duration_ms"] = round((time.perf_counter() - started) * 1000, 2)
+    data = orjson.dumps(line, option=_OPTIONS)
+    handlers = ACCESS.handlers
+    if len(handlers) == 1 and isinstance(handlers[0], _LineQueue) and not ACCESS.filters:
+        handlers[0].lines.put(data)
+    else:
+        ACCESS.info(data[:-1].decode())
+
+
 class _LineQueue(logging.Handler):
     """Queues finished lines for the writer thread; ordinary records are formatted first."""
 

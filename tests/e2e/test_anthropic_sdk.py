@@ -4,6 +4,7 @@ time the body the upstream received (the fleet's request log)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,7 @@ from typing import Any
 import anthropic
 import httpx
 import pytest
-from procs import Proc, fleet_models, start_fleet, start_laneway
+from procs import Proc, fleet_models, start_fleet, start_laneway, wait_until
 
 CLIENT_KEY = "sk-laneway-client"
 UPSTREAM_KEY = "sk-upstream-secret"
@@ -253,3 +254,21 @@ def test_openai_client_reaches_a_messages_model_with_tools(
     assert sent[1]["messages"][1]["content"][0]["type"] == "tool_use"
     assert sent[1]["messages"][2]["content"] == [
         {"type": "tool_result", "tool_use_id": call.id, "content": "DEBUG = True"}]
+
+
+def test_refusals_are_in_the_access_log(stack: tuple[Proc, Proc]) -> None:
+    laneway = stack[1]
+    probe = httpx.head(laneway.url + "/")  # what Claude Code sends first
+    assert probe.status_code == 404
+    denied = httpx.post(laneway.url + "/v1/messages?beta=true", json={},
+                        headers={"x-api-key": "sk-wrong-key-123"})
+    assert denied.status_code == 401 and "sk-wrong-key-123" not in denied.text
+    rids = {probe.headers["x-request-id"], denied.headers["x-request-id"]}
+
+    def logged() -> list[dict[str, Any]]:
+        lines = [json.loads(x) for x in laneway.log().splitlines() if x.startswith("{")]
+        return [x for x in lines if x.get("request_id") in rids]
+
+    wait_until(lambda: len(logged()) == 2, what="both refusals in the access log")
+    assert {(x["path"], x["status"]) for x in logged()} == {("/", 404), ("/v1/messages", 401)}
+    assert "sk-wrong-key-123" not in laneway.log()
