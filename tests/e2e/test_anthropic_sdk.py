@@ -272,3 +272,31 @@ def test_refusals_are_in_the_access_log(stack: tuple[Proc, Proc]) -> None:
     wait_until(lambda: len(logged()) == 2, what="both refusals in the access log")
     assert {(x["path"], x["status"]) for x in logged()} == {("/", 404), ("/v1/messages", 401)}
     assert "sk-wrong-key-123" not in laneway.log()
+
+
+@pytest.mark.parametrize("model", ["claude-fleet", "qwen3-14b"], ids=["native", "translated"])
+def test_repeated_qa_answers_come_from_the_cache_whole_and_streamed(
+    claude: anthropic.Anthropic, fleet: httpx.Client, model: str
+) -> None:
+    ask: dict[str, Any] = {
+        "model": model, "max_tokens": 300, "extra_body": {"temperature": 0},
+        "thinking": {"type": "enabled", "budget_tokens": 1024},
+        "messages": [{"role": "user", "content": f"What is a dataclass? ({model})"}]}
+    first = claude.messages.with_raw_response.create(**ask)
+    again = claude.messages.with_raw_response.create(**ask)
+    with claude.messages.stream(**ask) as stream:
+        replayed = stream.get_final_message()
+        cache = stream.response.headers["x-laneway-cache"]
+    assert first.headers["x-laneway-cache"] == "miss"
+    assert again.headers["x-laneway-cache"] == "l1" and cache == "l1"
+    whole = first.parse()
+
+    def blocks(content: list[Any]) -> list[tuple[Any, ...]]:
+        return [(b.type, getattr(b, "text", None), getattr(b, "thinking", None),
+                 getattr(b, "signature", None)) for b in content]
+
+    assert blocks(again.parse().content) == blocks(whole.content) == blocks(replayed.content)
+    assert blocks(whole.content)[-1][1]  # the text itself
+    assert replayed.stop_reason == whole.stop_reason
+    assert replayed.usage.output_tokens == whole.usage.output_tokens
+    assert len(received(fleet)) == 1
