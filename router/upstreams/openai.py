@@ -39,8 +39,9 @@ PATHS = {
 
 
 def endpoint_for_path(path: str) -> Endpoint | None:
-    """`/v1/chat/completions` or `/chat/completions` -> Endpoint.CHAT; None if not a model route."""
-    p = path.rstrip("/")
+    """`/v1/chat/completions` or `/chat/completions` -> Endpoint.CHAT; None if not a model
+    route."""
+    p = path.split("?", 1)[0].rstrip("/")  # a query (Claude Code's ?beta=true) names no route
     p = p[3:] if p.startswith("/v1/") else p
     for endpoint, suffix in PATHS.items():
         if p == suffix:

@@ -300,3 +300,17 @@ def test_repeated_qa_answers_come_from_the_cache_whole_and_streamed(
     assert replayed.stop_reason == whole.stop_reason
     assert replayed.usage.output_tokens == whole.usage.output_tokens
     assert len(received(fleet)) == 1
+
+
+def test_explain_plans_a_messages_request_without_calling_upstream(
+    stack: tuple[Proc, Proc], fleet: httpx.Client
+) -> None:
+    body = {"model": "claude-sonnet-4-5", "max_tokens": 64000, "tools": TOOLS,
+            "messages": [{"role": "user", "content": "Fix the bug."}]}
+    got = httpx.post(stack[1].url + "/laneway/explain", json={"path": "/v1/messages?beta=true",
+                                                             "body": body},
+                     headers={"authorization": f"Bearer {CLIENT_KEY}"})
+    assert got.status_code == 200, got.text
+    plan = got.json()
+    assert plan["lane"] == "agentic" and plan["model"]
+    assert received(fleet) == []
