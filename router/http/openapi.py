@@ -60,6 +60,11 @@ _SCHEMAS: dict[str, Any] = {
     "ResponsesRequest": _body(["input"], input=_TEXT_OR_LIST, instructions={"type": "string"},
                               max_output_tokens=_INTEGER),
     "EmbeddingsRequest": _body(["input"], input=_TEXT_OR_LIST),
+    "MessagesRequest": _body(["messages", "max_tokens"], messages={
+        "type": "array", "minItems": 1, "items": _MESSAGE}, system=_TEXT_OR_LIST,
+        stop_sequences={"type": "array", "items": {"type": "string"}}),
+    "CountTokensRequest": _body(["messages"], messages={"type": "array", "items": _MESSAGE},
+                                system=_TEXT_OR_LIST),
     "ExplainRequest": {"type": "object", "required": ["body"], "properties": {
         "path": {"type": "string"}, "body": {"type": "object"}}},
     "Answer": {"type": "object", "description": "the model's answer, as OpenAI shapes it"},
@@ -113,6 +118,9 @@ def document() -> bytes:
         paths[prefix + "/completions"] = _post("CompletionRequest", "Completion / FIM")
         paths[prefix + "/responses"] = _post("ResponsesRequest", "Responses API")
         paths[prefix + "/embeddings"] = _post("EmbeddingsRequest", "Embeddings (passed through)")
+        paths[prefix + "/messages"] = _post("MessagesRequest", "Anthropic Messages API")
+        paths[prefix + "/messages/count_tokens"] = _post(
+            "CountTokensRequest", "Input tokens of a Messages request, no upstream call")
         paths[prefix + "/models"] = _get("Configured models and 'auto'")
     paths["/laneway/explain"] = _post("ExplainRequest", "The routing decision, no upstream call")
     paths["/healthz"] = _get("Process up", public=True)
