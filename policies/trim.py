@@ -231,10 +231,9 @@ def _is_result(m: Any) -> bool:
 
 
 def _fixed_cost(body: dict[str, Any]) -> int:
-    """Tool schemas, Responses instructions and the Messages system prompt: sent every
-    time, never cut."""
+    """Tool schemas and Responses instructions: sent every time, never cut."""
     total = 0
-    for k in ("tools", "functions", "instructions", "system"):
+    for k in ("tools", "functions", "instructions"):
         if body.get(k):
             total += cost(body[k]) - PER_MESSAGE
     return total

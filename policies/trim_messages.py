@@ -12,12 +12,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from policies.trim import ContextTooLong, TrimBudget, TrimResult, _fixed_cost, _result, trim_chat
+from policies.trim import ContextTooLong, TrimBudget, TrimResult, _result, trim_chat
 from policies.trim_chat import PER_MESSAGE, cost, estimate, shrink, upper, upper_and_estimate
 
 
 def trim_messages_qa(body: dict[str, Any], budget: TrimBudget) -> TrimResult:
-    result = trim_chat(body, budget)
+    messages = body.get("messages")
+    system = body.get("system")
+    if system and isinstance(messages, list):
+        # `system` as chat's leading system turn: kept whole, and sized by bytes first like
+        # every turn (no tokenizer while the prompt plainly fits).
+        as_chat = {k: v for k, v in body.items() if k != "system"}
+        as_chat["messages"] = [{"role": "system", "content": system}, *messages]
+        result = trim_chat(as_chat, budget)
+        if result.body is as_chat:  # nothing cut
+            return result.with_body(body)
+        result.body = {**body, "messages": result.body["messages"][1:]}
+    else:
+        result = trim_chat(body, budget)
     kept = result.body.get("messages")
     if result.body is body or not isinstance(kept, list):
         return result
@@ -56,14 +68,20 @@ def trim_messages_agentic(body: dict[str, Any], budget: TrimBudget) -> TrimResul
     each = budget.tool_output_tokens + PER_MESSAGE
     work = [_capped(m, each) for m in messages]
     changed = any(a is not b for a, b in zip(work, messages, strict=True))
-    fixed = _fixed_cost(body)
-    bound, estimated = upper_and_estimate(work)
+    # The system prompt and tool schemas (Claude Code's: ~80 kB) are sized by bytes with
+    # the turns: the tokenizer runs only when the whole might not fit the window.
+    fixed = [x for x in (body.get("system"), body.get("tools")) if x]
+    bound, estimated = upper_and_estimate(work + fixed)
     window = budget.input_tokens
-    if fixed + bound <= window:
-        after = fixed + estimated
+    if bound <= window:
+        after = estimated
     else:
-        after = fixed + sum(cost(m) for m in work)
+        after = sum(cost(m) for m in work + fixed)
         if after > window:
             raise ContextTooLong(after, window)
-    before = fixed + sum(estimate(m) for m in messages) if changed else after
-    return _result({**body, "messages": work} if changed else body, before, after)
+    before = after
+    if changed:
+        before = estimated - sum(estimate(m) for m in work) + sum(estimate(m) for m in messages)
+    result = _result({**body, "messages": work} if changed else body, before, after)
+    result.estimated = bound <= window
+    return result
