@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import orjson
+from aiohttp import web
 
 from fleet.answers import Answer, request_seed, text_answer, tool_call_answer
 from fleet.inputs import BadRequest, Job, count_tokens, text_of
@@ -148,3 +149,27 @@ def messages_stream(
                      "delta": {"stop_reason": _STOP[answer.finish_reason],
                                "stop_sequence": None}}), 0
     yield sse_event({"type": "message_stop"}), 0
+
+
+def anthropic_error(resp: web.Response) -> web.Response:
+    """An OpenAI-shaped error answer in Anthropic's shape (same status and headers)."""
+    error = orjson.loads(resp.body) if isinstance(resp.body, bytes) else {}
+    return web.Response(body=_error_payload(error, resp.status), status=resp.status,
+                        headers={k: v for k, v in resp.headers.items()
+                                 if k.lower() != "content-length"})
+
+
+def anthropic_error_event(error: dict[str, Any]) -> bytes:
+    return b"event: error\ndata: " + _error_payload(error, 500) + b"\n\n"
+
+
+_TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
+          404: "not_found_error", 413: "request_too_large", 429: "rate_limit_error",
+          529: "overloaded_error"}
+
+
+def _error_payload(error: Any, status: int) -> bytes:
+    inner = error.get("error") if isinstance(error, dict) else None
+    message = inner.get("message") if isinstance(inner, dict) else None
+    return orjson.dumps({"type": "error", "error": {
+        "type": _TYPES.get(status, "api_error"), "message": str(message or "error")}})

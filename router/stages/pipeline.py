@@ -28,7 +28,7 @@ from router.stages.plan import plan
 from router.stages.record import RecordAfter, begin, record
 from router.translate.messages_errors import anthropic_sse
 from router.upstreams.openai import Reply, StreamBroken, UpstreamFailure
-from router.upstreams.sse import stream_ended_cleanly
+from router.upstreams.sse import ended_with_error, stream_ended_cleanly
 
 
 class Pipeline:
@@ -115,6 +115,8 @@ class Pipeline:
                 return
             if stream_ended_cleanly(chunks, ctx.endpoint):
                 complete = True
+            elif ended_with_error(chunks, ctx.endpoint):
+                ctx.status, ctx.error_reason = 502, "stream_error"
             else:
                 # The upstream hung up mid-answer: say so instead of pretending it finished.
                 ctx.status, ctx.error_reason = 502, "stream_cut"

@@ -38,6 +38,12 @@ def stream_ended_cleanly(chunks: list[bytes], endpoint: Endpoint) -> bool:
     return False
 
 
+def ended_with_error(chunks: list[bytes], endpoint: Endpoint) -> bool:
+    """A Messages stream whose upstream already closed it with `event: error`: the client
+    has its error event, and a second one would only repeat it."""
+    return endpoint is Endpoint.MESSAGES and _event_type(last_frame(chunks)) == b"error"
+
+
 def _event_type(frame: bytes) -> bytes:
     """An event's type: its `event:` line, else the `"type"` its JSON payload opens with."""
     if frame.startswith(b"event:"):

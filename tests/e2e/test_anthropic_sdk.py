@@ -314,3 +314,19 @@ def test_explain_plans_a_messages_request_without_calling_upstream(
     plan = got.json()
     assert plan["lane"] == "agentic" and plan["model"]
     assert received(fleet) == []
+
+
+def test_upstream_error_event_reaches_the_client_once(
+    stack: tuple[Proc, Proc], fleet: httpx.Client
+) -> None:
+    fleet.post("/fleet/faults", json={"model": "claude-fleet", "stream_error": True,
+                                      "chunks": 6})
+    body = {"model": "claude-fleet", "max_tokens": 200, "stream": True,
+            "messages": [{"role": "user", "content": "Tell me a long story."}]}
+    with httpx.stream("POST", stack[1].url + "/v1/messages", json=body,
+                      headers={"x-api-key": CLIENT_KEY}) as resp:
+        text = resp.read().decode()
+    assert resp.status_code == 200  # the stream had started
+    assert text.count("event: error") == 1
+    assert "Simulated error in the middle of a stream" in text
+    assert "message_stop" not in text

@@ -71,3 +71,20 @@ async def test_missing_max_tokens_is_a_400(
     async with http.post(f"{fleet.url}/messages", json=body) as resp:
         assert resp.status == 400
         assert "max_tokens" in (await resp.json())["error"]["message"]
+
+
+async def test_errors_take_anthropic_shape(claude: anthropic.AsyncAnthropic) -> None:
+    with pytest.raises(anthropic.RateLimitError) as limited:
+        await claude.messages.create(model="m", max_tokens=10,
+                                     messages=[{"role": "user", "content": "x"}],
+                                     extra_headers={"x-fleet-fault": "rate_limit"})
+    assert limited.value.body == {"type": "error", "error": {
+        "type": "rate_limit_error", "message": "Rate limit reached for requests (simulated)."}}
+    with pytest.raises(anthropic.APIStatusError) as broken:  # an `event: error` mid-stream
+        async with claude.messages.stream(
+            model="m", max_tokens=50, messages=[{"role": "user", "content": "Tell me more."}],
+            extra_headers={"x-fleet-fault": "stream_error"},
+        ) as stream:
+            async for _ in stream:
+                pass
+    assert "Simulated error in the middle of a stream" in str(broken.value)

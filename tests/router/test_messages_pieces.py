@@ -9,6 +9,7 @@ import orjson
 import pytest
 from recorder_kit import context, runtime, value
 
+from policies.affinity import session_key
 from policies.lanes import Endpoint, Lane, classify
 from policies.trim import ContextTooLong, TrimBudget
 from policies.trim_messages import trim_messages_agentic, trim_messages_qa
@@ -111,3 +112,13 @@ def test_cached_input_defaults_to_the_input_price() -> None:
     big = parse({"models": [{**MODELS[0], "price_per_mtok": {"input": 3.0, "output": 15.0}}]}
                 ).by_name["big"]
     assert big.cost(1000, 0, cached_tokens=800) == pytest.approx(1000 * 3.0 / 1e6)
+
+
+def test_claude_code_session_header_names_the_conversation() -> None:
+    body = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
+    one = session_key(body, {"x-claude-code-session-id": "s-1"})
+    assert one == session_key({**body, "messages": []}, {"x-claude-code-session-id": "s-1"})
+    assert one != session_key(body, {"x-claude-code-session-id": "s-2"})
+    # laneway's own header, when a client sends both, says it first.
+    assert session_key(body, {"x-laneway-session": "mine", "x-claude-code-session-id": "s-1"}
+                       ) == session_key(body, {"x-laneway-session": "mine"})
