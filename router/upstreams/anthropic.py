@@ -18,6 +18,7 @@ from router.upstreams import http1
 from router.upstreams.openai import OpenAIUpstream, Reply, Timeouts, UpstreamFailure
 
 DEFAULT_VERSION = "2023-06-01"
+MIN_THINKING_BUDGET = 1024  # Anthropic refuses a smaller `budget_tokens`
 # Targets per (model, version, beta): clients send a handful of combinations; a flood of
 # made-up beta lists only refills the table.
 _MAX_TARGETS = 256
@@ -61,7 +62,8 @@ class AnthropicUpstream(OpenAIUpstream):
             if headers is not None:
                 version, beta = headers.get("anthropic-version"), headers.get("anthropic-beta")
             url, how = self.messages_target(model, version, beta)
-            return await self.exchange(model, url, how, body, stream, timeouts, started)
+            return await self.exchange(model, url, how, fit_thinking(body), stream, timeouts,
+                                       started)
         if endpoint is Endpoint.CHAT:
             from router.upstreams.translated import chat_via_messages
 
@@ -70,3 +72,20 @@ class AnthropicUpstream(OpenAIUpstream):
         raise UpstreamFailure(model.name, "unsupported",
                               f"Model '{model.name}' speaks the Messages API, which has no "
                               f"counterpart for {endpoint.value} requests.")
+
+
+def fit_thinking(body: dict[str, Any]) -> dict[str, Any]:
+    """A thinking budget must stay below `max_tokens`, which laneway may have lowered to
+    fit the model's window: the budget follows it down, and thinking goes when no budget
+    Anthropic accepts is left. `body` is the request's own copy (top level)."""
+    thinking = body.get("thinking")
+    if not isinstance(thinking, dict) or thinking.get("type") != "enabled":
+        return body
+    budget, limit = thinking.get("budget_tokens"), body.get("max_tokens")
+    if not isinstance(budget, int) or not isinstance(limit, int) or budget < limit:
+        return body
+    if limit - 1 < MIN_THINKING_BUDGET:
+        del body["thinking"]
+    else:
+        body["thinking"] = {**thinking, "budget_tokens": limit - 1}
+    return body

@@ -15,6 +15,7 @@ from policies.trim import ContextTooLong, TrimBudget
 from policies.trim_messages import trim_messages_agentic, trim_messages_qa
 from router.config import ConfigError, parse
 from router.stages.record import begin, record
+from router.upstreams.anthropic import fit_thinking
 
 MODELS = [{"name": "big", "api_base": "http://up/v1", "tier": "large",
            "price_per_mtok": {"input": 3.0, "output": 15.0, "cached_input": 0.3}},
@@ -122,3 +123,15 @@ def test_claude_code_session_header_names_the_conversation() -> None:
     # laneway's own header, when a client sends both, says it first.
     assert session_key(body, {"x-laneway-session": "mine", "x-claude-code-session-id": "s-1"}
                        ) == session_key(body, {"x-laneway-session": "mine"})
+
+
+def test_thinking_budget_follows_a_lowered_max_tokens() -> None:
+    thinking = {"type": "enabled", "budget_tokens": 32000}
+    lowered = fit_thinking({"max_tokens": 20000, "thinking": thinking})
+    assert lowered["thinking"] == {"type": "enabled", "budget_tokens": 19999}
+    assert thinking["budget_tokens"] == 32000  # the client's own object is left alone
+    assert "thinking" not in fit_thinking({"max_tokens": 900, "thinking": thinking})
+    kept = {"max_tokens": 64000, "thinking": thinking}
+    assert fit_thinking(dict(kept)) == kept
+    adaptive = {"max_tokens": 10, "thinking": {"type": "adaptive"}}
+    assert fit_thinking(dict(adaptive)) == adaptive
