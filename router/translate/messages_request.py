@@ -92,7 +92,10 @@ def _assistant_to_chat(content: Any) -> dict[str, Any]:
                              "arguments": orjson.dumps(block.get("input") or {}).decode()},
             })
         # thinking / redacted_thinking: no counterpart in chat, dropped.
-    message: dict[str, Any] = {"role": "assistant", "content": "".join(texts) or None}
+    # null content only beside tool calls: some servers refuse an assistant turn with
+    # neither (one that only thought, its thinking dropped here).
+    text = "".join(texts)
+    message: dict[str, Any] = {"role": "assistant", "content": text or (None if calls else "")}
     if calls:
         message["tool_calls"] = calls
     return message

@@ -225,3 +225,11 @@ def test_messages_stream_error_event_becomes_openai_error_without_done() -> None
     out = machine.feed(_ev("error", error={"type": "overloaded_error", "message": "busy"}))
     assert orjson.loads(out[6:])["error"]["message"] == "busy"
     assert b"[DONE]" not in out and not machine.done
+
+
+def test_an_assistant_turn_that_only_thought_keeps_a_string_content() -> None:
+    chat = messages_to_chat({"model": "m", "messages": [
+        {"role": "user", "content": "hi"},
+        {"role": "assistant", "content": [{"type": "thinking", "thinking": "h", "signature": "s"}]},
+        {"role": "user", "content": "well?"}]})
+    assert chat["messages"][1] == {"role": "assistant", "content": ""}
