@@ -26,7 +26,8 @@ _MEMO_MAX_BODY = 16 * 1024
 # Headers worth keeping in the log besides Authorization (kept whole, see below).
 _LOGGED_HEADERS = (
     "content-type", "user-agent", "x-request-id", "x-fleet-fault", "originator", "x-title",
-    "accept", "openai-organization", "openai-project", "anthropic-version", "anthropic-beta",
+    "accept", "openai-organization", "openai-project", "x-laneway-probe", "anthropic-version",
+    "anthropic-beta",
 )
 
 

@@ -1,4 +1,4 @@
-"""Everything built once from a config: the objects the pipeline's stages use.
+"""Everything built once from a config: the objects the chain's stages use, and the chain.
 
 A reload builds a new Runtime and swaps it in; requests in flight keep the one they started
 with, so nothing changes under their feet. Learned state (latency, breakers, affinity) is
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 
@@ -23,10 +22,11 @@ from router.config import Config
 from router.http.auth import KeyRing
 from router.limits.ratelimit import Limit, Limiter, build_limiter
 from router.observe.metrics import Metrics
+from router.stages.chain import Chain
 from router.stages.supersede import Sessions
 from router.upstreams import http1
-from router.upstreams.anthropic import AnthropicUpstream
-from router.upstreams.openai import OpenAIUpstream, Timeouts
+from router.upstreams.kinds import UpstreamKind, build_kinds
+from router.upstreams.openai import Timeouts
 
 
 @dataclass(eq=False)
@@ -36,10 +36,10 @@ class Runtime:
     chooser: Chooser
     metrics: Metrics
     session: aiohttp.ClientSession
-    openai: OpenAIUpstream
+    pool: http1.Pool  # the lean client's keep-alive connections (plain-HTTP upstreams)
+    upstreams: dict[str, UpstreamKind]  # one adapter per upstream kind the config uses
     keys: KeyRing
     largest: ModelSpec  # the yardstick for "saved against sending everything to the largest"
-    litellm: Any = None  # LitellmUpstream, only when a configured model needs it
     limiter: Limiter = field(default_factory=lambda: Limiter(Limit(), {}))
     sessions: Sessions = field(default_factory=Sessions)  # in-flight completions per session
     cache: ResponseCache = field(default_factory=DisabledCache)  # L1, L2 (Redis), single-flight
@@ -50,7 +50,10 @@ class Runtime:
     # Per lane: what besides the client's body decides a trimmed body (part of cache keys).
     variants: dict[str, str] = field(default_factory=dict)
     lanes: LaneMemo = field(default_factory=LaneMemo)  # classify, remembered per body
-    anthropic: AnthropicUpstream | None = None  # models speaking the Messages API
+    chain: Chain = field(init=False)  # the request path, built from all of the above
+
+    def __post_init__(self) -> None:
+        self.chain = Chain(self)
 
     @classmethod
     def build(
@@ -70,13 +73,10 @@ class Runtime:
             breakers=old.breakers if old else None,
             affinity=old.affinity if old else None,
         )
-        litellm = previous.litellm if previous is not None else None
-        if litellm is None and any(
-            not (m.openai_compatible or m.speaks_messages) for m in config.models
-        ):
-            from router.upstreams.litellm import LitellmUpstream
-
-            litellm = LitellmUpstream()
+        # The lean client's keep-alive connections outlive a reload, like the session.
+        pool = previous.pool if previous is not None else http1.Pool()
+        upstreams = build_kinds(config.models, session, pool,
+                                previous.upstreams if previous is not None else None)
         max_window = {
             lane: max((m.context_window for m in config.models if lane in m.lanes), default=0)
             for lane in LANE_NAMES
@@ -101,28 +101,16 @@ class Runtime:
                     timeouts[(lane, m.name)] = Timeouts(
                         min(t.connect_s, cap), min(t.ttft_s, cap), min(t.idle_s, cap), cap
                     )
-        # The lean client's keep-alive connections outlive a reload, like the session.
-        pool = previous.openai.pool if previous else http1.Pool()
         return cls(
-            config, policy, chooser, metrics, session,
-            OpenAIUpstream(session, pool),
+            config, policy, chooser, metrics, session, pool, upstreams,
             KeyRing(config),
-            largest, litellm,
+            largest,
             build_limiter(config, previous.limiter if previous else None),
             previous.sessions if previous else Sessions(),
             _cache(config, metrics, previous),
             budgets, timeouts,
             {lane: f"{policy.name}|{budget!r}" for lane, budget in budgets.items()},
-            anthropic=AnthropicUpstream(session, pool),
         )
-
-    def timeouts_for(self, lane: str, model: ModelSpec) -> Timeouts:
-        return self.timeouts.get((lane, model.name)) or self.timeouts[lane]
-
-    def client_for(self, model: ModelSpec) -> Any:
-        if model.openai_compatible:
-            return self.openai
-        return self.anthropic if model.speaks_messages else self.litellm
 
 
 def _cache(config: Config, metrics: Metrics, previous: Runtime | None) -> ResponseCache:

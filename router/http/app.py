@@ -7,6 +7,7 @@ import gc
 import logging
 import os
 import signal
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -18,26 +19,21 @@ from starlette.responses import Response
 from policies import tokens
 from router.config import Config, load
 from router.errors import LanewayError, MethodNotAllowed, RouteNotFound
-from router.http import endpoints, messages, openapi
+from router.frontends.messages import count_tokens
+from router.frontends.registry import FRONTENDS
+from router.frontends.shapes import ExplainRequest
+from router.http import endpoints, openapi
 from router.http.front import Laneway, bug_response
 from router.observe import logline
 from router.observe.logline import open_access_log
 from router.observe.metrics import Metrics
+from router.observe.ready import ready_line
 from router.runtime import Runtime
 from router.stages.record import describe
+from router.upstreams import probe
 from router.upstreams.openai import new_session
 
 log = logging.getLogger("laneway")
-
-MODEL_ROUTES = {
-    "/chat/completions": endpoints.chat,
-    "/completions": endpoints.completions,
-    "/responses": endpoints.responses,
-    "/embeddings": endpoints.embeddings,
-    "/messages": messages.messages,
-    "/messages/count_tokens": messages.count_tokens,
-}
-
 
 def create_app(config: Config) -> FastAPI:
     @asynccontextmanager
@@ -57,6 +53,10 @@ def create_app(config: Config) -> FastAPI:
         gc.freeze()
         for w in config.warnings:
             log.warning("config: %s", w)
+        # Beside the request path: ejected models are probed, so they come back in seconds.
+        probes = asyncio.create_task(probe.run_probes(lambda: app.runtime), name="probes")
+        print(ready_line(app.runtime, os.environ.get("LANEWAY_ADDRESS")), file=sys.stderr,
+              flush=True)
 
         def reload() -> None:
             # Requests in flight keep the runtime they started with; new ones get the new one.
@@ -79,10 +79,10 @@ def create_app(config: Config) -> FastAPI:
             yield
         finally:
             loop.remove_signal_handler(signal.SIGHUP)
+            await probe.stop(probes)
             await app.runtime.limiter.close()
             await app.runtime.cache.close()
-            if app.runtime.openai.pool is not None:
-                app.runtime.openai.pool.close()
+            app.runtime.pool.close()
             await session.close()
             if access_log is not None:
                 access_log.close()
@@ -94,20 +94,37 @@ def create_app(config: Config) -> FastAPI:
         # would otherwise ask the OpenTelemetry API whether they are wanted on every request.
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
-    # The model routes skip FastAPI's middleware stack (router/http/front.py); they are also
-    # registered below so that the route table (405s, tests) stays whole.
-    app.hot = {prefix + path: handler for path, handler in MODEL_ROUTES.items()
-               for prefix in ("/v1", "")}
-    # Plain Starlette routes: no dependency injection or body parsing on the hot path.
-    for path, handler in app.hot.items():
-        app.router.add_route(path, handler, methods=["POST"])
+    # The model routes are FastAPI routes (the route table, 405s, the OpenAPI document),
+    # and the same handlers are dispatched straight from the exact path before FastAPI's
+    # stack (router/http/front.py says why).
+    app.frontends = FRONTENDS
+    app.hot = {}
+    for frontend in FRONTENDS:
+        handler = endpoints.model_route(frontend)
+        for path in frontend.paths:
+            app.hot[path] = handler
+            app.add_api_route(
+                path, handler, methods=["POST"], summary=frontend.summary,
+                openapi_extra=openapi.model_call(frontend.shape),
+                responses=openapi.errors(400, 401, 404, 409, 413, 429, 502, 503, 504),
+            )
     for prefix in ("/v1", ""):
-        app.router.add_route(prefix + "/models", endpoints.models, methods=["GET"])
-    app.router.add_route("/laneway/explain", endpoints.explain, methods=["POST"])
-    app.router.add_route("/healthz", endpoints.healthz, methods=["GET"])
-    app.router.add_route("/readyz", endpoints.readyz, methods=["GET"])
-    app.router.add_route("/metrics", endpoints.metrics, methods=["GET"])
-    app.router.add_route("/openapi.json", openapi.serve, methods=["GET"])  # needs a key
+        app.add_api_route(prefix + "/messages/count_tokens", count_tokens, methods=["POST"],
+                          summary="Input tokens of a Messages request, no upstream call",
+                          responses=openapi.errors(400, 401, 413))
+        app.add_api_route(prefix + "/models", endpoints.models, methods=["GET"],
+                          summary="Configured models and 'auto'", responses=openapi.errors(401))
+    app.add_api_route("/laneway/explain", endpoints.explain, methods=["POST"],
+                      summary="The routing decision, no upstream call",
+                      openapi_extra=openapi.model_call(ExplainRequest),
+                      responses=openapi.errors(400, 401, 404))
+    app.add_api_route("/healthz", endpoints.healthz, methods=["GET"], summary="Process up")
+    app.add_api_route("/readyz", endpoints.readyz, methods=["GET"],
+                      summary="Config loaded; upstream and Redis state")
+    app.add_api_route("/metrics", endpoints.metrics, methods=["GET"],
+                      summary="Prometheus metrics")
+    app.add_api_route("/openapi.json", openapi.serve, methods=["GET"], summary="This document",
+                      responses=openapi.errors(401))
 
     async def on_laneway_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, LanewayError)

@@ -2,7 +2,7 @@
 servers that offer it), spoken natively: a Messages request goes as the client sent it,
 with laneway's edits only (model, trimming, max_tokens), thinking blocks, signatures and
 `cache_control` intact, and `anthropic-version` / `anthropic-beta` forwarded. Chat requests
-reach it translated (router/upstreams/translated.py); other APIs have no counterpart."""
+reach it translated (router/upstreams/bridges.py); other APIs have no bridge to it."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from yarl import URL
 from policies.catalog import ModelSpec
 from policies.lanes import Endpoint
 from router.upstreams import http1
-from router.upstreams.openai import OpenAIUpstream, Reply, Timeouts, UpstreamFailure
+from router.upstreams.openai import OpenAIUpstream, Reply, Timeouts
 
 DEFAULT_VERSION = "2023-06-01"
 MIN_THINKING_BUDGET = 1024  # Anthropic refuses a smaller `budget_tokens`
@@ -25,6 +25,8 @@ _MAX_TARGETS = 256
 
 
 class AnthropicUpstream(OpenAIUpstream):
+    apis = frozenset({"messages"})
+
     def __init__(self, session: aiohttp.ClientSession, pool: http1.Pool | None = None) -> None:
         super().__init__(session, pool)
         # The spec is kept to check it is the same one (hashing a spec costs more than this).
@@ -57,21 +59,13 @@ class AnthropicUpstream(OpenAIUpstream):
         started: float,
         headers: Mapping[str, str] | None = None,
     ) -> Reply:
-        if endpoint is Endpoint.MESSAGES:
-            version = beta = None
-            if headers is not None:
-                version, beta = headers.get("anthropic-version"), headers.get("anthropic-beta")
-            url, how = self.messages_target(model, version, beta)
-            return await self.exchange(model, url, how, fit_thinking(body), stream, timeouts,
-                                       started)
-        if endpoint is Endpoint.CHAT:
-            from router.upstreams.translated import chat_via_messages
-
-            return await chat_via_messages(self, model, body, stream, timeouts, started)
-        # Another model of the lane may take it.
-        raise UpstreamFailure(model.name, "unsupported",
-                              f"Model '{model.name}' speaks the Messages API, which has no "
-                              f"counterpart for {endpoint.value} requests.")
+        # Only Messages bodies arrive here: chat ones come through their bridge, translated.
+        version = beta = None
+        if headers is not None:
+            version, beta = headers.get("anthropic-version"), headers.get("anthropic-beta")
+        url, how = self.messages_target(model, version, beta)
+        return await self.exchange(model, url, how, fit_thinking(body), stream, timeouts,
+                                   started)
 
 
 def fit_thinking(body: dict[str, Any]) -> dict[str, Any]:

@@ -34,19 +34,7 @@ PATHS = {
     Endpoint.COMPLETIONS: "/completions",
     Endpoint.RESPONSES: "/responses",
     Endpoint.EMBEDDINGS: "/embeddings",
-    Endpoint.MESSAGES: "/messages",
 }
-
-
-def endpoint_for_path(path: str) -> Endpoint | None:
-    """`/v1/chat/completions` or `/chat/completions` -> Endpoint.CHAT; None if not a model
-    route."""
-    p = path.split("?", 1)[0].rstrip("/")  # a query (Claude Code's ?beta=true) names no route
-    p = p[3:] if p.startswith("/v1/") else p
-    for endpoint, suffix in PATHS.items():
-        if p == suffix:
-            return endpoint
-    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +106,8 @@ _How = CIMultiDictProxy[str] | http1.Target
 class OpenAIUpstream:
     """Any OpenAI-compatible server: vLLM, SGLang, Ollama, OpenAI itself, the fleet."""
 
+    apis = frozenset(e.value for e in PATHS)  # every OpenAI front end's body, as it is
+
     def __init__(self, session: aiohttp.ClientSession, pool: http1.Pool | None = None) -> None:
         self._session = session
         self.pool = pool  # plain-HTTP upstreams go through it; None: everything via aiohttp
@@ -170,11 +160,7 @@ class OpenAIUpstream:
         started: float,
         headers: Mapping[str, str] | None = None,
     ) -> Reply:
-        """`headers`: the client's, for adapters that forward some (Messages); unused here."""
-        if endpoint is Endpoint.MESSAGES:  # a Messages client on an OpenAI-compatible model
-            from router.upstreams.translated import messages_via_chat
-
-            return await messages_via_chat(self, model, body, stream, timeouts, started)
+        """`headers`: the client's, for kinds that forward some (Messages); unused here."""
         url, how = self._target(model, endpoint)
         return await self.exchange(model, url, how, body, stream, timeouts, started)
 

@@ -14,7 +14,7 @@ from policies.lanes import Endpoint, Lane, classify
 from policies.trim import ContextTooLong, TrimBudget
 from policies.trim_messages import trim_messages_agentic, trim_messages_qa
 from router.config import ConfigError, parse
-from router.stages.record import begin, record
+from router.stages.record import Record
 from router.upstreams.anthropic import fit_thinking
 
 MODELS = [{"name": "big", "api_base": "http://up/v1", "tier": "large",
@@ -101,9 +101,11 @@ def test_aliases_most_specific_pattern_wins_and_unknown_targets_are_errors() -> 
 def test_cache_reads_are_priced_at_the_cached_input_price(usage: dict[str, Any]) -> None:
     rt = runtime()
     rt.config = parse({"models": MODELS})
-    ctx = context(rt, model=rt.config.by_name["big"])
-    begin(rt, ctx)
-    record(rt, ctx, [orjson.dumps({"usage": usage})], True)
+    big = rt.config.by_name["big"]
+    recorder = Record(rt.metrics, rt.limiter, rt.chooser, big, False)
+    ctx = context(rt, model=big)
+    recorder.begin(ctx)
+    recorder.run(ctx, [orjson.dumps({"usage": usage})], True)
     cost = (200 * 3.0 + 800 * 0.3 + 50 * 15.0) / 1e6
     assert value(rt, "laneway_cost_usd_total", lane="qa", model="big") == pytest.approx(cost)
     assert value(rt, "laneway_tokens_total", lane="qa", model="big", kind="input") == 1000
