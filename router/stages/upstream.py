@@ -57,8 +57,10 @@ class Upstream:
             if api not in kind.apis:
                 bridge = BRIDGES.get((api, kind_name))
                 if bridge is None:
-                    raise UpstreamRejected(
-                        f"Model '{model.name}' cannot answer a '{api}' request.", 400)
+                    # Not the model's fault: the next candidate may speak the API.
+                    raise UpstreamFailure(
+                        model.name, "unsupported_api",
+                        f"Model '{model.name}' cannot answer a '{api}' request.", status=400)
             route = self._routes[(api, model.name)] = (kind, bridge)
         return route
 
@@ -116,6 +118,8 @@ class Upstream:
         notes.mark = time.perf_counter()  # the failed attempt's wait was the upstream's
         notes.failure = f
         ctx.attempts.append((model.name, f.reason))
+        if f.reason == "unsupported_api":
+            return  # nothing against the model (no breaker, no error metric): try the next
         shared = isinstance(f, SharedFailure)  # counted by its leader
         if not shared:
             self.metrics.upstream_errors.labels(model.name, f.reason).inc()
@@ -133,6 +137,8 @@ class Upstream:
                 f"Every model for the '{ctx.lane}' lane is unavailable right now.")
         ctx.error_reason = failure.reason
         tried = ", ".join(name for name, _ in ctx.attempts)
+        if all(outcome == "unsupported_api" for _, outcome in ctx.attempts):
+            return UpstreamRejected(f"{failure.message} (tried: {tried}).", 400)
         if not failure.retryable and failure.status is not None and 400 <= failure.status < 500:
             return UpstreamRejected(failure.message, failure.status)
         if failure.reason == "timeout":

@@ -330,3 +330,14 @@ def test_upstream_error_event_reaches_the_client_once(
     assert text.count("event: error") == 1
     assert "Simulated error in the middle of a stream" in text
     assert "message_stop" not in text
+
+
+def test_an_api_with_no_bridge_to_a_messages_model_is_a_clear_400(
+    stack: tuple[Proc, Proc], fleet: httpx.Client
+) -> None:
+    got = httpx.post(stack[1].url + "/v1/responses", json={"model": "claude-fleet",
+                                                          "input": "hi"},
+                     headers={"authorization": f"Bearer {CLIENT_KEY}"})
+    assert got.status_code == 400, got.text
+    assert "cannot answer a 'responses' request" in got.json()["error"]["message"]
+    assert received(fleet) == []
