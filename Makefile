@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run demo test lint bench load clean redis-server prometheus
+.PHONY: install run demo test lint bench load clean redis-server prometheus clients
 
 # One line per step, and pip's own progress (a package a line) for the long one: a fresh
 # machine downloads ~150 packages, a couple of minutes that must not look like a hang.
@@ -75,6 +75,13 @@ bench: install
 	    echo "wrk is missing: install it (Debian: apt-get install -y wrk)" >&2; exit 1; \
 	  fi; }
 	$(BIN)/python -m loadtests.bench.run $(BENCH_ARGS)
+
+# Real clients against laneway + fleet, opt-in (not part of `make test`): installs Claude
+# Code from npm into a temporary directory and runs one `claude -p` task to completion.
+# Needs node and npm; prints (and writes to claude-code-requests.json) what the CLI sent.
+clients: install
+	@command -v npm >/dev/null 2>&1 || { echo "clients: node and npm are needed" >&2; exit 1; }
+	$(BIN)/python tests/clients/claude_code.py
 
 lint: install
 	$(BIN)/ruff check .

@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 
 FORMAT = 1
-KINDS = ("chat", "completions", "responses")
+KINDS = ("chat", "completions", "responses", "messages")
 Trim = tuple[int, int, str | None]  # tokens before and after trimming, completion scope
 
 
@@ -98,6 +98,9 @@ class StoredAnswer:
                 if c.get("type") == "output_text"
             ]
             return "".join(parts)
+        if self.kind == "messages":
+            return "".join(str(b.get("text") or "") for b in obj.get("content") or ()
+                           if isinstance(b, dict) and b.get("type") == "text")
         choices = obj.get("choices") or [{}]
         first = choices[0]
         if self.kind == "completions":

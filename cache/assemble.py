@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 
 from cache.answer import StoredAnswer
+from cache.messages import MessagesAssembler, usable_message
 from cache.sse import Event
 
 _SET_KEYS = frozenset({"index", "type", "role", "id"})
@@ -57,10 +58,11 @@ def _merge_list(acc: list[Any], items: list[Any]) -> None:
 class StreamAssembler:
     """Feed it a stream's events in order; `answer()` is the stored form, if it completed."""
 
-    __slots__ = ("_choices", "_done", "_error", "_final", "_top", "_usage", "kind")
+    __slots__ = ("_choices", "_done", "_error", "_final", "_messages", "_top", "_usage", "kind")
 
     def __init__(self, kind: str) -> None:
         self.kind = kind
+        self._messages = MessagesAssembler() if kind == "messages" else None
         self._top: dict[str, Any] = {}
         self._choices: dict[int, dict[str, Any]] = {}
         self._usage: dict[str, Any] | None = None
@@ -74,6 +76,9 @@ class StreamAssembler:
             self._done = True
             return None
         payload = event.json()
+        if self._messages is not None:
+            self._messages.feed(event, payload)
+            return payload
         if self._error or not isinstance(payload, dict):
             return payload
         if payload.get("error"):
@@ -118,6 +123,8 @@ class StreamAssembler:
 
     @property
     def complete(self) -> bool:
+        if self._messages is not None:
+            return self._messages.complete
         if self._error or not self._done:
             return False
         if self.kind == "responses":
@@ -127,6 +134,8 @@ class StreamAssembler:
         )
 
     def response_object(self) -> dict[str, Any] | None:
+        if self._messages is not None:
+            return self._messages.message()
         if not self.complete:
             return None
         if self.kind == "responses":
@@ -174,8 +183,10 @@ def assemble_body(kind: str, body: bytes, model: str) -> StoredAnswer | None:
         return None
     if not isinstance(obj, dict) or obj.get("error"):
         return None
+    if kind == "messages":
+        return StoredAnswer(kind, body, model, obj=obj) if usable_message(obj) else None
     if kind == "responses" and obj.get("status") not in ("completed", "incomplete"):
         return None
-    if kind != "responses" and not obj.get("choices"):
+    if kind not in ("responses", "messages") and not obj.get("choices"):
         return None
     return StoredAnswer(kind, body, model, obj=obj)

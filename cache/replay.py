@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from cache.messages import render_messages
 from cache.sse import DONE_FRAME, frame
 
 _NOT_TOP = frozenset({"choices", "usage", "object"})
@@ -23,6 +24,8 @@ _NOT_TOP = frozenset({"choices", "usage", "object"})
 def render_sse(kind: str, obj: dict[str, Any], include_usage: bool) -> Iterator[bytes]:
     if kind == "responses":
         yield from _responses(obj)
+    elif kind == "messages":
+        yield from render_messages(obj)
     elif kind == "chat":
         yield from _chat(obj, include_usage)
     else:

@@ -114,7 +114,8 @@ class ResponseCache:
         """`leave_out`: body fields that do not go into the key (the proxy's: the client's
         `model`, which `model` and `variant` stand for), without copying the body."""
         kind = endpoint_name(endpoint)
-        reason = bypass_reason(body, rule) if kind in ("chat", "completions", "responses") else (
+        reason = bypass_reason(body, rule) if kind in (
+            "chat", "completions", "responses", "messages") else (
             "endpoint"
         )
         options = body.get("stream_options")

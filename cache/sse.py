@@ -135,6 +135,15 @@ def ended_cleanly(chunks: Sequence[bytes]) -> bool:
     return event is not None and event.ends_stream
 
 
+def ended_with_error(chunks: Sequence[bytes]) -> bool:
+    """A Messages stream the upstream already closed with `event: error`: the client has
+    its error event, and a second one would only repeat it."""
+    event = last_event(chunks)
+    if event is None:
+        return False
+    return event.name == "error" if event.name is not None else _json_type(event.data) == "error"
+
+
 class LineGate:
     """Relays a stream's bytes whole lines at a time, so that a stream cut inside a line
     never leaves half a line in front of the error event laneway then sends: `cut()` gives
@@ -227,6 +236,17 @@ def usage_of(chunks: Sequence[bytes], streamed: bool) -> tuple[dict[str, Any] | 
     chars = 0
     for ev in events(chunks):
         u = ev.get("usage") or (ev.get("response") or {}).get("usage")
+        kind = ev.get("type")
+        if kind == "message_start":  # Messages: input counts here, output in message_delta
+            u = (ev.get("message") or {}).get("usage")
+        elif kind == "message_delta" and isinstance(u, dict) and usage is not None:
+            u = usage | {k: v for k, v in u.items() if v is not None}
+        elif kind == "content_block_delta":
+            d = ev.get("delta") or {}
+            text = d.get("text") or d.get("partial_json")
+            if isinstance(text, str):
+                chars += len(text)
+            continue
         if isinstance(u, dict):
             usage = u
         for choice in ev.get("choices") or ():

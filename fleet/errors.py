@@ -57,6 +57,8 @@ def auth_error(request: web.Request, state: FleetState) -> web.Response | None:
     key = state.settings.require_api_key
     if key is None or request.headers.get("Authorization") == f"Bearer {key}":
         return None
+    if request.headers.get("x-api-key") == key:  # Anthropic's way of sending it
+        return None
     return error_response(401, "Incorrect API key provided.")
 
 

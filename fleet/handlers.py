@@ -65,6 +65,9 @@ class Api:
     stream_of: Callable[..., Iterator[shapes.Frame]]
     body_of: Callable[..., dict[str, Any]]
     id_prefix: str
+    # Its error answers and mid-stream error event; OpenAI's shapes unless the API has its own.
+    error_of: Callable[[web.Response], web.Response] | None = None
+    stream_error_of: Callable[[dict[str, Any]], bytes] = shapes.sse
 
 
 def generation_handler(api: Api) -> Callable[[web.Request], Any]:
@@ -79,6 +82,9 @@ def generation_handler(api: Api) -> Callable[[web.Request], Any]:
                             stream)
         try:
             resp = await _generate(request, state, entry, api, raw, body)
+            if api.error_of is not None and resp.status >= 400:
+                assert isinstance(resp, web.Response)
+                resp = api.error_of(resp)
         except (ClientGone, ConnectionResetError):
             state.finish(entry, "cancelled", None)
             return web.Response(status=499)  # nobody reads it; aiohttp drops it quietly
@@ -147,7 +153,7 @@ async def _generate(
     frames = list(api.stream_of(job, groups=groups, rid=rid, created=created, **_extra(job, body)))
     if fault.answer_bytes:
         frames.insert(1, (b": " + b"x" * fault.answer_bytes + b"\n\n", 0))
-    return await _stream(request, state, entry, frames, fault, pace)
+    return await _stream(request, state, entry, frames, fault, pace, api.stream_error_of)
 
 
 @dataclass(slots=True)  # not frozen: built per request, and frozen __init__ is slower
@@ -173,7 +179,7 @@ def _pacing(profile: ModelProfile, job: Job, fault: FaultSpec, zero_latency: boo
 
 
 def _extra(job: Job, body: Any) -> dict[str, Any]:
-    return {"body": body} if job.kind == "responses" else {}
+    return {"body": body} if job.kind in ("responses", "messages") else {}
 
 
 async def _cut_body(request: web.Request, state: FleetState, entry: Entry,
@@ -196,7 +202,7 @@ def _close(request: web.Request, resp: web.StreamResponse) -> None:
 
 async def _stream(
     request: web.Request, state: FleetState, entry: Entry, frames: list[shapes.Frame],
-    fault: FaultSpec, pace: Pacing,
+    fault: FaultSpec, pace: Pacing, error_event: Callable[[dict[str, Any]], bytes] = shapes.sse,
 ) -> web.StreamResponse:
     cut_after: int | None = None
     if fault.cut_stream or fault.stream_error:
@@ -238,7 +244,7 @@ async def _stream(
     state.finish(entry, "error", 200)
     if fault.stream_error:  # an error event, then a clean end without [DONE]
         error = error_body(500, "Simulated error in the middle of a stream.")
-        await resp.write_eof(shapes.sse(error))
+        await resp.write_eof(error_event(error))
     else:
         _close(request, resp)
     return resp

@@ -16,6 +16,13 @@ from fleet.embeddings import embeddings
 from fleet.errors import error_response, json_response
 from fleet.handlers import Api, generation_handler
 from fleet.inputs import parse_chat, parse_completion, parse_responses
+from fleet.messages import (
+    anthropic_error,
+    anthropic_error_event,
+    messages_body,
+    messages_stream,
+    parse_messages,
+)
 from fleet.profiles import FleetSettings, load_settings
 from fleet.state import STATE, FleetState
 
@@ -51,7 +58,10 @@ def build_app(settings: FleetSettings) -> web.Application:
     responses = generation_handler(
         Api(parse_responses, shapes.responses_stream, shapes.responses_body, "resp_")
     )
+    messages = generation_handler(Api(parse_messages, messages_stream, messages_body, "msg_",
+                                      anthropic_error, anthropic_error_event))
     for prefix in ("/v1", ""):
+        app.router.add_post(f"{prefix}/messages", messages)
         app.router.add_post(f"{prefix}/chat/completions", chat)
         app.router.add_post(f"{prefix}/completions", legacy)
         app.router.add_post(f"{prefix}/responses", responses)

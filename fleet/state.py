@@ -26,7 +26,8 @@ _MEMO_MAX_BODY = 16 * 1024
 # Headers worth keeping in the log besides Authorization (kept whole, see below).
 _LOGGED_HEADERS = (
     "content-type", "user-agent", "x-request-id", "x-fleet-fault", "originator", "x-title",
-    "accept", "openai-organization", "openai-project", "x-laneway-probe",
+    "accept", "openai-organization", "openai-project", "x-laneway-probe", "anthropic-version",
+    "anthropic-beta",
 )
 
 
@@ -113,6 +114,7 @@ class FleetState:
             "headers": {k: headers[k] for k in _LOGGED_HEADERS if k in headers},
             # Kept verbatim on purpose: proxy tests assert the configured upstream key is sent.
             "authorization": {"present": auth is not None, "value": auth},
+            "x_api_key": headers.get("x-api-key"),
             "received_at": time.time(),
             "finished_at": None,
             "state": "pending",

@@ -16,6 +16,7 @@ from typing import Any
 # conversations apart, cheap for a 100k-character system prompt.
 PREFIX_CHARS = 4096
 SESSION_HEADER = "x-laneway-session"
+CLAUDE_CODE_SESSION = "x-claude-code-session-id"  # Claude Code's own, on every request
 
 
 class AffinityTable:
@@ -114,7 +115,7 @@ def session_key(body: Mapping[str, Any], headers: Mapping[str, str], tenant: str
     session id) neither sees nor moves this one's pin.
     """
     digest = hashlib.blake2b(tenant.encode("utf-8", "surrogatepass"), digest_size=16)
-    header = headers.get(SESSION_HEADER)
+    header = headers.get(SESSION_HEADER) or headers.get(CLAUDE_CODE_SESSION)
     if header:
         source = "h"
         digest.update(b"\x00" + header[:256].encode("utf-8", "surrogatepass"))

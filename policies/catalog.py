@@ -51,10 +51,21 @@ class ModelSpec:
     supports_suffix: bool = True
     timeout_s: float | None = None
     extra_fields: frozenset[str] = frozenset()  # request fields it takes beyond its API's
+    price_cached_input: float | None = None  # USD per million cache-read tokens; None: input
 
     @property
     def openai_compatible(self) -> bool:
         return self.provider == "openai"
 
-    def cost(self, input_tokens: int, output_tokens: int) -> float:
-        return (input_tokens * self.price_input + output_tokens * self.price_output) / 1e6
+    @property
+    def speaks_messages(self) -> bool:
+        """Anthropic's Messages API, spoken natively (not through litellm)."""
+        return self.provider == "anthropic"
+
+    def cost(self, input_tokens: int, output_tokens: int, cached_tokens: int = 0) -> float:
+        """`input_tokens` counts every input token; `cached_tokens` of them were read from
+        the upstream's prompt cache (cache writes are priced as input)."""
+        cached_price = self.price_input if self.price_cached_input is None else (
+            self.price_cached_input)
+        return ((input_tokens - cached_tokens) * self.price_input + cached_tokens * cached_price
+                + output_tokens * self.price_output) / 1e6

@@ -16,7 +16,7 @@ from policies.trim import TrimResult
 # before (a cache hit, a retry) reuses its decision. Chat and Responses only (classifying
 # a legacy completion costs less than the key); small bodies only (the key is a hash of the
 # serialised body, and serialising a big one costs more than classifying it).
-_MEMO_ENDPOINTS = (Endpoint.CHAT, Endpoint.RESPONSES)
+_MEMO_ENDPOINTS = (Endpoint.CHAT, Endpoint.RESPONSES, Endpoint.MESSAGES)
 _MEMO_HEADERS = (OVERRIDE_HEADER, "user-agent", "x-title", "originator")
 _MEMO_MAX_BODY = 4096
 

@@ -165,3 +165,24 @@ def responses_view(body: dict[str, Any]) -> View:
             ):
                 return View(f"shape: responses input item '{kind}'")
     return _conversation(messages, _roles(messages), prefix)
+
+
+def messages_view(body: dict[str, Any]) -> View:
+    """Anthropic Messages: `system` apart (a string or text blocks), tool traffic as
+    `tool_use` / `tool_result` content blocks."""
+    declared = declared_tools(body)
+    if declared:
+        return View(declared)
+    messages = body.get("messages")
+    if not isinstance(messages, list):
+        return View(None)
+    for m in messages:
+        content = m.get("content") if isinstance(m, dict) else None
+        if isinstance(content, list):
+            for block in content:
+                kind = block.get("type") if isinstance(block, dict) else None
+                if kind == "tool_use" or kind == "tool_result":
+                    return View(f"shape: {kind} block in history")
+    system = body.get("system")
+    prefix = texts_of(system) if system else ()
+    return _conversation(messages, _roles(messages), prefix)

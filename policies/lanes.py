@@ -51,7 +51,7 @@ from dataclasses import dataclass
 from typing import Any, TypeGuard
 
 from policies import markers as mk
-from policies.lane_views import View, chat_view, responses_view
+from policies.lane_views import View, chat_view, messages_view, responses_view
 
 
 class Lane(enum.StrEnum):
@@ -65,6 +65,7 @@ class Endpoint(enum.StrEnum):
     COMPLETIONS = "completions"
     RESPONSES = "responses"
     EMBEDDINGS = "embeddings"
+    MESSAGES = "messages"  # Anthropic's Messages API
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +107,8 @@ def _classify(
         if "prompt" in body or not isinstance(body.get("messages"), list):
             return _legacy_completion(body)
         notes.append("shape: /completions body carries messages, classified as chat")
-    view = responses_view(body) if endpoint == Endpoint.RESPONSES else chat_view(body)
+    view = (responses_view(body) if endpoint == Endpoint.RESPONSES
+            else messages_view(body) if endpoint == Endpoint.MESSAGES else chat_view(body))
     if view.tool_signal:
         return LaneDecision(Lane.AGENTIC, (view.tool_signal,), "shape")
     found = _content(view, body, notes)

@@ -19,7 +19,10 @@ IMAGE_TOKENS = 765  # a 1024x1024 image at OpenAI's "high" detail; images are no
 _IMAGE_TYPES = frozenset({"image_url", "input_image", "image"})
 # Identifiers and payloads the model never reads as text.
 _SKIP_KEYS = frozenset({"type", "role", "id", "call_id", "tool_call_id", "status",
-                        "image_url", "file_data", "file_id", "detail", "cache_control"})
+                        "image_url", "file_data", "file_id", "detail", "cache_control",
+                        # Messages: an image's or document's bytes, a tool result's call,
+                        # a thinking block's opaque signature.
+                        "source", "tool_use_id", "signature"})
 # Never cut: a call's name or arguments (cut JSON is a broken call), nor reasoning blobs.
 _UNCUT_KEYS = _SKIP_KEYS | {"tool_calls", "function_call", "name", "arguments",
                             "encrypted_content"}

@@ -6,6 +6,8 @@ Loaded in two steps, raw -> runtime: the raw models mirror the YAML; `load()` re
 
 from __future__ import annotations
 
+import fnmatch
+import functools
 import hashlib
 import hmac
 import os
@@ -118,6 +120,7 @@ class RedisSection(_Strict):
 class PriceSection(_Strict):
     input: float = Field(default=0.0, ge=0)
     output: float = Field(default=0.0, ge=0)
+    cached_input: float | None = Field(default=None, ge=0)  # cache reads; absent: input
 
 
 class ModelSection(_Strict):
@@ -151,6 +154,9 @@ class RawConfig(_Strict):
     redis: RedisSection = Field(default_factory=RedisSection)
     policy: str = "default"
     models: list[ModelSection] = Field(min_length=1)
+    # Client model names (glob patterns) -> a configured model or `auto`; the most specific
+    # (longest) matching pattern wins, so the order of the mapping never matters.
+    aliases: dict[str, str] = Field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,10 +181,29 @@ class Config:
     extra_fields: frozenset[str] = frozenset()  # every model's `extra_fields`
     teams: dict[str, Team] = field(default_factory=dict)  # by name
     admin_keys: tuple[Secret, ...] = ()
+    aliases: tuple[tuple[str, str], ...] = ()
 
     @property
     def auth_required(self) -> bool:
         return bool(self.raw.server.api_keys)
+
+    def alias(self, name: str) -> str | None:
+        """The model (or `auto`) a client's model name stands for, None when no pattern
+        matches. Remembered per name: clients send a handful of names, over and over."""
+        return _alias(self.aliases, name) if self.aliases else None
+
+
+def _specific_first(aliases: dict[str, str]) -> tuple[tuple[str, str], ...]:
+    # Longest first: `claude-opus-*` before `claude-*`, whatever order the YAML had.
+    return tuple(sorted(aliases.items(), key=lambda kv: -len(kv[0])))
+
+
+@functools.lru_cache(maxsize=1024)  # bounded: a client may send any name
+def _alias(aliases: tuple[tuple[str, str], ...], name: str) -> str | None:
+    for pattern, target in aliases:
+        if fnmatch.fnmatchcase(name, pattern):
+            return target
+    return None
 
 
 # Without `server.tenant_secret` bare keys' ids are keyed with this public label: replicas
@@ -241,6 +266,7 @@ def parse(data: Any, source: str = "<config>") -> Config:
                 supports_suffix=m.supports_suffix,
                 timeout_s=m.timeout_s,
                 extra_fields=frozenset(m.extra_fields),
+                price_cached_input=m.price_per_mtok.cached_input,
             )
         )
     teams = _teams(raw.server.api_keys, set(names), source, warnings)
@@ -265,6 +291,10 @@ def parse(data: Any, source: str = "<config>") -> Config:
     if raw.server.api_keys and not tenants:
         # Keys were asked for but none resolved: refuse to serve open rather than fail open.
         warnings.append("server.api_keys: no key resolved; every request will be refused")
+    for pattern, target in raw.aliases.items():
+        if target != "auto" and target not in names:
+            raise ConfigError(
+                f"{source}: aliases.{pattern}: unknown model {target!r} (a model or 'auto')")
     for lane in LANES:
         if not any(lane in m.lanes for m in models):
             warnings.append(f"models: no model serves lane {lane!r}; such requests get 503")
@@ -278,6 +308,7 @@ def parse(data: Any, source: str = "<config>") -> Config:
         extra_fields=frozenset().union(*(m.extra_fields for m in models)),
         teams=teams,
         admin_keys=tuple(admins),
+        aliases=_specific_first(raw.aliases),
     )
 
 

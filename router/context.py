@@ -33,6 +33,7 @@ class RequestContext:
     trimmed_tokens: int = 0
     input_tokens: int = 0
     output_tokens: int = 0
+    cached_tokens: int = 0  # of input_tokens, read from the upstream's prompt cache
     scope: str | None = None  # completions: "line" | "block"
     cache: str = "miss"
     status: int = 200

@@ -51,7 +51,7 @@ async def healthz(request: Request) -> Response:
     return Response(b'{"status":"ok"}', media_type="application/json")
 
 
-for _path in ("/v1/chat/completions", "/v1/completions"):
+for _path in ("/v1/chat/completions", "/v1/completions", "/v1/messages"):
     app.router.add_route(_path, forward, methods=["POST"])
 app.router.add_route("/healthz", healthz, methods=["GET"])
 

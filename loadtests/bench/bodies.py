@@ -1,4 +1,5 @@
-"""The requests the benchmark sends: a small qa chat and a FIM completion.
+"""The requests the benchmark sends: a small qa chat, a FIM completion, and the qa question
+through Anthropic's Messages API (translated to an OpenAI-compatible model, and native).
 
 Each body is a JSON template with one `__N__` placeholder; the load generator replaces it
 with a per-request counter (unique bodies: no cache can answer) or leaves a fixed value in
@@ -97,4 +98,31 @@ def fim_completion(model: str) -> Body:
     return Body("FIM completion", "/v1/completions", orjson.dumps(body).decode())
 
 
-KINDS = {"qa": qa_chat, "fim": fim_completion}
+# laneway's Messages model in the bench config (provider: anthropic, on the fleet).
+MESSAGES_MODEL = "claude-fleet"
+
+
+def _messages(model: str, name: str) -> Body:
+    body = {
+        "model": model,
+        "system": "You are a helpful coding assistant. Be concise.",
+        "messages": [{"role": "user", "content": _QUESTION}],
+        "temperature": 0,
+        "max_tokens": 64,
+    }
+    return Body(name, "/v1/messages", orjson.dumps(body).decode())
+
+
+def qa_messages(model: str) -> Body:
+    """A Messages client routed like the chat row: on laneway to an OpenAI-compatible
+    model, so each answer is translated both ways."""
+    return _messages(model, "qa messages (translated)")
+
+
+def qa_messages_native(model: str) -> Body:
+    """Pinned to the Messages model whatever the target: laneway passes it through."""
+    return _messages(MESSAGES_MODEL, "qa messages (native)")
+
+
+KINDS = {"qa": qa_chat, "fim": fim_completion, "messages": qa_messages,
+         "messages-native": qa_messages_native}

@@ -25,7 +25,7 @@ import yaml
 from rich.console import Console
 
 from loadtests.bench import litellm_proxy, report, wrk
-from loadtests.bench.bodies import KINDS, Body
+from loadtests.bench.bodies import KINDS, MESSAGES_MODEL, Body
 from loadtests.bench.procs import (
     ROOT,
     PrivateRedis,
@@ -83,6 +83,12 @@ def laneway_config(fleet: str, redis: str | None, budget: bool = False) -> dict[
             for n, t, lanes, fim, (pi, po) in FLEET_MODELS
         ],
     }
+    # The Messages model of the native row: pinned by its body, in no lane `auto` routes to
+    # from the other rows' bodies.
+    cfg["models"].append({  # type: ignore[attr-defined]
+        "name": MESSAGES_MODEL, "api_base": fleet + "/v1", "provider": "anthropic",
+        "tier": "large", "lanes": ["agentic"], "context_window": 200000,
+        "price_per_mtok": {"input": 3.0, "output": 15.0}})
     if redis:
         cfg["redis"] = {"url": redis}
     return cfg
@@ -228,7 +234,8 @@ class Bench:
     def litellm(self, fleet: Server, exe: Path) -> None:
         console.print("(e) LiteLLM proxy")
         lcfg = self.out / "litellm.yaml"
-        litellm_proxy.write_config(lcfg, fleet.url + "/v1", [m[0] for m in FLEET_MODELS])
+        litellm_proxy.write_config(lcfg, fleet.url + "/v1",
+                                   [m[0] for m in FLEET_MODELS] + [MESSAGES_MODEL])
         port = free_port()
         try:
             s = self.server("litellm", litellm_proxy.command(exe, lcfg, port), port,
@@ -262,7 +269,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--warmup", type=int, default=1.0, help="seconds at c16 before a cell")
     p.add_argument("--rounds", type=int, default=3,
                    help="passes over the direct, bare and laneway cells (the median is shown)")
-    p.add_argument("--bodies", default="qa,fim", help="comma list of: " + ",".join(KINDS))
+    p.add_argument("--bodies", default="qa,fim,messages,messages-native",
+                   help="comma list of: " + ",".join(KINDS))
     p.add_argument("--targets", default=",".join(ALL_TARGETS),
                    help="comma list (default: all): " + ",".join(ALL_TARGETS))
     p.add_argument("--out", default=str(ROOT / "bench-results"))

@@ -1,5 +1,6 @@
 """Front ends: one adapter per API a client speaks (OpenAI chat, legacy completions,
-Responses, embeddings; Anthropic Messages next). Each is a `Frontend` (base.py).
+Responses, embeddings: openai.py; Anthropic Messages: messages.py). Each is a `Frontend`
+(base.py).
 
 The chain (router/stages/chain.py) never asks which API a client spoke: a front end
 turns the client's request into a `RequestContext` and renders what the chain answers

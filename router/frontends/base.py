@@ -60,6 +60,11 @@ class Frontend:
         one SSE module knows each API's ([DONE], response.completed, message_stop)."""
         return ended_cleanly(chunks)
 
+    def closed_by_error(self, chunks: list[bytes]) -> bool:
+        """Whether the upstream already ended the stream with the API's own error event
+        (then the client has it, and laneway's would only repeat it)."""
+        return False
+
     def render_hit(self, hit: Hit, stream: bool, include_usage: bool) -> bytes:
         """A cached answer, whole, as JSON or as an SSE replay."""
         return hit.render(stream, include_usage)

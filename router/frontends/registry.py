@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from router.frontends.base import Frontend
+from router.frontends.messages import MESSAGES
 from router.frontends.openai import CHAT, COMPLETIONS, EMBEDDINGS, RESPONSES
 
-FRONTENDS: tuple[Frontend, ...] = (CHAT, COMPLETIONS, RESPONSES, EMBEDDINGS)
+FRONTENDS: tuple[Frontend, ...] = (CHAT, COMPLETIONS, RESPONSES, EMBEDDINGS, MESSAGES)

@@ -19,6 +19,7 @@ from starlette.responses import Response
 from policies import tokens
 from router.config import Config, load
 from router.errors import LanewayError, MethodNotAllowed, RouteNotFound
+from router.frontends.messages import count_tokens
 from router.frontends.registry import FRONTENDS
 from router.frontends.shapes import ExplainRequest
 from router.http import endpoints, openapi, spend
@@ -120,6 +121,9 @@ def create_app(config: Config) -> FastAPI:
                 responses=openapi.errors(400, 401, 404, 409, 413, 429, 502, 503, 504),
             )
     for prefix in ("/v1", ""):
+        app.add_api_route(prefix + "/messages/count_tokens", count_tokens, methods=["POST"],
+                          summary="Input tokens of a Messages request, no upstream call",
+                          responses=openapi.errors(400, 401, 413))
         app.add_api_route(prefix + "/models", endpoints.models, methods=["GET"],
                           summary="Configured models and 'auto'", responses=openapi.errors(401))
     app.add_api_route("/laneway/explain", endpoints.explain, methods=["POST"],

@@ -51,7 +51,8 @@ class Chain:
         self.classify = Classify(LaneMemo(), policy, budgets)
         self.trim = Trim(config.extra_fields)
         self.choose = Choose(chooser, frozenset(config.by_name),
-                             ", ".join(m.name for m in models), self.trim, config.teams)
+                             ", ".join(m.name for m in models), self.trim, config.teams,
+                             config.alias)
         # Per lane: what besides the client's body decides a trimmed body (in cache keys).
         variants = {lane: f"{policy.name}|{budget!r}" for lane, budget in budgets.items()}
         self.cache = CacheLookup(cache, variants)

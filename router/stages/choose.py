@@ -7,6 +7,8 @@ the request is refused here, before anything is sent.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from policies.affinity import session_key
 from policies.ceiling import output_ceiling
 from policies.choose import Choice, Chooser, Needs
@@ -25,8 +27,10 @@ from router.stages.trim import Trim
 
 class Choose:
     def __init__(self, chooser: Chooser, names: frozenset[str], listing: str, trim: Trim,
-                 teams: dict[str, Team] | None = None) -> None:
+                 teams: dict[str, Team] | None = None,
+                 alias: Callable[[str], str | None] = lambda name: None) -> None:
         self.chooser = chooser
+        self.alias = alias  # a client's model name -> a configured model or 'auto' (config)
         self.names = names  # the configured models' names
         self.listing = listing  # the same, for the 404's message
         self.trim = trim
@@ -47,6 +51,8 @@ class Choose:
             stream=ctx.stream,
         )
         name = ctx.requested_model
+        if name != "auto" and name not in self.names:
+            name = self.alias(name) or name  # e.g. claude-sonnet-4-5 -> auto
         if self.limited:
             self._within_team(ctx.tenant, name, needs)
         if name == "auto":

@@ -75,7 +75,7 @@ def explain(rt: Runtime, payload: dict[str, Any], headers: Mapping[str, str],
 
 def _frontend_for(path: str) -> Frontend:
     """`/v1/chat/completions` or `/chat/completions` (a trailing slash too): its front end."""
-    p = path.rstrip("/")
+    p = path.split("?", 1)[0].rstrip("/")  # a query (Claude Code's ?beta=true) names no route
     for frontend in FRONTENDS:
         if p in frontend.paths:
             return frontend

@@ -68,7 +68,7 @@ class Record:
             _count_usage(ctx, list(chunks))
             if ctx.cache not in CACHE_HITS:
                 # A cut-off stream was still generated, and billed, upstream.
-                cost = ctx.model.cost(ctx.input_tokens, ctx.output_tokens)
+                cost = ctx.model.cost(ctx.input_tokens, ctx.output_tokens, ctx.cached_tokens)
                 add(m.of(m.cost, lane, model), cost)
                 add(m.of(m.tokens, lane, model, "input"), ctx.input_tokens)
                 add(m.of(m.tokens, lane, model, "output"), ctx.output_tokens)
@@ -130,8 +130,22 @@ def sync_model_up(metrics: Metrics, chooser: Chooser, model: str) -> None:
 def _count_usage(ctx: RequestContext, chunks: list[bytes]) -> None:
     usage, chars = usage_of(chunks, ctx.stream)
     if usage:
-        ctx.input_tokens = int(usage.get("prompt_tokens") or usage.get("input_tokens") or 0)
         ctx.output_tokens = int(usage.get("completion_tokens") or usage.get("output_tokens") or 0)
+        prompt = usage.get("prompt_tokens")
+        if prompt is not None:  # OpenAI: cached tokens are part of the prompt's
+            details = usage.get("prompt_tokens_details") or usage.get("input_tokens_details")
+            ctx.input_tokens = int(prompt or 0)
+            ctx.cached_tokens = int(details.get("cached_tokens") or 0) if isinstance(
+                details, dict) else 0
+            return
+        # Messages counts cache reads and writes apart from `input_tokens`; Responses
+        # reports `input_tokens` with details like chat's.
+        read = int(usage.get("cache_read_input_tokens") or 0)
+        written = int(usage.get("cache_creation_input_tokens") or 0)
+        ctx.input_tokens = int(usage.get("input_tokens") or 0) + read + written
+        details = usage.get("input_tokens_details")
+        ctx.cached_tokens = read or (int(details.get("cached_tokens") or 0) if isinstance(
+            details, dict) else 0)
     elif chars:
         # No usage (a stream without include_usage, or cut off): ~4 characters a token;
         # the input count stays the pipeline's own estimate.

@@ -75,6 +75,10 @@ class Render:
                 complete = True
                 if out := gate.rest():
                     yield out
+            elif ctx.frontend.closed_by_error(chunks):
+                ctx.status, ctx.error_reason = 502, "stream_error"
+                if out := gate.rest():
+                    yield out
             else:
                 # The upstream hung up mid-answer: say so instead of pretending it finished.
                 ctx.status, ctx.error_reason = 502, "stream_cut"

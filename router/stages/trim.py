@@ -13,6 +13,7 @@ from policies.ceiling import lower_ceiling, output_ceiling
 from policies.choose import output_room
 from policies.lanes import Endpoint
 from policies.trim import ContextTooLong, TrimResult, trim_agentic, trim_chat, trim_completion
+from policies.trim_messages import trim_messages_agentic, trim_messages_qa
 from router.context import RequestContext
 from router.errors import ContextLengthExceeded
 from router.stages.notes import Notes
@@ -83,6 +84,10 @@ def _shared_trim(ctx: RequestContext, notes: Notes) -> TrimResult | None:
     if endpoint is Endpoint.EMBEDDINGS:
         return _untouched(ctx)
     try:
+        if endpoint is Endpoint.MESSAGES:
+            if lane == "agentic":
+                return trim_messages_agentic(ctx.body, notes.budget)
+            return trim_messages_qa(ctx.body, notes.budget)
         if lane == "agentic" and endpoint in (Endpoint.CHAT, Endpoint.RESPONSES):
             return trim_agentic(endpoint.value, ctx.body, notes.budget)
         if endpoint is Endpoint.CHAT:

@@ -17,7 +17,6 @@ from typing import Any
 
 from policies.catalog import ModelSpec
 from policies.choose import Chooser
-from policies.lanes import Endpoint
 from router.context import RequestContext
 from router.errors import (
     LanewayError,
@@ -58,8 +57,10 @@ class Upstream:
             if api not in kind.apis:
                 bridge = BRIDGES.get((api, kind_name))
                 if bridge is None:
-                    raise UpstreamRejected(
-                        f"Model '{model.name}' cannot answer a '{api}' request.", 400)
+                    # Not the model's fault: the next candidate may speak the API.
+                    raise UpstreamFailure(
+                        model.name, "unsupported_api",
+                        f"Model '{model.name}' cannot answer a '{api}' request.", status=400)
             route = self._routes[(api, model.name)] = (kind, bridge)
         return route
 
@@ -74,20 +75,28 @@ class Upstream:
         model = ctx.model
         assert notes is not None and model is not None and ctx.upstream_body is not None
         kind, bridge = self.route(ctx.frontend.api, model)
-        # Translated inside the call, so that what single-flight shares and the cache
-        # records is the answer in the client's API, as every hit replays it.
-        open_ = kind.open if bridge is None else functools.partial(_bridged, bridge, kind)
+        body = ctx.upstream_body
         opened = time.perf_counter()
         ctx.overhead_s += opened - notes.mark
         timeouts = self.timeouts_for(ctx.lane, model)
-        body = ctx.upstream_body
+        if bridge is not None:
+            # Translated back before the cache sees it: what is shared and stored is an
+            # answer in the client's API, like every other.
+            opener = functools.partial(
+                _bridged, bridge, kind, model, bridge.request(body), ctx.stream, timeouts,
+                opened, ctx.headers, ctx.body)
+            if notes.cache is not None and notes.cache.cacheable:
+                return self.cache.share(ctx, opener)
+            return opener()
         if notes.cache is not None and notes.cache.cacheable:
             return self.cache.share(ctx, functools.partial(
-                open_, model, ctx.endpoint, body, ctx.stream, timeouts, opened, ctx.headers))
-        return open_(model, ctx.endpoint, body, ctx.stream, timeouts, opened, ctx.headers)
+                kind.open, model, ctx.endpoint, body, ctx.stream, timeouts, opened,
+                ctx.headers))
+        return kind.open(model, ctx.endpoint, body, ctx.stream, timeouts, opened, ctx.headers)
 
     def started(self, ctx: RequestContext, reply: Reply) -> Reply:
-        """A model answered: count it for the model."""
+        """A model answered (in the client's API: a bridge translated it already): count
+        it for the model."""
         notes = ctx.notes
         model = ctx.model
         assert notes is not None and model is not None
@@ -109,6 +118,8 @@ class Upstream:
         notes.mark = time.perf_counter()  # the failed attempt's wait was the upstream's
         notes.failure = f
         ctx.attempts.append((model.name, f.reason))
+        if f.reason == "unsupported_api":
+            return  # nothing against the model (no breaker, no error metric): try the next
         shared = isinstance(f, SharedFailure)  # counted by its leader
         if not shared:
             self.metrics.upstream_errors.labels(model.name, f.reason).inc()
@@ -126,6 +137,8 @@ class Upstream:
                 f"Every model for the '{ctx.lane}' lane is unavailable right now.")
         ctx.error_reason = failure.reason
         tried = ", ".join(name for name, _ in ctx.attempts)
+        if all(outcome == "unsupported_api" for _, outcome in ctx.attempts):
+            return UpstreamRejected(f"{failure.message} (tried: {tried}).", 400)
         if not failure.retryable and failure.status is not None and 400 <= failure.status < 500:
             return UpstreamRejected(failure.message, failure.status)
         if failure.reason == "timeout":
@@ -139,11 +152,8 @@ class Upstream:
 
 
 async def _bridged(
-    bridge: Bridge, kind: UpstreamKind, model: ModelSpec, endpoint: Endpoint,
-    body: dict[str, Any], stream: bool, timeouts: Timeouts, started: float,
-    headers: Mapping[str, str] | None,
+    bridge: Bridge, kind: UpstreamKind, model: ModelSpec, body: dict[str, Any], stream: bool,
+    timeouts: Timeouts, opened: float, headers: Mapping[str, str], client_body: dict[str, Any],
 ) -> Reply:
-    """A call across APIs: the request in the upstream's, the reply back in the client's."""
-    reply = await kind.open(model, bridge.endpoint, bridge.request(body), stream, timeouts,
-                            started, headers)
-    return bridge.reply(reply, stream)
+    reply = await kind.open(model, bridge.endpoint, body, stream, timeouts, opened, headers)
+    return bridge.reply(reply, stream, client_body)

@@ -3,9 +3,11 @@ clients (http1.py for plain HTTP, aiohttp for TLS).
 
 An upstream kind (`UpstreamKind`, kinds.py) calls one model and returns a `Reply` once
 the answer has started, so the chain can still fall back before the client sees a byte:
-`openai.py` (any OpenAI-compatible server), `litellm.py` (other providers, imported only
-when configured). A kind names the client APIs it speaks natively (`apis`); for those the
-body goes as the client sent it, with laneway's edits only (trim, model name).
+`openai.py` (any OpenAI-compatible server), `anthropic.py` (any server speaking Anthropic's
+Messages API), `litellm.py` (other providers, imported only when configured). `bridges.py`
+translates between Messages and chat completions, both ways. A kind names the client APIs
+it speaks natively (`apis`); for those the body goes as the client sent it, with laneway's
+edits only (trim, model name).
 
 To add an upstream kind:
 1. Write the adapter in a module of its own here (`anthropic.py`): a class with `apis` and

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from policies.catalog import ModelSpec
 from policies.lanes import Endpoint
+from router.upstreams.bridges import ChatOnMessages, MessagesOnChat
 from router.upstreams.openai import MAX_ANSWER_BYTES, Reply, Timeouts
 
 if TYPE_CHECKING:
@@ -44,19 +45,24 @@ class Bridge(Protocol):
         """The client's (trimmed, renamed) body in the upstream's API."""
         ...
 
-    def reply(self, reply: Reply, stream: bool) -> Reply:
-        """The upstream's answer (its first chunk and the rest) in the client's API."""
+    def reply(self, reply: Reply, stream: bool, client_body: dict[str, Any]) -> Reply:
+        """The upstream's answer (its first chunk and the rest) in the client's API;
+        `client_body` is the request as the client sent it (what it asked for)."""
         ...
 
 
-# (client API, upstream kind) -> the bridge between them. Empty while every kind laneway
-# ships speaks every front end's API; the Anthropic pair adds the first entries.
-BRIDGES: Mapping[tuple[str, str], Bridge] = {}
+# (client API, upstream kind) -> the bridge between them.
+BRIDGES: Mapping[tuple[str, str], Bridge] = {
+    ("messages", "openai"): MessagesOnChat(),
+    ("chat", "anthropic"): ChatOnMessages(),
+}
 
 
 def kind_of(model: ModelSpec) -> str:
     """The kind that calls `model`, from its `provider`."""
-    return "openai" if model.openai_compatible else "litellm"
+    if model.openai_compatible:
+        return "openai"
+    return "anthropic" if model.speaks_messages else "litellm"
 
 
 def build_kinds(
@@ -67,6 +73,10 @@ def build_kinds(
     from router.upstreams.openai import OpenAIUpstream
 
     kinds: dict[str, UpstreamKind] = {"openai": OpenAIUpstream(session, pool, max_answer_bytes)}
+    if any(kind_of(m) == "anthropic" for m in models):
+        from router.upstreams.anthropic import AnthropicUpstream
+
+        kinds["anthropic"] = AnthropicUpstream(session, pool)
     if any(kind_of(m) == "litellm" for m in models):
         old = previous.get("litellm") if previous else None
         if old is None:

@@ -132,12 +132,17 @@ class OpenAIUpstream:
             headers = {"content-type": "application/json"}
             if model.api_key:
                 headers["authorization"] = "Bearer " + model.api_key.reveal()
-            url = URL(model.api_base + PATHS[endpoint])
-            how: _How = CIMultiDictProxy(CIMultiDict(headers))
-            if self.pool is not None and url.scheme == "http" and url.host:
-                how = http1.Target(url.host, url.port or 80, url.raw_path_qs, headers)
+            url, how = self.target(model.api_base + PATHS[endpoint], headers)
             t = self._targets[(model.name, endpoint)] = (model, url, how)
         return t[1], t[2]
+
+    def target(self, where: str, headers: dict[str, str]) -> tuple[URL, _How]:
+        """A URL and its finished headers: the lean client's target for plain HTTP."""
+        url = URL(where)
+        how: _How = CIMultiDictProxy(CIMultiDict(headers))
+        if self.pool is not None and url.scheme == "http" and url.host:
+            how = http1.Target(url.host, url.port or 80, url.raw_path_qs, headers)
+        return url, how
 
     async def _post(
         self, url: URL, how: _How, body: dict[str, Any], whole: bool, connect_s: float,
@@ -165,7 +170,15 @@ class OpenAIUpstream:
         started: float,
         headers: Mapping[str, str] | None = None,  # the client's: none of them is sent on
     ) -> Reply:
+        """`headers`: the client's, for kinds that forward some (Messages); unused here."""
         url, how = self._target(model, endpoint)
+        return await self.exchange(model, url, how, body, stream, timeouts, started)
+
+    async def exchange(
+        self, model: ModelSpec, url: URL, how: _How, body: dict[str, Any], stream: bool,
+        timeouts: Timeouts, started: float,
+    ) -> Reply:
+        """POST `body` to a target and return once its answer has started."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeouts.total_s
         # A non-streamed answer is silent until it is whole: it has no first token to time

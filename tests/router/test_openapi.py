@@ -32,7 +32,7 @@ def test_every_model_route_is_documented_with_the_shape_it_checks(doc: dict, fro
     for path in frontend.paths:
         schema = _schema(doc, path)
         assert schema["additionalProperties"] is True  # other fields pass to the model
-        good = {"model": "auto", "messages": [{"role": "user", "content": "hi"}]}
+        good = {"model": "auto", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 16}
         for field in schema["required"]:
             frontend.parse(good)
             with pytest.raises(InvalidRequest) as refused:

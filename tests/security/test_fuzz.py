@@ -45,6 +45,31 @@ MESSAGE = st.fixed_dictionaries(
 )
 
 
+# Anthropic Messages: content blocks of every kind laneway reads or translates.
+BLOCK = st.one_of(
+    st.fixed_dictionaries({"type": st.just("text"), "text": TEXT}),
+    st.fixed_dictionaries({"type": st.just("image"), "source": JSON | st.just(
+        {"type": "base64", "media_type": "image/png", "data": "AAAA"})}),
+    st.fixed_dictionaries({"type": st.just("tool_use"), "id": st.text(CHARS, max_size=8),
+                           "name": TEXT, "input": JSON}),
+    st.fixed_dictionaries({"type": st.just("tool_result"), "tool_use_id": JSON,
+                           "content": TEXT | st.lists(JSON, max_size=2)},
+                          optional={"is_error": st.booleans()}),
+    st.fixed_dictionaries({"type": st.just("thinking"), "thinking": TEXT, "signature": TEXT}),
+    JSON,
+)
+TURN = st.fixed_dictionaries(
+    {"role": st.sampled_from(["user", "user", "assistant", "system", "tool"])},
+    optional={"content": TEXT | st.lists(BLOCK, max_size=3) | JSON},
+)
+MESSAGES_EXTRA = {
+    "system": TEXT | st.lists(st.fixed_dictionaries({"type": st.just("text"), "text": TEXT}),
+                              max_size=2) | JSON,
+    "stop_sequences": st.lists(TEXT, max_size=2) | JSON,
+    "thinking": st.just({"type": "enabled", "budget_tokens": 1024}) | JSON,
+    "tool_choice": st.sampled_from([{"type": "auto"}, {"type": "any"}, {"type": "none"},
+                                    {"type": "tool", "name": "read_file"}]) | JSON,
+}
 TOOL = st.fixed_dictionaries({"type": st.just("function"), "function": st.fixed_dictionaries(
     {"name": st.sampled_from(["read_file", "edit", "run"]), "parameters": st.just({})})})
 COMMON = {
@@ -64,7 +89,8 @@ def body(**required: st.SearchStrategy[Any]) -> st.SearchStrategy[dict[str, Any]
     """A well-typed body, or (one time in three) the same with one field replaced by any JSON:
     well-typed bodies reach deepest (classify, trim, choose, upstream), broken ones test
     the checks."""
-    good = st.fixed_dictionaries({"model": MODEL, **required}, optional=COMMON)
+    optional = {k: v for k, v in COMMON.items() if k not in required}
+    good = st.fixed_dictionaries({"model": MODEL, **required}, optional=optional)
     return good.flatmap(lambda b: st.one_of(
         st.just(b), st.just(b),
         st.sampled_from(sorted(b)).flatmap(lambda k: JSON.map(lambda v: {**b, k: v})),
@@ -78,6 +104,9 @@ BODIES = {
     "/v1/responses": body(input=TEXT | st.lists(MESSAGE, min_size=1, max_size=3),
                           instructions=TEXT),
     "/v1/embeddings": body(input=TEXT | st.lists(TEXT, min_size=1, max_size=3)),
+    "/v1/messages": body(messages=st.lists(TURN, min_size=1, max_size=4), **MESSAGES_EXTRA),
+    "/v1/messages/count_tokens": body(messages=st.lists(TURN, min_size=1, max_size=4),
+                                      **MESSAGES_EXTRA),
 }
 HEADERS = st.fixed_dictionaries({}, optional={
     "x-laneway-lane": st.sampled_from(["completion", "qa", "agentic", "bogus", ""]),
