@@ -12,10 +12,15 @@ Rules (`choose`, for `model: auto`):
    over the target, least slow first. The pipeline tries them in order, once each.
 3. Session affinity (lanes with `affinity`): the conversation's model goes first while it
    is a healthy candidate, whatever its latency, so its prefix cache stays warm.
-4. Probes: a model avoided for latency that the objective would otherwise prefer goes
+4. Acceptance (lanes with `acceptance_margin`): among the models within target, another
+   replaces the objective's first only when its learned acceptance is higher by more than
+   the margin at 95% confidence (always-valid interval: no flapping on noise). An `explore`
+   share of the lane's requests (counted, not drawn at random) goes first to the
+   least-measured other model within target, so every estimate keeps growing.
+5. Probes: a model avoided for latency that the objective would otherwise prefer goes
    first for one request now and then (<= probe_share of the lane, >= probe_interval_s
    apart, never an ejected or half-open one), so a recovered model wins its traffic back.
-5. No candidate left: an empty Choice whose reasons say why; `retry_after_s` is set when
+6. No candidate left: an empty Choice whose reasons say why; `retry_after_s` is set when
    ejections are the cause (503 with retry-after), else nothing could ever serve it.
 `pinned` tries the named model, then only its configured `fallbacks`.
 `dry_run=True` (explain) changes no state: no probe, no half-open trial handed out.
@@ -27,11 +32,13 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from policies.acceptance import AcceptanceBoard
 from policies.affinity import AffinityTable
 from policies.breaker import BreakerBoard
 from policies.catalog import ModelSpec, Tier
 from policies.latency import LatencyTracker
 from policies.policy import LANE_NAMES, LanePolicy, Policy
+from policies.sequential import Rate, better_by
 
 _PRIOR_SHARE = {Tier.SMALL: 0.25, Tier.MEDIUM: 0.5, Tier.LARGE: 0.75}
 
@@ -57,6 +64,7 @@ class Candidate:
     within_target: bool
     healthy: bool  # False: ejected by its circuit breaker
     reasons: tuple[str, ...]
+    acceptance: Rate | None = None  # learned (decayed); only for lanes that use it
 
 
 @dataclass(slots=True)
@@ -85,6 +93,7 @@ class Chooser:
         latency: LatencyTracker | None = None,
         breakers: BreakerBoard | None = None,
         affinity: AffinityTable | None = None,
+        acceptance: AcceptanceBoard | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         # State objects are injectable so a config reload can carry them over.
@@ -92,6 +101,8 @@ class Chooser:
         self.latency = latency or LatencyTracker()
         self.breakers = breakers or BreakerBoard(policy.breaker)
         self.affinity = affinity or AffinityTable()
+        self.acceptance = acceptance or AcceptanceBoard()
+        self._explored = dict.fromkeys(LANE_NAMES, 0.0)
         self._clock = clock
         self._by_name = {m.name: m for m in models}
         self._order = {m.name: i for i, m in enumerate(models)}
@@ -137,6 +148,10 @@ class Chooser:
             return self._empty(lane, head, rejected, now)
         reasons = [head]
         probe = False
+        if lp.acceptance_margin is not None:
+            why = self._by_acceptance(lane, lp, fast, ordered, dry_run)
+            if why is not None:
+                reasons.append(why)
         sticky = self._sticky(needs, ordered, now) if lp.affinity else None
         if sticky is not None:
             ordered.remove(sticky)
@@ -203,6 +218,46 @@ class Chooser:
         self.breakers.failure(model, self._clock(), reason)
 
     # -- helpers ---------------------------------------------------------------------
+    def _by_acceptance(
+        self,
+        lane: str,
+        lp: LanePolicy,
+        fast: list[Candidate],
+        ordered: list[Candidate],
+        dry_run: bool,
+    ) -> str | None:
+        """Reorders `ordered` (fast first) by acceptance and exploration; the reason."""
+        for c in ordered:
+            c.acceptance = self.acceptance.rate(lane, c.model.name)
+        if len(fast) < 2:
+            return None
+        margin = lp.acceptance_margin or 0.0
+        first = fast[0]
+        base = first.acceptance or Rate(0, 0)
+        better = [
+            c for c in fast[1:]
+            if c.acceptance is not None and better_by(base, c.acceptance, margin, 0.95)
+        ]
+        if better:
+            pick = max(better, key=lambda c: c.acceptance.mean if c.acceptance else 0.0)
+            ordered.remove(pick)
+            ordered.insert(0, pick)
+            rate = pick.acceptance.mean if pick.acceptance else 0.0
+            return (
+                f"{pick.model.name}: acceptance {rate:.0%} beats {first.model.name}"
+                f" by more than {margin:.0%} (95% confidence)"
+            )
+        if dry_run or lp.explore <= 0:
+            return None
+        self._explored[lane] += lp.explore
+        if self._explored[lane] < 1.0:
+            return None
+        self._explored[lane] -= 1.0
+        pick = min(fast[1:], key=lambda c: (c.acceptance.shown if c.acceptance else 0.0))
+        ordered.remove(pick)
+        ordered.insert(0, pick)
+        return f"{pick.model.name}: explore (acceptance kept measured)"
+
     def _rate(
         self,
         m: ModelSpec,

@@ -24,6 +24,12 @@ def _candidate(c: Candidate) -> dict[str, Any]:
         "within_target": c.within_target,
         "healthy": c.healthy,
         "reasons": list(c.reasons),
+        # Learned acceptance (decayed counts): null where the lane does not use it or no
+        # feedback has arrived yet.
+        "acceptance": None if c.acceptance is None else {
+            "rate": round(c.acceptance.mean, 4),
+            "shown": round(c.acceptance.shown, 1),
+        },
     }
 
 
