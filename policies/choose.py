@@ -16,7 +16,8 @@ Rules (`choose`, for `model: auto`):
    replaces the objective's first only when its learned acceptance is higher by more than
    the margin at 95% confidence (always-valid interval: no flapping on noise). An `explore`
    share of the lane's requests (counted, not drawn at random) goes first to the
-   least-measured other model within target, so every estimate keeps growing.
+   least-measured other model within target that is not known to be worse, so every
+   estimate that matters keeps growing.
 5. Probes: a model avoided for latency that the objective would otherwise prefer goes
    first for one request now and then (<= probe_share of the lane, >= probe_interval_s
    apart, never an ejected or half-open one), so a recovered model wins its traffic back.
@@ -232,30 +233,48 @@ class Chooser:
         if len(fast) < 2:
             return None
         margin = lp.acceptance_margin or 0.0
-        first = fast[0]
-        base = first.acceptance or Rate(0, 0)
-        better = [
-            c for c in fast[1:]
-            if c.acceptance is not None and better_by(base, c.acceptance, margin, 0.95)
-        ]
-        if better:
-            pick = max(better, key=lambda c: c.acceptance.mean if c.acceptance else 0.0)
-            ordered.remove(pick)
-            ordered.insert(0, pick)
-            rate = pick.acceptance.mean if pick.acceptance else 0.0
-            return (
-                f"{pick.model.name}: acceptance {rate:.0%} beats {first.model.name}"
+        # The cheapest, unless a candidate beats it by more than the margin; then the
+        # cheapest of those, and so on: a pricier model must earn its place against each
+        # cheaper winner, not merely against the cheapest.
+        first = chosen = fast[0]
+        while True:
+            base = chosen.acceptance or Rate(0, 0)
+            beats = next((
+                c for c in fast
+                if c is not chosen and c.acceptance is not None
+                and better_by(base, c.acceptance, margin, 0.95)
+            ), None)
+            if beats is None:
+                break
+            chosen = beats
+        why = None
+        if chosen is not first:
+            _to_front(ordered, chosen)
+            rate = chosen.acceptance.mean if chosen.acceptance else 0.0
+            why = (
+                f"{chosen.model.name}: acceptance {rate:.0%} beats {first.model.name}"
                 f" by more than {margin:.0%} (95% confidence)"
             )
         if dry_run or lp.explore <= 0:
-            return None
+            return why
         self._explored[lane] += lp.explore
         if self._explored[lane] < 1.0:
-            return None
+            return why
         self._explored[lane] -= 1.0
-        pick = min(fast[1:], key=lambda c: (c.acceptance.shown if c.acceptance else 0.0))
-        ordered.remove(pick)
-        ordered.insert(0, pick)
+        # Only a candidate that might still be good enough is worth a user's request: one
+        # known (at 95%) to be worse than the chosen one by more than the margin is left out
+        # until its decayed count has thinned and its interval widened again, which
+        # re-measures it in time.
+        head = chosen.acceptance
+        open_ = [
+            c for c in fast if c is not chosen and (
+                c.acceptance is None or head is None
+                or not better_by(c.acceptance, head, margin, 0.95))
+        ]
+        if not open_:
+            return why
+        pick = min(open_, key=lambda c: (c.acceptance.shown if c.acceptance else 0.0))
+        _to_front(ordered, pick)
         return f"{pick.model.name}: explore (acceptance kept measured)"
 
     def _rate(
@@ -356,3 +375,8 @@ class Chooser:
             return Choice(lane, (), tuple(rejected), (head, msg), retry_after_s=max(1.0, retry))
         why = "; ".join(f"{c.model.name}: {c.reasons[0]}" for c in rejected) or "no models"
         return Choice(lane, (), tuple(rejected), (head, f"no model can serve this request: {why}"))
+
+
+def _to_front(ordered: list[Candidate], c: Candidate) -> None:
+    ordered.remove(c)
+    ordered.insert(0, c)

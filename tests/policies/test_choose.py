@@ -317,3 +317,9 @@ def test_acceptance_decays_so_a_model_that_got_worse_loses_its_lead(clock: Clock
     clock.t += 4 * 3600  # four half-lives later, fast-coder is now accepted like tiny-coder
     learned(ch, clock, {"tiny-coder": (4000, 600), "fast-coder": (4000, 1000)})
     assert names(ch.choose("completion", FIM, dry_run=True))[0] == "tiny-coder"
+
+
+def test_explore_skips_a_model_known_to_be_worse(clock: Clock):
+    ch = Chooser(MODELS, load_policy("default"), clock=clock)
+    learned(ch, clock, {"tiny-coder": (4000, 1400), "fast-coder": (4000, 600)})
+    assert {names(ch.choose("completion", FIM))[0] for _ in range(200)} == {"tiny-coder"}
