@@ -11,7 +11,7 @@ import yaml
 
 PROM = Path(__file__).resolve().parents[2] / "deploy" / "prometheus"
 ALERTS = ["LanewayCompletionSlow", "LanewayUpstreamErrors", "LanewayRedisDown",
-          "LanewayNoHealthyModel", "LanewayCostSpike"]
+          "LanewayNoHealthyModel", "LanewayCostSpike", "LanewayAcceptanceDrop"]
 
 
 def promtool(*args: str) -> subprocess.CompletedProcess[str]:

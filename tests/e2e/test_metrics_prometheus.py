@@ -126,7 +126,7 @@ def test_alert_rules_evaluate_cleanly_on_real_series(prometheus: Proc) -> None:
     wait_until(lambda: all(r["health"] != "unknown" for r in evaluated()), timeout=10,
                what="every rule to be evaluated")
     rules = evaluated()
-    assert len(rules) == 5
+    assert len(rules) == 6
     assert [(r["name"], r["health"], r.get("lastError")) for r in rules if r["health"] != "ok"] \
         == []
     for r in rules:  # the same expressions, one by one: valid PromQL against real labels
