@@ -10,6 +10,7 @@ if TYPE_CHECKING:
 
     from policies.catalog import ModelSpec
     from policies.lanes import Endpoint, LaneDecision
+    from router.stages.feedback import FeedbackNote
 
 
 @dataclass(slots=True, eq=False)
@@ -41,6 +42,9 @@ class RequestContext:
     # the request was recorded, so every ending records once and in-flight cannot drift.
     inflight_lane: str | None = None
     recorded: bool = False
+    # The answer's laneway id, experiment arm and what implicit acceptance needs
+    # (router/stages/feedback.py); None until the request is planned.
+    feedback: FeedbackNote | None = None
 
     @property
     def lane(self) -> str:
@@ -59,4 +63,9 @@ class RequestContext:
         }
         if self.decision is not None and self.decision.lane._value_ == "completion":
             h["x-laneway-completion-scope"] = self.scope or "block"
+        note = self.feedback
+        if note is not None:
+            h["x-laneway-completion-id"] = note.completion_id
+            if note.experiment:
+                h["x-laneway-experiment"] = f"{note.experiment}={note.arm}"
         return h

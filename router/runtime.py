@@ -13,9 +13,13 @@ from typing import Any
 
 import aiohttp
 
+from cache.feedback import FeedbackStore, MemoryFeedback
+from cache.redis_store import split_cluster_url
 from cache.response_cache import DEFAULT_L1_BYTES, DisabledCache, ResponseCache, build_cache
+from policies.acceptance import AcceptanceBoard
 from policies.catalog import ModelSpec
 from policies.choose import Chooser
+from policies.experiments import Experiment
 from policies.lane_memo import LaneMemo
 from policies.policy import LANE_NAMES, Policy, load_policy
 from policies.trim import TrimBudget
@@ -23,6 +27,8 @@ from router.config import Config
 from router.http.auth import KeyRing
 from router.limits.ratelimit import Limit, Limiter, build_limiter
 from router.observe.metrics import Metrics
+from router.stages.feedback import FeedbackStage
+from router.stages.feedback_core import FeedbackCore
 from router.stages.supersede import Sessions
 from router.upstreams import http1
 from router.upstreams.openai import OpenAIUpstream, Timeouts
@@ -49,6 +55,7 @@ class Runtime:
     # Per lane: what besides the client's body decides a trimmed body (part of cache keys).
     variants: dict[str, str] = field(default_factory=dict)
     lanes: LaneMemo = field(default_factory=LaneMemo)  # classify, remembered per body
+    feedback: FeedbackStage | None = None  # ids, experiments, acceptance (feedback.py)
 
     @classmethod
     def build(
@@ -67,6 +74,7 @@ class Runtime:
             latency=old.latency if old else None,
             breakers=old.breakers if old else None,
             affinity=old.affinity if old else None,
+            acceptance=old.acceptance if old else None,
         )
         litellm = previous.litellm if previous is not None else None
         if litellm is None and any(not m.openai_compatible for m in config.models):
@@ -97,6 +105,8 @@ class Runtime:
                     timeouts[(lane, m.name)] = Timeouts(
                         min(t.connect_s, cap), min(t.ttft_s, cap), min(t.idle_s, cap), cap
                     )
+        core = _feedback(config, metrics, chooser.acceptance, previous)
+        feedback = FeedbackStage([Experiment(e) for e in config.raw.experiments], core)
         return cls(
             config, policy, chooser, metrics, session,
             # The lean client's keep-alive connections outlive a reload, like the session.
@@ -108,6 +118,7 @@ class Runtime:
             _cache(config, metrics, previous),
             budgets, timeouts,
             {lane: f"{policy.name}|{budget!r}" for lane, budget in budgets.items()},
+            feedback=feedback,
         )
 
     def timeouts_for(self, lane: str, model: ModelSpec) -> Timeouts:
@@ -115,6 +126,25 @@ class Runtime:
 
     def client_for(self, model: ModelSpec) -> Any:
         return self.openai if model.openai_compatible else self.litellm
+
+
+def _feedback(config: Config, metrics: Metrics, board: AcceptanceBoard,
+              previous: Runtime | None) -> FeedbackCore:
+    """The feedback loop's state outlives a reload unless the Redis settings changed."""
+    r = config.raw.redis
+    if previous is not None and previous.feedback is not None \
+            and previous.config.raw.redis == r:
+        return previous.feedback.core
+    store: FeedbackStore
+    # A Redis Cluster keeps feedback in process for now (the script's keys share one hash
+    # tag, but it has not been tested on a cluster).
+    if r.url and not r.cluster and not split_cluster_url(r.url)[1]:
+        from cache.feedback_redis import RedisFeedback
+
+        store = RedisFeedback(r.url)
+    else:
+        store = MemoryFeedback()
+    return FeedbackCore(store, metrics, board)
 
 
 def _cache(config: Config, metrics: Metrics, previous: Runtime | None) -> ResponseCache:

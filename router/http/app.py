@@ -18,7 +18,7 @@ from starlette.responses import Response
 from policies import tokens
 from router.config import Config, load
 from router.errors import LanewayError, MethodNotAllowed, RouteNotFound
-from router.http import endpoints, openapi
+from router.http import endpoints, feedback_routes, openapi
 from router.http.front import Laneway, bug_response
 from router.observe.logline import open_access_log
 from router.observe.metrics import Metrics
@@ -44,6 +44,8 @@ def create_app(config: Config) -> FastAPI:
         app.runtime = Runtime.build(config, Metrics(), session)
         describe(app.runtime)
         await app.runtime.cache.start()  # bounded: laneway serves without Redis too
+        if app.runtime.feedback is not None:
+            app.runtime.feedback.core.start()
         # The tokenizer (~40 MB, ~0.3 s) only when a prompt may not fit its budget: loaded
         # in a thread on first need, upper bounds meanwhile (policies/tokens.py).
         tokens.defer()
@@ -67,6 +69,8 @@ def create_app(config: Config) -> FastAPI:
                 log.error("reload failed, keeping the running config: %s", exc)
                 return
             app.runtime = rt
+            if rt.feedback is not None:
+                rt.feedback.core.start()  # a new core (Redis settings changed) starts here
             log.warning("reloaded %s (policy %s)", new.source, rt.policy.name)
 
         loop = asyncio.get_running_loop()
@@ -78,6 +82,8 @@ def create_app(config: Config) -> FastAPI:
             loop.remove_signal_handler(signal.SIGHUP)
             await app.runtime.limiter.close()
             await app.runtime.cache.close()
+            if app.runtime.feedback is not None:
+                await app.runtime.feedback.core.close()
             if app.runtime.openai.pool is not None:
                 app.runtime.openai.pool.close()
             await session.close()
@@ -101,6 +107,9 @@ def create_app(config: Config) -> FastAPI:
     for prefix in ("/v1", ""):
         app.router.add_route(prefix + "/models", endpoints.models, methods=["GET"])
     app.router.add_route("/laneway/explain", endpoints.explain, methods=["POST"])
+    for prefix in ("/v1", ""):
+        app.router.add_route(prefix + "/events", feedback_routes.events, methods=["POST"])
+    app.router.add_route("/laneway/experiments", feedback_routes.experiments, methods=["GET"])
     app.router.add_route("/healthz", endpoints.healthz, methods=["GET"])
     app.router.add_route("/readyz", endpoints.readyz, methods=["GET"])
     app.router.add_route("/metrics", endpoints.metrics, methods=["GET"])

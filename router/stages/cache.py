@@ -28,6 +28,7 @@ from policies.policy import LanePolicy
 from policies.trim import TrimResult
 from router.context import RequestContext
 from router.runtime import Runtime
+from router.stages.feedback import FeedbackStage
 from router.stages.record import RecordAfter
 from router.upstreams.openai import Reply, StreamBroken, UpstreamFailure
 
@@ -100,7 +101,7 @@ async def answer_early(rt: Runtime, ctx: RequestContext, cp: CachePlan) -> Respo
 def respond(rt: Runtime, ctx: RequestContext, cp: CachePlan, hit: Hit) -> Response:
     """A hit, rendered as the client asked (JSON, or an SSE replay)."""
     ctx.cache = hit.tier
-    data = hit.render(ctx.stream, cp.want_usage)
+    data = FeedbackStage.stamp(ctx, hit.render(ctx.stream, cp.want_usage))  # a fresh id
     ctx.ttft_s = ctx.overhead_s = time.perf_counter() - ctx.started
     headers = ctx.answer_headers()
     if ctx.stream:

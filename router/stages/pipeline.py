@@ -23,6 +23,7 @@ from router.errors import (
 )
 from router.runtime import Runtime
 from router.stages import cache as cache_stage
+from router.stages.feedback import FeedbackStage
 from router.stages.plan import plan
 from router.stages.record import RecordAfter, begin, record
 from router.upstreams.openai import Reply, StreamBroken, UpstreamFailure
@@ -44,7 +45,7 @@ class Pipeline:
             model = ctx.model = candidate.model
             # cache seam: keyed per model on the client's body; an L1 hit answers before
             # any trimming, a miss shares its upstream call.
-            cp = cache_stage.plan_for(rt.cache, ctx, lp, model, rt.variants[ctx.lane])
+            cp = cache_stage.plan_for(rt.cache, ctx, lp, model, p.variant)
             hit = cache_stage.l1_hit(rt, ctx, cp)
             if hit is not None and hit.answer.trim is not None:
                 return cache_stage.respond(rt, ctx, cp, hit)
@@ -83,9 +84,10 @@ class Pipeline:
                 rt.chooser.record_success(model.name, ctx.lane, ttft, p.needs.session)
             ctx.ttft_s = time.perf_counter() - ctx.started
             ctx.attempts.append((model.name, "ok"))
+            stamp = FeedbackStage.stamp
             if reply.rest is None:
                 return Response(
-                    reply.first,
+                    stamp(ctx, reply.first),
                     media_type=reply.content_type,
                     headers=ctx.answer_headers(),
                     background=RecordAfter(rt, ctx, [reply.first], True),
@@ -100,13 +102,14 @@ class Pipeline:
     async def _relay(self, ctx: RequestContext, reply: Reply) -> AsyncIterator[bytes]:
         chunks = [reply.first]
         complete = False
+        stamp = FeedbackStage.stamp  # laneway's id in every chunk
         try:
-            yield reply.first
+            yield stamp(ctx, reply.first)
             assert reply.rest is not None
             try:
                 async for chunk in reply.rest:
                     chunks.append(chunk)
-                    yield chunk
+                    yield stamp(ctx, chunk)
             except StreamBroken as broken:
                 ctx.status, ctx.error_reason = 502, broken.reason
                 yield UpstreamError(broken.message).sse_event()

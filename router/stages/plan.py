@@ -33,6 +33,7 @@ class Plan:
     needs: Needs
     budget: TrimBudget
     shared: TrimResult | None  # a model-independent trim (qa, agentic), done once
+    variant: str = ""  # what besides the client's body decides the trimmed body (cache key)
     exact: bool = False  # count small prompts exactly (explain), not by their ceiling
     by_family: dict[str | None, TrimResult] = field(default_factory=dict)
 
@@ -57,6 +58,10 @@ def plan(rt: Runtime, ctx: RequestContext, *, dry_run: bool = False) -> Plan:
     lane = decision.lane.value
     lp = rt.policy.lane(lane)
     budget = rt.budgets[lane]
+    variant = rt.variants.get(lane, "")
+    arm_model = None
+    if rt.feedback is not None:  # the id, the experiment arm, the user's own tuning
+        budget, variant, arm_model = rt.feedback.shape(ctx, lane, budget, variant, dry_run)
     shared = memo.trim
     if shared is None:
         shared = _shared_trim(ctx, lane, budget)
@@ -76,7 +81,9 @@ def plan(rt: Runtime, ctx: RequestContext, *, dry_run: bool = False) -> Plan:
         session=session_key(body, ctx.headers) if lp.affinity else None,
     )
     name = ctx.requested_model
-    if name == "auto":
+    if name == "auto" and arm_model is not None:
+        choice = rt.chooser.pinned(arm_model, lane, needs, dry_run=dry_run)
+    elif name == "auto":
         choice = rt.chooser.choose(lane, needs, dry_run=dry_run)
     elif name in rt.config.by_name:
         choice = rt.chooser.pinned(name, lane, needs, dry_run=dry_run)
@@ -94,7 +101,7 @@ def plan(rt: Runtime, ctx: RequestContext, *, dry_run: bool = False) -> Plan:
             f"No model can serve this '{lane}' request: " + "; ".join(choice.reasons) + ".",
             headers=headers,
         )
-    return Plan(lp, choice, needs, budget, shared, exact=dry_run)
+    return Plan(lp, choice, needs, budget, shared, variant, exact=dry_run)
 
 
 def _shared_trim(ctx: RequestContext, lane: str, budget: TrimBudget) -> TrimResult | None:

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from starlette.background import BackgroundTask
 
+from cache.feedback import Answer
 from policies.policy import LANE_NAMES
 from router.context import RequestContext
 from router.observe import logline
@@ -61,6 +62,10 @@ def record(
             saved = max(0.0, rt.largest.cost(sent, ctx.output_tokens) - cost)
             if saved > 0:
                 add(m.of(m.cost_saved, lane), saved)
+            note = ctx.feedback
+            if note is not None and ctx.status == 200 and rt.feedback is not None:
+                rt.feedback.delivered(ctx, chunks, cost, Answer(
+                    ctx.tenant, lane, model, note.arm, note.experiment, note.unit, cost))
     if ctx.trimmed_tokens:
         add(m.of(m.tokens, lane, model, "trimmed"), ctx.trimmed_tokens)
     add(m.of(m.requests, lane, model, str(ctx.status), ctx.cache))
