@@ -195,8 +195,8 @@ def test_arms_are_sticky_and_the_winner_takes_all_traffic(replicas: tuple[Proc, 
             event(b, "select", cid)
         i += 1
         if i % 20 == 0:
-            wait_until(lambda: sum(s for s, _ in arms(a).values()) >= i, timeout=10,
-                       what="the shown counts")
+            wait_until(lambda n=i: sum(s for s, _ in arms(a).values()) >= n,  # type: ignore[misc]
+                       timeout=10, what="the shown counts")
     wait_until(lambda: report(b)["winner"] == "mid", timeout=10, what="the decision")
     decided = report(a)
     assert decided["status"] == "decided" and decided["winner"] == "mid"
