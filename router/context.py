@@ -10,7 +10,9 @@ if TYPE_CHECKING:
 
     from policies.catalog import ModelSpec
     from policies.lanes import Endpoint, LaneDecision
+    from router.frontends.base import Frontend
     from router.stages.feedback import FeedbackNote
+    from router.stages.notes import Notes
 
 
 @dataclass(slots=True, eq=False)
@@ -21,6 +23,7 @@ class RequestContext:
     headers: Mapping[str, str]
     tenant: str
     started: float  # perf_counter at arrival
+    frontend: Frontend  # the client's API: how the answer and errors are rendered
     stream: bool = False
     body_bytes: int = 0  # size of the request body as received
     decision: LaneDecision | None = None
@@ -38,6 +41,7 @@ class RequestContext:
     overhead_s: float = 0.0
     error_reason: str | None = None
     attempts: list[tuple[str, str]] = field(default_factory=list)  # (model, outcome)
+    notes: Notes | None = None  # the chain's working notes (router/stages/notes.py)
     # The recorder's bookkeeping: the lane counted in flight (None: not yet), and whether
     # the request was recorded, so every ending records once and in-flight cannot drift.
     inflight_lane: str | None = None

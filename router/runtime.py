@@ -1,4 +1,4 @@
-"""Everything built once from a config: the objects the pipeline's stages use.
+"""Everything built once from a config: the objects the chain's stages use, and the chain.
 
 A reload builds a new Runtime and swaps it in; requests in flight keep the one they started
 with, so nothing changes under their feet. Learned state (latency, breakers, affinity) is
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 
@@ -27,11 +26,13 @@ from router.config import Config
 from router.http.auth import KeyRing
 from router.limits.ratelimit import Limit, Limiter, build_limiter
 from router.observe.metrics import Metrics
+from router.stages.chain import Chain
 from router.stages.feedback import FeedbackStage
 from router.stages.feedback_core import FeedbackCore
 from router.stages.supersede import Sessions
 from router.upstreams import http1
-from router.upstreams.openai import OpenAIUpstream, Timeouts
+from router.upstreams.kinds import UpstreamKind, build_kinds
+from router.upstreams.openai import Timeouts
 
 
 @dataclass(eq=False)
@@ -41,10 +42,10 @@ class Runtime:
     chooser: Chooser
     metrics: Metrics
     session: aiohttp.ClientSession
-    openai: OpenAIUpstream
+    pool: http1.Pool  # the lean client's keep-alive connections (plain-HTTP upstreams)
+    upstreams: dict[str, UpstreamKind]  # one adapter per upstream kind the config uses
     keys: KeyRing
     largest: ModelSpec  # the yardstick for "saved against sending everything to the largest"
-    litellm: Any = None  # LitellmUpstream, only when a configured model needs it
     limiter: Limiter = field(default_factory=lambda: Limiter(Limit(), {}))
     sessions: Sessions = field(default_factory=Sessions)  # in-flight completions per session
     cache: ResponseCache = field(default_factory=DisabledCache)  # L1, L2 (Redis), single-flight
@@ -56,6 +57,10 @@ class Runtime:
     variants: dict[str, str] = field(default_factory=dict)
     lanes: LaneMemo = field(default_factory=LaneMemo)  # classify, remembered per body
     feedback: FeedbackStage | None = None  # ids, experiments, acceptance (feedback.py)
+    chain: Chain = field(init=False)  # the request path, built from all of the above
+
+    def __post_init__(self) -> None:
+        self.chain = Chain(self)
 
     @classmethod
     def build(
@@ -76,11 +81,10 @@ class Runtime:
             affinity=old.affinity if old else None,
             acceptance=old.acceptance if old else None,
         )
-        litellm = previous.litellm if previous is not None else None
-        if litellm is None and any(not m.openai_compatible for m in config.models):
-            from router.upstreams.litellm import LitellmUpstream
-
-            litellm = LitellmUpstream()
+        # The lean client's keep-alive connections outlive a reload, like the session.
+        pool = previous.pool if previous is not None else http1.Pool()
+        upstreams = build_kinds(config.models, session, pool,
+                                previous.upstreams if previous is not None else None)
         max_window = {
             lane: max((m.context_window for m in config.models if lane in m.lanes), default=0)
             for lane in LANE_NAMES
@@ -106,13 +110,12 @@ class Runtime:
                         min(t.connect_s, cap), min(t.ttft_s, cap), min(t.idle_s, cap), cap
                     )
         core = _feedback(config, metrics, chooser.acceptance, previous)
-        feedback = FeedbackStage([Experiment(e) for e in config.raw.experiments], core)
+        feedback = FeedbackStage([Experiment(e) for e in config.raw.experiments], core,
+                                 policy.name)
         return cls(
-            config, policy, chooser, metrics, session,
-            # The lean client's keep-alive connections outlive a reload, like the session.
-            OpenAIUpstream(session, previous.openai.pool if previous else http1.Pool()),
+            config, policy, chooser, metrics, session, pool, upstreams,
             KeyRing(config),
-            largest, litellm,
+            largest,
             build_limiter(config, previous.limiter if previous else None),
             previous.sessions if previous else Sessions(),
             _cache(config, metrics, previous),
@@ -120,12 +123,6 @@ class Runtime:
             {lane: f"{policy.name}|{budget!r}" for lane, budget in budgets.items()},
             feedback=feedback,
         )
-
-    def timeouts_for(self, lane: str, model: ModelSpec) -> Timeouts:
-        return self.timeouts.get((lane, model.name)) or self.timeouts[lane]
-
-    def client_for(self, model: ModelSpec) -> Any:
-        return self.openai if model.openai_compatible else self.litellm
 
 
 def _feedback(config: Config, metrics: Metrics, board: AcceptanceBoard,

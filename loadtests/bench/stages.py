@@ -46,20 +46,19 @@ def _stages(kind: str) -> list[Stage]:
     from starlette.datastructures import Headers
     from starlette.responses import Response
 
-    from policies.lanes import Endpoint, classify
+    from policies.lanes import classify
     from router.config import parse
     from router.context import RequestContext
+    from router.frontends.openai import CHAT, COMPLETIONS
     from router.http import endpoints
-    from router.http.body import read_body, validate
+    from router.http.body import read_body
     from router.observe.metrics import Metrics
     from router.runtime import Runtime
-    from router.stages.plan import plan
-    from router.stages.record import record
 
     body_obj = KINDS[kind]("auto")
     raw = body_obj.render("1")
-    endpoint = Endpoint.CHAT if body_obj.path.endswith("chat/completions") else (
-        Endpoint.COMPLETIONS)
+    frontend = CHAT if body_obj.path.endswith("chat/completions") else COMPLETIONS
+    endpoint = frontend.endpoint
     headers: Any = Headers({k.lower(): v for k, v in HEADERS.items()})
     request: Any = _FakeRequest(b"", headers)
     plain = getattr(endpoints, "plain_headers", None)
@@ -76,32 +75,49 @@ def _stages(kind: str) -> list[Stage]:
 
     def ctx() -> Any:
         return RequestContext(request_id="r", endpoint=endpoint, body=body, headers=headers,
-                              tenant="t", started=time.perf_counter(), body_bytes=len(raw),
-                              requested_model="auto")
+                              tenant="t", started=time.perf_counter(), frontend=frontend,
+                              body_bytes=len(raw), requested_model="auto")
 
+    chain = rt.chain  # each stage timed on its own, in chain order
     planned = ctx()
-    p = plan(rt, planned)
-    model = p.choice.candidates[0].model
-    up_body, _ = p.body_for(planned, model)
+    chain.classify.run(planned)
+    chain.choose.run(planned)
+    model = planned.notes.choice.candidates[0].model
     planned.model = model
     answer = b'{"id":"x","choices":[{"message":{"content":"ok"}}],"usage":' \
              b'{"prompt_tokens":150,"completion_tokens":20}}'
 
-    def fresh_body() -> bytes:
-        cached = getattr(p, "by_family", None)  # completions are trimmed per FIM family,
-        if isinstance(cached, dict):  # once per request: measure that, not the memo
-            cached.clear()
-        return orjson.dumps(p.body_for(planned, model)[0])
+    def classified() -> Any:
+        c = ctx()
+        chain.classify.run(c)
+        return c
+
+    def chosen() -> Any:
+        c = classified()
+        chain.choose.run(c)
+        return c
+
+    def chosen_unique() -> object:
+        c = ctx()
+        c.body = unique[next(counter) % len(unique)]
+        chain.classify.run(c)
+        chain.choose.run(c)
+        return c
+
+    def looked_up() -> object:
+        return chain.cache.look_up(planned, model)
+
+    def trimmed() -> bytes:
+        by_family = planned.notes.by_family  # completions are trimmed per FIM family,
+        if by_family:  # once per request: measure that, not the memo
+            by_family.clear()
+        chain.trim.run(planned, model)
+        return orjson.dumps(planned.upstream_body)
 
     def recorded() -> None:
         c = ctx()
         c.decision, c.model = planned.decision, model
-        record(rt, c, [answer], True)
-
-    def plan_unique() -> object:
-        c = ctx()
-        c.body = unique[next(counter) % len(unique)]
-        return plan(rt, c)
+        chain.record.run(c, [answer], True)
 
     request.raw = raw
 
@@ -120,22 +136,23 @@ def _stages(kind: str) -> list[Stage]:
     out: list[Stage] = [
         ("parse body (orjson.loads)", lambda: orjson.loads(raw)),
         ("read_body (one receive)", read),
-        ("validate", lambda: validate(endpoint, body)),
+        ("parse (the front end's shape)", lambda: frontend.parse(body)),
         ("auth (KeyRing.tenant)", lambda: rt.keys.tenant(headers.get("authorization"))),
         ("request id (uuid4().hex)", lambda: uuid.uuid4().hex),
         ("request id (laneway's)", lambda: endpoints.request_id(request)),
         ("headers as a dict (plain_headers)", headers_dict),
         ("RequestContext()", ctx),
-        ("classify", lambda: classify(endpoint, body, headers)),
-        ("plan (classify+trim+choose)", lambda: plan(rt, ctx())),
-        ("plan, unique body (no memo)", plan_unique),
-        ("body_for (FIM trim per family) + dumps", fresh_body),
+        ("classify (policies.lanes, no memo)", lambda: classify(endpoint, body, headers)),
+        ("chain: classify", classified),
+        ("chain: classify+choose", chosen),
+        ("chain: classify+choose, unique body", chosen_unique),
+        ("chain: cache look-up (L1 miss)", looked_up),
+        ("chain: trim (per FIM family) + dumps", trimmed),
         ("answer_headers", planned.answer_headers),
         ("starlette Response(...)", lambda: Response(answer, media_type="application/json",
                                                      headers=planned.answer_headers())),
-        ("record (metrics, log line)", recorded),
+        ("chain: record (metrics, log line)", recorded),
     ]
-    del up_body
     loop.run_until_complete(session.close())
     loop.close()
     return out

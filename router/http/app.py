@@ -18,6 +18,8 @@ from starlette.responses import Response
 from policies import tokens
 from router.config import Config, load
 from router.errors import LanewayError, MethodNotAllowed, RouteNotFound
+from router.frontends.registry import FRONTENDS
+from router.frontends.shapes import ExplainRequest
 from router.http import endpoints, feedback_routes, openapi
 from router.http.front import Laneway, bug_response
 from router.observe.logline import open_access_log
@@ -27,14 +29,6 @@ from router.stages.record import describe
 from router.upstreams.openai import new_session
 
 log = logging.getLogger("laneway")
-
-MODEL_ROUTES = {
-    "/chat/completions": endpoints.chat,
-    "/completions": endpoints.completions,
-    "/responses": endpoints.responses,
-    "/embeddings": endpoints.embeddings,
-}
-
 
 def create_app(config: Config) -> FastAPI:
     @asynccontextmanager
@@ -84,8 +78,7 @@ def create_app(config: Config) -> FastAPI:
             await app.runtime.cache.close()
             if app.runtime.feedback is not None:
                 await app.runtime.feedback.core.close()
-            if app.runtime.openai.pool is not None:
-                app.runtime.openai.pool.close()
+            app.runtime.pool.close()
             await session.close()
             if access_log is not None:
                 access_log.close()
@@ -97,23 +90,41 @@ def create_app(config: Config) -> FastAPI:
         # would otherwise ask the OpenTelemetry API whether they are wanted on every request.
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
-    # The model routes skip FastAPI's middleware stack (router/http/front.py); they are also
-    # registered below so that the route table (405s, tests) stays whole.
-    app.hot = {prefix + path: handler for path, handler in MODEL_ROUTES.items()
-               for prefix in ("/v1", "")}
-    # Plain Starlette routes: no dependency injection or body parsing on the hot path.
-    for path, handler in app.hot.items():
-        app.router.add_route(path, handler, methods=["POST"])
+    # The model routes are FastAPI routes (the route table, 405s, the OpenAPI document),
+    # and the same handlers are dispatched straight from the exact path before FastAPI's
+    # stack (router/http/front.py says why).
+    app.frontends = FRONTENDS
+    app.hot = {}
+    for frontend in FRONTENDS:
+        handler = endpoints.model_route(frontend)
+        for path in frontend.paths:
+            app.hot[path] = handler
+            app.add_api_route(
+                path, handler, methods=["POST"], summary=frontend.summary,
+                openapi_extra=openapi.model_call(frontend.shape),
+                responses=openapi.errors(400, 401, 404, 409, 413, 429, 502, 503, 504),
+            )
     for prefix in ("/v1", ""):
-        app.router.add_route(prefix + "/models", endpoints.models, methods=["GET"])
-    app.router.add_route("/laneway/explain", endpoints.explain, methods=["POST"])
+        app.add_api_route(prefix + "/models", endpoints.models, methods=["GET"],
+                          summary="Configured models and 'auto'", responses=openapi.errors(401))
+    app.add_api_route("/laneway/explain", endpoints.explain, methods=["POST"],
+                      summary="The routing decision, no upstream call",
+                      openapi_extra=openapi.model_call(ExplainRequest),
+                      responses=openapi.errors(400, 401, 404))
     for prefix in ("/v1", ""):
-        app.router.add_route(prefix + "/events", feedback_routes.events, methods=["POST"])
-    app.router.add_route("/laneway/experiments", feedback_routes.experiments, methods=["GET"])
-    app.router.add_route("/healthz", endpoints.healthz, methods=["GET"])
-    app.router.add_route("/readyz", endpoints.readyz, methods=["GET"])
-    app.router.add_route("/metrics", endpoints.metrics, methods=["GET"])
-    app.router.add_route("/openapi.json", openapi.serve, methods=["GET"])  # needs a key
+        app.add_api_route(prefix + "/events", feedback_routes.events, methods=["POST"],
+                          summary="Completion feedback (Tabby's view / select / dismiss)",
+                          responses=openapi.errors(400, 401))
+    app.add_api_route("/laneway/experiments", feedback_routes.experiments, methods=["GET"],
+                      summary="Experiments: arms, counts, intervals, decision",
+                      responses=openapi.errors(401))
+    app.add_api_route("/healthz", endpoints.healthz, methods=["GET"], summary="Process up")
+    app.add_api_route("/readyz", endpoints.readyz, methods=["GET"],
+                      summary="Config loaded; upstream and Redis state")
+    app.add_api_route("/metrics", endpoints.metrics, methods=["GET"],
+                      summary="Prometheus metrics")
+    app.add_api_route("/openapi.json", openapi.serve, methods=["GET"], summary="This document",
+                      responses=openapi.errors(401))
 
     async def on_laneway_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, LanewayError)

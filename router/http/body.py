@@ -1,4 +1,5 @@
-"""Reading and checking a request body: size limit while reading, JSON, field types.
+"""Reading a request body: the size limit while reading, then JSON (its shape is the front
+end's to check: router/frontends/).
 
 The limit is enforced on the bytes as they arrive, so a 40 MiB body is refused after
 max_body_bytes, whether or not it declared a Content-Length.
@@ -11,7 +12,6 @@ from typing import Any
 import orjson
 from starlette.requests import Request
 
-from policies.lanes import Endpoint
 from router.errors import InvalidRequest, RequestTooLarge
 from router.stages.supersede import ClientGone
 
@@ -65,78 +65,3 @@ async def read_body(
     if not isinstance(body, dict):
         raise InvalidRequest("The request body must be a JSON object.")
     return body, size
-
-
-# Checked in this order (the first bad one is the error's param).
-_NUMBERS = ("temperature", "top_p", "presence_penalty", "frequency_penalty",
-            "max_tokens", "max_completion_tokens", "max_output_tokens", "n")
-_INTEGERS = frozenset(_NUMBERS[4:])
-
-
-def _fail(param: str, why: str) -> InvalidRequest:
-    return InvalidRequest(f"Invalid type for '{param}': {why}.", param=param, code="invalid_type")
-
-
-def _check_number(body: dict[str, Any], name: str, integer: bool = False) -> None:
-    v = body.get(name)
-    if v is None:
-        return
-    # bool is an int subclass in Python; JSON true is not a number.
-    if isinstance(v, bool) or not isinstance(v, int if integer else (int, float)):
-        raise _fail(name, "expected an integer" if integer else "expected a number")
-
-
-def _check_messages(messages: Any) -> None:
-    if not isinstance(messages, list) or not messages:
-        raise _fail("messages", "expected a non-empty array of message objects")
-    # Tuples, not `str | list`: isinstance with a union object is ~2x slower.
-    for i, m in enumerate(messages):
-        if not isinstance(m, dict) or not isinstance(m.get("role"), str):
-            raise _fail(f"messages[{i}]", "expected an object with a string 'role'")
-        content = m.get("content")
-        if content is not None and not isinstance(content, (str, list)):
-            raise _fail(f"messages[{i}].content", "expected a string or an array of parts")
-
-
-def validate(endpoint: Endpoint, body: dict[str, Any]) -> None:
-    """Cheap structural checks; everything else is the upstream's to judge."""
-    model = body.get("model")
-    if not isinstance(model, str) or not model:
-        raise InvalidRequest(
-            "'model' is required and must be a string (use 'auto' to let laneway route).",
-            param="model",
-            code="invalid_type" if model is not None else "missing_required_parameter",
-        )
-    stream = body.get("stream")
-    if stream is not None and not isinstance(stream, bool):
-        raise _fail("stream", "expected a boolean")
-    for name in _NUMBERS:
-        if name in body:  # most bodies set one or two of these eight
-            _check_number(body, name, name in _INTEGERS)
-    so = body.get("stream_options")
-    if so is not None and not isinstance(so, dict):
-        raise _fail("stream_options", "expected an object")
-    tools = body.get("tools")
-    if tools is not None and not isinstance(tools, list):
-        raise _fail("tools", "expected an array")
-    stop = body.get("stop")
-    if stop is not None and not isinstance(stop, str | list):
-        raise _fail("stop", "expected a string or an array of strings")
-    if endpoint is Endpoint.CHAT:
-        _check_messages(body.get("messages"))
-    elif endpoint is Endpoint.COMPLETIONS:
-        prompt = body.get("prompt")
-        if not isinstance(prompt, str | list):
-            raise _fail("prompt", "expected a string or an array of strings")
-        suffix = body.get("suffix")
-        if suffix is not None and not isinstance(suffix, str):
-            raise _fail("suffix", "expected a string")
-    elif endpoint is Endpoint.RESPONSES:
-        inp = body.get("input")
-        if not isinstance(inp, str | list):
-            raise _fail("input", "expected a string or an array of input items")
-        instr = body.get("instructions")
-        if instr is not None and not isinstance(instr, str):
-            raise _fail("instructions", "expected a string")
-    elif endpoint is Endpoint.EMBEDDINGS and not isinstance(body.get("input"), str | list):
-        raise _fail("input", "expected a string or an array")

@@ -1,4 +1,5 @@
-"""One handler per OpenAI route; each builds the context and hands it to the pipeline."""
+"""The route handlers: one per front end (its context in, the chain, its answer out), and
+the few routes beside the model calls."""
 
 from __future__ import annotations
 
@@ -13,14 +14,12 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.requests import Request
 from starlette.responses import Response
 
-from policies.lanes import Endpoint
 from router.context import RequestContext
 from router.errors import LanewayError
-from router.http.body import read_body, read_json, validate
+from router.frontends.base import Frontend
+from router.http.body import read_body, read_json
 from router.runtime import Runtime
 from router.stages.explain import explain as explain_request
-from router.stages.pipeline import Pipeline
-from router.stages.record import record
 from router.stages.supersede import guarded
 from router.upstreams.scrub import scrub
 
@@ -53,12 +52,9 @@ _new_id_source()
 os.register_at_fork(after_in_child=_new_id_source)
 
 
-def error_response(
-    err: LanewayError, rid: str, ctx: RequestContext | None = None
-) -> Response:
+def error_response(err: LanewayError, rid: str) -> Response:
+    """An error outside the model routes (theirs are their front end's), OpenAI-shaped."""
     headers = {"x-request-id": rid, **err.headers}
-    if ctx is not None:
-        headers.update(ctx.answer_headers())
     return Response(err.body(), status_code=err.status, media_type=_JSON, headers=headers)
 
 
@@ -75,9 +71,10 @@ def _runtime(request: Request) -> Runtime:
     return rt  # type: ignore[no-any-return]
 
 
-def _model_route(endpoint: Endpoint) -> Callable[[Request], Awaitable[Response]]:
-    """The handler of one model route. A closure rather than a wrapper calling a shared
-    coroutine: every await of the request resumes through each frame on its way."""
+def model_route(frontend: Frontend) -> Callable[[Request], Awaitable[Response]]:
+    """The handler of one front end's routes: the context in, the chain, the answer out.
+    A closure rather than a wrapper calling a shared coroutine: every await of the request
+    resumes through each frame on its way."""
 
     async def model_call(request: Request) -> Response:
         started = time.perf_counter()
@@ -86,47 +83,42 @@ def _model_route(endpoint: Endpoint) -> Callable[[Request], Awaitable[Response]]
         rid = _request_id(headers.get("x-request-id"))
         ctx: RequestContext | None = None
         try:
-            tenant = rt.keys.tenant(headers.get("authorization"))
+            tenant = rt.keys.tenant(frontend.credential(headers))
             await rt.limiter.admit(tenant)  # before reading the body: a refusal costs nothing
             body, size = await read_body(
                 request, rt.config.raw.server.max_body_bytes, headers.get("content-length")
             )
-            validate(endpoint, body)
+            frontend.parse(body)
             scrub(body)  # before any stage reads it: only the config says where a call goes
             ctx = RequestContext(
                 request_id=rid,
-                endpoint=endpoint,
+                endpoint=frontend.endpoint,
                 body=body,
                 headers=headers,
                 tenant=tenant,
                 started=started,
+                frontend=frontend,
                 stream=bool(body.get("stream")),
                 body_bytes=size,
                 requested_model=body["model"],
             )
             # Cancelled if the client leaves or a newer completion of its session arrives.
-            return await guarded(request, ctx, Pipeline(rt).handle(ctx), rt.sessions)
+            return await guarded(request, ctx, rt.chain.handle(ctx), rt.sessions)
         except LanewayError as err:
             if ctx is not None:
                 ctx.status = err.status
-                record(rt, ctx)
+                rt.chain.record.run(ctx)
             else:  # refused before its lane was known (401, 413, 429, 400): counted all the same
                 rt.metrics.requests.labels("none", "none", str(err.status), "bypass").inc()
-            return error_response(err, rid, ctx)
+            return frontend.error(err, rid, ctx)
         except Exception:
             if ctx is not None:  # a bug: still close the request's books, then let it surface
                 ctx.status, ctx.error_reason = 500, "internal"
-                record(rt, ctx)
+                rt.chain.record.run(ctx)
             raise
 
-    model_call.__qualname__ = model_call.__name__ = endpoint.name.lower()
+    model_call.__qualname__ = model_call.__name__ = frontend.api
     return model_call
-
-
-chat = _model_route(Endpoint.CHAT)
-completions = _model_route(Endpoint.COMPLETIONS)
-responses = _model_route(Endpoint.RESPONSES)
-embeddings = _model_route(Endpoint.EMBEDDINGS)
 
 
 async def models(request: Request) -> Response:

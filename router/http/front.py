@@ -22,6 +22,7 @@ from starlette.types import Receive, Scope, Send
 from router.errors import LanewayError
 
 if TYPE_CHECKING:
+    from router.frontends.base import Frontend
     from router.runtime import Runtime
 
 log = logging.getLogger("laneway")
@@ -34,6 +35,7 @@ class Laneway(FastAPI):
     worker's Runtime as a plain attribute (set by the lifespan, replaced by a reload)."""
 
     hot: dict[str, Handler]
+    frontends: tuple[Frontend, ...] = ()
     runtime: Runtime | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -1,1 +1,2 @@
-"""The chain of stages a request passes, and each stage's plumbing."""
+"""The chain of stages a request passes (chain.py reads in order), one module per stage:
+classify, choose, cache, trim, upstream, render, record; notes.py is what they hand on."""

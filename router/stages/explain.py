@@ -6,13 +6,16 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from pydantic import ValidationError
+
 from policies.choose import Candidate
 from router.context import RequestContext
 from router.errors import InvalidRequest
-from router.http.body import validate
+from router.frontends.base import Frontend
+from router.frontends.openai import invalid_request
+from router.frontends.registry import FRONTENDS
+from router.frontends.shapes import ExplainRequest
 from router.runtime import Runtime
-from router.stages.plan import plan
-from router.upstreams.openai import endpoint_for_path
 
 
 def _candidate(c: Candidate) -> dict[str, Any]:
@@ -35,29 +38,31 @@ def _candidate(c: Candidate) -> dict[str, Any]:
 
 def explain(rt: Runtime, payload: dict[str, Any], headers: Mapping[str, str],
             tenant: str) -> dict[str, Any]:
-    path = payload.get("path", "/v1/chat/completions")
-    body = payload.get("body")
-    if not isinstance(path, str):
-        raise InvalidRequest("'path' must be a string such as '/v1/chat/completions'.",
-                             param="path")
-    if not isinstance(body, dict):
-        raise InvalidRequest("'body' must be the request body object.", param="body")
-    endpoint = endpoint_for_path(path)
-    if endpoint is None:
-        raise InvalidRequest(f"Unknown path {path[:100]!r}.", param="path")
-    validate(endpoint, body)
+    try:
+        request = ExplainRequest.model_validate(payload, strict=True)
+    except ValidationError as exc:
+        raise invalid_request(exc) from None
+    path, body = request.path, request.body
+    frontend = _frontend_for(path)
+    frontend.parse(body)
     ctx = RequestContext(
-        request_id="explain", endpoint=endpoint, body=body, headers=headers, tenant=tenant,
-        started=time.perf_counter(), stream=bool(body.get("stream")),
-        body_bytes=len(repr(body)), requested_model=body["model"],
+        request_id="explain", endpoint=frontend.endpoint, body=body, headers=headers,
+        tenant=tenant, started=time.perf_counter(), frontend=frontend,
+        stream=bool(body.get("stream")), body_bytes=len(repr(body)),
+        requested_model=body["model"],
     )
-    p = plan(rt, ctx, dry_run=True)
-    assert ctx.decision is not None
+    chain = rt.chain  # its first stages, without the upstream call or any bookkeeping
+    chain.classify.run(ctx, exact=True)
+    if chain.feedback is not None:
+        chain.feedback.run(ctx, dry_run=True)  # the arm and tuning, nothing counted
+    chain.choose.run(ctx, dry_run=True)
+    notes = ctx.notes
+    assert ctx.decision is not None and notes is not None and notes.choice is not None
     tokens = {"before": 0, "after": 0, "trimmed": 0}
     scope = None
-    chosen = p.choice.model
+    chosen = notes.choice.model
     if chosen is not None:
-        _, trim = p.body_for(ctx, chosen)
+        trim = chain.trim.fit(ctx, notes, chosen)
         tokens = {"before": trim.tokens_before, "after": trim.tokens_after,
                   "trimmed": trim.trimmed_tokens}
         scope = trim.scope
@@ -66,10 +71,19 @@ def explain(rt: Runtime, payload: dict[str, Any], headers: Mapping[str, str],
         "lane_source": ctx.decision.source,
         "reasons": list(ctx.decision.reasons),
         "model": chosen.name if chosen else None,
-        "choice_reasons": list(p.choice.reasons),
-        "candidates": [_candidate(c) for c in p.choice.candidates],
-        "rejected": [_candidate(c) for c in p.choice.rejected],
+        "choice_reasons": list(notes.choice.reasons),
+        "candidates": [_candidate(c) for c in notes.choice.candidates],
+        "rejected": [_candidate(c) for c in notes.choice.rejected],
         "tokens": tokens,
         "completion_scope": scope,
         "policy": rt.policy.name,
     }
+
+
+def _frontend_for(path: str) -> Frontend:
+    """`/v1/chat/completions` or `/chat/completions` (a trailing slash too): its front end."""
+    p = path.rstrip("/")
+    for frontend in FRONTENDS:
+        if p in frontend.paths:
+            return frontend
+    raise InvalidRequest(f"Unknown path {path[:100]!r}.", param="path")

@@ -2,7 +2,7 @@
 acceptance (explicit events and implicit) flowing back into the choice.
 
 Where it touches a request, and what each touch costs:
-- `shape` (when the request is planned): a new id (a per-process random prefix and a
+- `run` (between classify and choose): a new id (a per-process random prefix and a
   counter), the unit's experiment arm (a hash), the user's tuning (a dict lookup) and, for
   completions, the implicit-acceptance check (one substring search per recent completion
   of the same file);
@@ -55,34 +55,37 @@ class FeedbackNote:
 
 
 class FeedbackStage:
-    def __init__(self, experiments: Sequence[Experiment], core: FeedbackCore) -> None:
+    def __init__(self, experiments: Sequence[Experiment], core: FeedbackCore,
+                 policy: str = "") -> None:
         self.core = core
+        self.policy = policy  # the policy's name: part of a shaped budget's cache variant
         self.experiments = tuple(experiments)
         self.by_lane: dict[str, Experiment] = {e.lane: e for e in experiments}
         core.experiments = self.experiments
-        # (lane's budget, cap, input budget, scope) -> (budget, cache variant); a handful.
+        # (lane, cap, input budget, scope) -> (budget, cache variant); a handful.
         self._budgets: OrderedDict[tuple[object, ...], tuple[TrimBudget, str]] = OrderedDict()
 
-    # -- planning ------------------------------------------------------------------------
-    def shape(
-        self, ctx: RequestContext, lane: str, budget: TrimBudget, variant: str, dry_run: bool
-    ) -> tuple[TrimBudget, str, str | None]:
-        """Note the request's id, arm and file; the trim budget and cache variant it gets
-        (the arm's overrides, else the user's tuning), and the arm's model if any."""
+    # -- planning (between classify and choose) ------------------------------------------
+    def run(self, ctx: RequestContext, dry_run: bool = False) -> None:
+        """Note the request's id, arm and file; an arm's model (for `auto`) and the trim
+        budget (the arm's overrides, else the user's tuning) go into the chain's notes."""
+        notes = ctx.notes
+        assert notes is not None
         core = self.core
         body, headers = ctx.body, ctx.headers
         unit = unit_of(body.get("user"), headers.get("x-laneway-user"), ctx.tenant)
         note = ctx.feedback = FeedbackNote(core.new_id(), unit)
+        lane = ctx.lane
         exp = self.by_lane.get(lane)
         cap: int | None = None
         inputs: int | None = None
         scope: str | None = None
-        model: str | None = None
         if exp is not None and ctx.requested_model == "auto":
             arm = exp.assign(unit, core.winners.get(exp.name))
             note.experiment, note.arm = exp.name, arm.name
-            cap, inputs, scope, model = (arm.max_output_tokens, arm.input_tokens, arm.scope,
-                                         arm.model)
+            notes.arm_model = arm.model
+            cap, inputs, scope = arm.max_output_tokens, arm.input_tokens, arm.scope
+        budget = notes.budget
         if lane == "completion":
             tuned = core.tuning.tuning(ctx.tenant, unit, budget.max_output_tokens)
             cap = cap or tuned.max_output_tokens
@@ -90,16 +93,16 @@ class FeedbackStage:
             if ctx.endpoint is Endpoint.COMPLETIONS:
                 self._implicit(ctx, note, dry_run)
         if cap is None and inputs is None and scope is None:
-            return budget, variant, model
-        key = (variant, cap, inputs, scope)
+            return
+        key = (lane, cap, inputs, scope)
         shaped = self._budgets.get(key)
         if shaped is None:
             b = replace(budget, max_output_tokens=cap or budget.max_output_tokens,
                         input_tokens=inputs or budget.input_tokens, force_scope=scope)
-            shaped = self._budgets[key] = (b, f"{variant}|{cap}|{inputs}|{scope}")
+            shaped = self._budgets[key] = (b, f"{self.policy}|{b!r}")
             if len(self._budgets) > 512:
                 self._budgets.popitem(last=False)
-        return shaped[0], shaped[1], model
+        notes.budget, notes.variant = shaped
 
     def _implicit(self, ctx: RequestContext, note: FeedbackNote, dry_run: bool) -> None:
         prompt = ctx.body.get("prompt")

@@ -35,6 +35,9 @@ def _litellm() -> Any:
 
 
 class LitellmUpstream:
+    # litellm takes OpenAI-shaped requests and translates them for the provider itself.
+    apis = frozenset(e.value for e in Endpoint)
+
     def __init__(self) -> None:
         self._mod = _litellm()
 

@@ -37,16 +37,6 @@ PATHS = {
 }
 
 
-def endpoint_for_path(path: str) -> Endpoint | None:
-    """`/v1/chat/completions` or `/chat/completions` -> Endpoint.CHAT; None if not a model route."""
-    p = path.rstrip("/")
-    p = p[3:] if p.startswith("/v1/") else p
-    for endpoint, suffix in PATHS.items():
-        if p == suffix:
-            return endpoint
-    return None
-
-
 @dataclass(frozen=True, slots=True)
 class Timeouts:
     connect_s: float = 5.0
@@ -115,6 +105,8 @@ _How = CIMultiDictProxy[str] | http1.Target
 
 class OpenAIUpstream:
     """Any OpenAI-compatible server: vLLM, SGLang, Ollama, OpenAI itself, the fleet."""
+
+    apis = frozenset(e.value for e in PATHS)  # every OpenAI front end's body, as it is
 
     def __init__(self, session: aiohttp.ClientSession, pool: http1.Pool | None = None) -> None:
         self._session = session

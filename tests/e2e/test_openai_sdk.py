@@ -129,7 +129,7 @@ def test_malformed_json_gets_openai_shaped_400(laneway: Proc):
     "body, param",
     [
         ({"model": "auto", "messages": "hello"}, "messages"),
-        ({"model": "auto", "messages": [{"content": "no role"}]}, "messages[0]"),
+        ({"model": "auto", "messages": [{"content": "no role"}]}, "messages[0].role"),
         ({"model": 7, "messages": [{"role": "user", "content": "x"}]}, "model"),
         ({"model": "auto", "messages": [{"role": "user", "content": "x"}], "stream": "yes"},
          "stream"),

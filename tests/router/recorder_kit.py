@@ -12,7 +12,9 @@ from policies.breaker import BreakerBoard
 from policies.lanes import Endpoint, Lane, LaneDecision
 from router.config import parse
 from router.context import RequestContext
+from router.frontends.openai import CHAT
 from router.observe.metrics import Metrics
+from router.stages.record import Record
 
 MODELS = [
     {"name": "small", "api_base": "http://up/v1", "tier": "small",
@@ -25,18 +27,20 @@ MODELS = [
 def runtime(log_prompts: bool = False) -> Any:
     # The recorder reads only these parts of a Runtime.
     cfg = parse({"server": {"log_prompts": log_prompts}, "models": MODELS})
-    return SimpleNamespace(
+    rt = SimpleNamespace(
         config=cfg, metrics=Metrics(), largest=cfg.by_name["large"],
         chooser=SimpleNamespace(breakers=BreakerBoard()),
         limiter=SimpleNamespace(charge=lambda tenant, tokens: None),
     )
+    rt.record = Record(rt.metrics, rt.limiter, rt.chooser, rt.largest, log_prompts)
+    return rt
 
 
 def context(rt: Any, lane: Lane = Lane.QA, **kw: Any) -> RequestContext:
     ctx = RequestContext(
         request_id="r1", endpoint=Endpoint.CHAT, tenant="t-abc", started=time.perf_counter(),
         body={"model": "auto", "messages": [{"role": "user", "content": "secret plan"}]},
-        headers={"authorization": "Bearer sk-live-123"},
+        headers={"authorization": "Bearer sk-live-123"}, frontend=CHAT,
     )
     ctx.decision = LaneDecision(lane, ("chat without tools",), "shape")
     ctx.model = rt.config.by_name["small"]

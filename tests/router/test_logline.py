@@ -13,7 +13,6 @@ import pytest
 from recorder_kit import answer, context, runtime
 
 from router.observe import logline
-from router.stages.record import begin, record
 
 Read = Callable[[], tuple[list[dict[str, Any]], str]]
 
@@ -40,8 +39,8 @@ def access() -> Iterator[Read]:
 def test_one_line_with_what_an_operator_needs(access: Read) -> None:
     rt = runtime()
     ctx = context(rt, trimmed_tokens=7, ttft_s=0.25, attempts=[("small", "ok")])
-    begin(rt, ctx)
-    record(rt, ctx, answer(120, 30), True)
+    rt.record.begin(ctx)
+    rt.record.run(ctx, answer(120, 30), True)
     (line,), raw = access()
     assert line["request_id"] == "r1" and line["tenant"] == "t-abc"
     assert line["lane"] == "qa" and line["reasons"] == ["chat without tools"]
@@ -57,7 +56,7 @@ def test_one_line_with_what_an_operator_needs(access: Read) -> None:
 
 def test_prompts_only_when_enabled(access: Read) -> None:
     rt = runtime(log_prompts=True)
-    record(rt, context(rt), answer(1, 1), True)
+    rt.record.run(context(rt), answer(1, 1), True)
     (line,), raw = access()
     assert line["prompt"] == {"messages": [{"role": "user", "content": "secret plan"}]}
     assert "sk-live-123" not in raw  # headers are never logged
@@ -79,7 +78,7 @@ def test_nothing_is_built_when_the_logger_is_off(monkeypatch: pytest.MonkeyPatch
     assert logline.open_access_log(enabled=False) is None
     try:
         rt = runtime()
-        record(rt, context(rt), answer(1, 1), True)
+        rt.record.run(context(rt), answer(1, 1), True)
     finally:
         logline.ACCESS.setLevel(level)
 
@@ -88,7 +87,7 @@ def test_configured_handlers_get_ordinary_records(caplog: pytest.LogCaptureFixtu
     # An operator's own logging setup (here pytest's capture) sees the same JSON line.
     rt = runtime()
     with caplog.at_level(logging.INFO, logger="laneway.access"):
-        record(rt, context(rt), answer(3, 4), True)
+        rt.record.run(context(rt), answer(3, 4), True)
     (rec,) = [r for r in caplog.records if r.name == "laneway.access"]
     assert orjson.loads(rec.getMessage())["tokens_out"] == 4
 
@@ -111,10 +110,10 @@ def test_lines_after_a_written_batch_still_come_out_in_order() -> None:
     log = logline.AccessLog(out)
     rt = runtime()
     try:
-        record(rt, context(rt, request_id="a"), answer(1, 1), True)
+        rt.record.run(context(rt, request_id="a"), answer(1, 1), True)
         assert out.wrote.wait(5)  # the first batch is out; the writer keeps going
         for rid in ("b", "c"):
-            record(rt, context(rt, request_id=rid), answer(1, 1), True)
+            rt.record.run(context(rt, request_id=rid), answer(1, 1), True)
     finally:
         log.close()
     ids = [orjson.loads(x)["request_id"] for x in out.getvalue().splitlines()]

@@ -12,17 +12,17 @@ from starlette.responses import Response
 from policies.breaker import BreakerBoard
 from policies.lanes import Lane
 from policies.policy import load_policy
-from router.stages.record import RecordAfter, begin, describe, record, sync_model_up
+from router.stages.record import RecordAfter, describe, sync_model_up
 
 
 def test_inflight_rises_and_falls_once_even_if_recorded_twice() -> None:
     rt = runtime()
     ctx = context(rt)
-    begin(rt, ctx)
-    begin(rt, ctx)
+    rt.record.begin(ctx)
+    rt.record.begin(ctx)
     assert value(rt, "laneway_inflight_requests", lane="qa") == 1
-    record(rt, ctx, answer(10, 5), True)
-    record(rt, ctx, answer(10, 5), True)
+    rt.record.run(ctx, answer(10, 5), True)
+    rt.record.run(ctx, answer(10, 5), True)
     assert value(rt, "laneway_inflight_requests", lane="qa") == 0
     assert value(rt, "laneway_requests_total", lane="qa", model="small", status="200",
                  cache="miss") == 1
@@ -31,7 +31,7 @@ def test_inflight_rises_and_falls_once_even_if_recorded_twice() -> None:
 def test_a_request_refused_before_its_plan_does_not_touch_inflight() -> None:
     rt = runtime()
     ctx = context(rt, status=404)
-    record(rt, ctx)
+    rt.record.run(ctx)
     assert value(rt, "laneway_inflight_requests", lane="qa") == 0
     assert value(rt, "laneway_requests_total", lane="qa", model="small", status="404",
                  cache="miss") == 1
@@ -40,8 +40,8 @@ def test_a_request_refused_before_its_plan_does_not_touch_inflight() -> None:
 def test_cost_tokens_and_savings_of_an_upstream_answer() -> None:
     rt = runtime()
     ctx = context(rt, trimmed_tokens=500)
-    begin(rt, ctx)
-    record(rt, ctx, answer(1000, 100), True)
+    rt.record.begin(ctx)
+    rt.record.run(ctx, answer(1000, 100), True)
     cost = (1000 * 0.10 + 100 * 0.40) / 1e6
     # The yardstick gets the untrimmed prompt: trimming is part of what laneway saves.
     largest = (1500 * 1.00 + 100 * 4.00) / 1e6
@@ -55,8 +55,8 @@ def test_cost_tokens_and_savings_of_an_upstream_answer() -> None:
 def test_a_cache_hit_costs_nothing_and_saves_the_whole_largest_model_cost() -> None:
     rt = runtime()
     ctx = context(rt, cache="l2")
-    begin(rt, ctx)
-    record(rt, ctx, answer(1000, 100), True)
+    rt.record.begin(ctx)
+    rt.record.run(ctx, answer(1000, 100), True)
     assert value(rt, "laneway_cost_usd_total", lane="qa", model="small") == 0
     assert value(rt, "laneway_tokens_total", lane="qa", model="small", kind="input") == 0
     assert value(rt, "laneway_cost_saved_usd_total", lane="qa") == pytest.approx(
@@ -67,9 +67,9 @@ def test_a_cache_hit_costs_nothing_and_saves_the_whole_largest_model_cost() -> N
 def test_a_cut_stream_was_billed_but_saved_nothing() -> None:
     rt = runtime()
     ctx = context(rt, stream=True, input_tokens=2000, status=499)
-    begin(rt, ctx)
+    rt.record.begin(ctx)
     chunk = b'data: {"choices":[{"index":0,"delta":{"content":"' + b"x" * 400 + b'"}}]}\n\n'
-    record(rt, ctx, [chunk], False)
+    rt.record.run(ctx, [chunk], False)
     assert ctx.output_tokens == 100  # ~4 characters a token
     assert value(rt, "laneway_cost_usd_total", lane="qa", model="small") == pytest.approx(
         (2000 * 0.10 + 100 * 0.40) / 1e6
@@ -81,8 +81,8 @@ def test_a_cut_stream_was_billed_but_saved_nothing() -> None:
 def test_timings_land_in_their_lane() -> None:
     rt = runtime()
     ctx = context(rt, Lane.COMPLETION, ttft_s=0.12, overhead_s=0.0004)
-    begin(rt, ctx)
-    record(rt, ctx, answer(10, 5), True)
+    rt.record.begin(ctx)
+    rt.record.run(ctx, answer(10, 5), True)
     assert value(rt, "laneway_time_to_first_token_seconds_bucket", lane="completion",
                  model="small", le="0.125") == 1
     assert value(rt, "laneway_time_to_first_token_seconds_bucket", lane="completion",
@@ -100,11 +100,11 @@ def test_model_up_follows_the_breaker_of_attempted_models() -> None:
     ctx = context(rt, attempts=[("small", "connect"), ("large", "ok")])
     rt.metrics.set_model_up("small", True)
     rt.metrics.set_model_up("large", True)
-    record(rt, ctx, answer(1, 1), True)
+    rt.record.run(ctx, answer(1, 1), True)
     assert value(rt, "laneway_model_up", model="small") == 0
     assert value(rt, "laneway_model_up", model="large") == 1
     board.success("small")
-    sync_model_up(rt, "small")
+    sync_model_up(rt.metrics, rt.chooser, "small")
     assert value(rt, "laneway_model_up", model="small") == 1
 
 
@@ -125,9 +125,9 @@ def test_describe_publishes_lanes_targets_and_breaker_state() -> None:
 def test_a_response_records_its_request_after_the_last_byte() -> None:
     rt = runtime()
     ctx = context(rt)
-    begin(rt, ctx)
+    rt.record.begin(ctx)
     response = Response(b"{}", media_type="application/json",
-                        background=RecordAfter(rt, ctx, answer(10, 5), True))
+                        background=RecordAfter(rt.record, ctx, answer(10, 5), True))
     sent: list[dict[str, object]] = []
 
     async def receive() -> dict[str, object]:

@@ -14,9 +14,9 @@ async def test_a_models_timeout_shortens_its_lane_timeouts_only():
     async with aiohttp.ClientSession() as session:
         rt = Runtime.build(cfg, Metrics(), session)
         lane = rt.timeouts["agentic"]
-        capped = rt.timeouts_for("agentic", cfg.by_name["slowpoke"])
+        capped = rt.chain.upstream.timeouts_for("agentic", cfg.by_name["slowpoke"])
         assert capped.total_s == 2 and capped.ttft_s <= 2 and capped.idle_s <= 2
         assert lane.total_s > 2
-        assert rt.timeouts_for("agentic", cfg.by_name["other"]) == lane
+        assert rt.chain.upstream.timeouts_for("agentic", cfg.by_name["other"]) == lane
         # A cap above the lane's own limits changes nothing.
-        assert rt.timeouts_for("agentic", cfg.by_name["roomy"]) == lane
+        assert rt.chain.upstream.timeouts_for("agentic", cfg.by_name["roomy"]) == lane
