@@ -199,6 +199,9 @@ class Chooser:
         )
         if not ok:
             return self._empty(lane, head, rejected, now)
+        if lp.acceptance_margin is not None:  # what explain shows, whoever chose the model
+            for c in ok:
+                c.acceptance = self.acceptance.rate(lane, c.model.name)
         return Choice(lane, tuple(ok), tuple(rejected), (head,))
 
     # -- outcomes (called by the pipeline for every upstream attempt) -----------------

@@ -212,3 +212,24 @@ def test_arms_are_sticky_and_the_winner_takes_all_traffic(replicas: tuple[Proc, 
     assert client.completions.with_raw_response.create(
         model="auto", prompt=fim("pin"), max_tokens=8, user="late-0",
     ).headers["x-laneway-model"] == "qwen3-14b"
+
+
+def test_explain_shows_each_candidates_acceptance(replicas: tuple[Proc, Proc]):
+    a, b = replicas
+    client = sdk(b)
+    for i in range(3):  # shown and selected: the model's acceptance is learned everywhere
+        cid = client.completions.create(model="auto", prompt=fim(f"x{i}"), max_tokens=8,
+                                        user="explainer").id
+        event(b, "select", cid)
+
+    def candidates() -> list[dict[str, Any]]:
+        r = httpx.post(a.url + "/laneway/explain", headers={"authorization": f"Bearer {KEY_A}"},
+                       json={"path": "/v1/completions", "body": {
+                           "model": "auto", "prompt": fim("x"), "user": "explainer"}})
+        assert r.status_code == 200
+        return r.json()["candidates"]  # type: ignore[no-any-return]
+
+    wait_until(lambda: candidates()[0]["acceptance"] is not None, timeout=10,
+               what="replica a to learn the acceptance")
+    acceptance = candidates()[0]["acceptance"]
+    assert 0 < acceptance["rate"] <= 1 and acceptance["shown"] >= 3
