@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 SHOWN, ACCEPTED, DISMISSED = "shown", "accepted", "dismissed"
 KINDS = (SHOWN, ACCEPTED, DISMISSED)
@@ -65,7 +65,16 @@ class Counted:
     kinds: tuple[str, ...]
 
 
+# ("register", id, Answer): remember the answer and count it shown;
+# ("event", id, tenant, kind, source): count an event on an answer.
+Op = tuple[Any, ...]
+
+
 class FeedbackStore(Protocol):
+    async def apply(self, ops: Sequence[Op]) -> list[Counted | None]:
+        """A batch, in order: what each operation counted (None: nothing)."""
+        ...
+
     async def register(self, completion_id: str, answer: Answer) -> None: ...
 
     async def event(
@@ -105,6 +114,16 @@ class MemoryFeedback:
         self._arms: dict[str, dict[str, ArmTotals]] = {}
         self._units: dict[tuple[str, str], set[str]] = {}
         self._winners: dict[str, str] = {}
+
+    async def apply(self, ops: Sequence[Op]) -> list[Counted | None]:
+        out: list[Counted | None] = []
+        for op in ops:
+            if op[0] == "register":
+                await self.register(op[1], op[2])
+                out.append(await self.event(op[1], op[2].tenant, SHOWN))
+            else:
+                out.append(await self.event(*op[1:]))
+        return out
 
     async def register(self, completion_id: str, answer: Answer) -> None:
         self._answers[completion_id] = _Entry(answer, self._clock())

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from cache.feedback import ACCEPTED, SHOWN, Answer, Counted, FeedbackStore
+from cache.feedback import ACCEPTED, Answer, Counted, FeedbackStore
 from policies.acceptance import AcceptanceBoard
 from policies.adapt import UserTuning
 from policies.experiments import ArmCounts, Experiment, ci95
@@ -35,6 +35,7 @@ log = logging.getLogger("laneway.feedback")
 
 MAX_PENDING = 100_000  # beyond this (a store far slower than traffic) work is dropped
 RECENT = 50_000  # completions served here whose acceptance may still come
+BATCH = 256  # operations per store call (one Redis round trip)
 
 
 @dataclass(slots=True)
@@ -117,24 +118,17 @@ class FeedbackCore:
             await self._wake.wait()
             self._wake.clear()
             while self._pending:
-                item = self._pending.popleft()
+                n = min(len(self._pending), BATCH)
+                ops = [self._pending.popleft() for _ in range(n)]
                 try:
-                    await self._apply(item)
+                    results = await self.store.apply(ops)
                 except Exception as exc:  # a sick Redis costs feedback, never answers
-                    self.dropped += 1
+                    self.dropped += n
                     log.warning("feedback store failed: %s", type(exc).__name__)
-
-    async def _apply(self, item: tuple[Any, ...]) -> None:
-        if item[0] == "register":
-            _, cid, answer = item
-            await self.store.register(cid, answer)
-            counted = await self.store.event(cid, answer.tenant, SHOWN, "event")
-            source = "event"
-        else:
-            _, cid, tenant, kind, source = item
-            counted = await self.store.event(cid, tenant, kind, source)
-        if counted is not None:
-            self._counted(cid, counted, source)
+                    continue
+                for op, counted in zip(ops, results, strict=True):
+                    if counted is not None:
+                        self._counted(op[1], counted, op[4] if op[0] == "event" else "event")
 
     def _counted(self, cid: str, counted: Counted, source: str) -> None:
         a = counted.answer

@@ -107,3 +107,24 @@ async def test_a_restart_keeps_the_counts_in_redis(tmp_path):  # type: ignore[no
             assert await after.event("c9", "team-a", "accepted") is None  # still idempotent
         finally:
             await after.close()
+
+
+async def test_a_batch_applies_in_order_in_one_call(make_store):  # type: ignore[no-untyped-def]
+    store = make_store()
+    other = Answer("team-b", "qa", "mid-chat")
+    results = await store.apply([
+        ("event", "b1", "team-a", "accepted", "event"),  # before its registration: nothing
+        ("register", "b1", SMALL),
+        ("register", "b2", other),
+        ("event", "b1", "team-a", "accepted", "implicit"),
+        ("event", "b1", "team-a", "accepted", "event"),  # counted already
+        ("event", "b2", "team-a", "dismissed", "event"),  # another tenant's answer
+        ("event", "b2", "team-b", "dismissed", "event"),
+    ])
+    assert results[0] is None and results[4] is None and results[5] is None
+    assert [r.kinds for r in (results[1], results[2], results[3], results[6])] == [  # type: ignore[union-attr]
+        ("shown",), ("shown",), ("accepted",), ("dismissed",)]
+    assert results[6].answer.lane == "qa" and results[6].answer.tenant == "team-b"  # type: ignore[union-attr]
+    totals = await store.totals()
+    assert totals[("qa", "mid-chat", "none")].dismissed == 1
+    assert totals[("completion", "fast-coder", "small")].by_source == {"implicit": 1}
