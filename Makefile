@@ -1,16 +1,22 @@
-# A newcomer's commands: `make demo` and `make test`. Everything installs into .venv.
+# A newcomer's commands: `make run`, `make demo` and `make test`. Everything installs into .venv.
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint bench load clean redis-server prometheus
+.PHONY: install run demo test lint bench load clean redis-server prometheus
 
+# One line per step, and pip's own progress (a package a line) for the long one: a fresh
+# machine downloads ~150 packages, a couple of minutes that must not look like a hang.
 $(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev]'
-	touch $(STAMP)
+	@echo "laneway install [1/3]: virtualenv in $(VENV)"
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	@echo "laneway install [2/3]: pip itself"
+	@$(BIN)/python -m pip install -q --upgrade pip
+	@echo "laneway install [3/3]: laneway and its dependencies (a few minutes on a fresh machine)"
+	@$(BIN)/python -m pip install --progress-bar on -e '.[dev]'
+	@touch $(STAMP)
+	@echo "laneway install: done ($(BIN)/laneway)"
 
 install: $(STAMP)
 
@@ -34,6 +40,12 @@ prometheus:
 	    echo "prometheus/promtool are missing: install them (Debian: apt-get install -y prometheus)" >&2; \
 	    exit 1; \
 	  fi; }
+
+# The simulated fleet and laneway on laneway.example.yaml until Ctrl-C; prints the base URL
+# and each tool's settings. `python -m` runs this checkout's code whichever venv it uses.
+RUN_ARGS ?=
+run: install
+	$(BIN)/python -m router.cli up $(RUN_ARGS)
 
 demo: install
 	$(BIN)/laneway demo

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from demo.report import Report
 
 DEFAULT_REQUESTS = 300
+DEFAULT_HTML = "laneway-demo.html"  # in the current directory (the checkout, with make demo)
 QUICK_REQUESTS = 30
 
 
@@ -31,7 +32,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=7, help="the same seed sends the same requests")
     p.add_argument("--concurrency", type=int, default=12, help="requests in flight at most")
     p.add_argument("--policy", default="default", help="laneway's policy (name or path)")
-    p.add_argument("--html", metavar="FILE", help="also write the report with charts")
+    p.add_argument("--html", metavar="FILE", default=DEFAULT_HTML,
+                   help="where to write the report with charts (one self-contained page)")
+    p.add_argument("--no-html", dest="html", action="store_const", const=None,
+                   help="no HTML report")
     p.add_argument("--markdown", metavar="FILE", help="also write the cost table as Markdown")
     p.add_argument("--url", help="replay against this running laneway instead of starting "
                                  "one (API key: $LANEWAY_API_KEY)")
@@ -85,8 +89,9 @@ def main(args: argparse.Namespace) -> int:
     if args.html:
         from demo.html import to_html
 
-        Path(args.html).write_text(to_html(report), encoding="utf-8")
-        console.print(f"report with charts: {args.html}")
+        page = Path(args.html).resolve()
+        page.write_text(to_html(report), encoding="utf-8")
+        console.print(f"report with charts: [bold]{page}[/bold] (open it in a browser)")
     if args.markdown:
         Path(args.markdown).write_text(render.to_markdown(report), encoding="utf-8")
     if report.total.errors:

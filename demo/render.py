@@ -28,7 +28,8 @@ def _requests(r: LaneRow) -> str:
 
 def _cost(report: Report) -> Table:
     t = Table(title="Tokens and cost: what laneway metered", title_justify="left")
-    for col in ("lane", "tokens in", "trimmed", "out", "cost", "all on largest", "saved"):
+    for col in ("lane", "input billed", "trimmed", "output", "cost", "all on largest",
+                "saved"):
         t.add_column(col, justify="left" if col == "lane" else "right")
     for r in [*report.rows, report.total]:
         t.add_row(r.lane, count(r.tokens_in), count(r.tokens_trimmed), count(r.tokens_out),
@@ -53,15 +54,21 @@ def to_console(report: Report, console: Console) -> None:
                       "demo meant them for.[/yellow]")
     console.print(
         "[dim]TTFT: client-side, call to first streamed token. Cache hits: x-laneway-cache. "
-        "Tokens and cost: laneway's /metrics over the run (tokens in = billed input after "
-        "trimming; cache hits bill nothing). 'All on largest': every request, untrimmed, on "
-        "the largest model (cost + laneway_cost_saved_usd_total).[/dim]"
+        f"Tokens and cost: laneway's /metrics over the run. {TOKENS_NOTE}[/dim]"
     )
 
 
-def to_markdown(report: Report) -> str:
-    """The cost-per-lane table as the README shows it."""
-    lines = ["| lane | requests | models | tokens in | trimmed | out | laneway cost "
+TOKENS_NOTE = (
+    "Input billed: prompt tokens the models were sent, after trimming (a cache hit bills "
+    "none). Trimmed: tokens the lane's budgets cut from what the clients sent, counted for "
+    "every request, cache hits included, so a lane can trim more than it bills. "
+    "All on largest: the same requests, untrimmed, on the largest model at its list price."
+)
+
+
+def to_markdown(report: Report, command: str = "laneway demo --markdown FILE") -> str:
+    """The cost-per-lane table as the README shows it, with how to make it again."""
+    lines = ["| lane | requests | models | input billed | trimmed | output | laneway cost "
              "| all on largest | saved |", "|---|---:|---|---:|---:|---:|---:|---:|---:|"]
     for r in [*report.rows, report.total]:
         name = f"**{r.lane}**" if r.lane == "total" else f"`{r.lane}`"
@@ -70,4 +77,9 @@ def to_markdown(report: Report) -> str:
             f"| {count(r.tokens_in)} | {count(r.tokens_trimmed)} | {count(r.tokens_out)} "
             f"| {usd(r.cost)} | {usd(r.baseline)} | {usd(r.saved)} ({100 * r.saving:.0f}%) |"
         )
+    total = report.total
+    lines += ["", f"{total.requests:,} requests, seed {report.seed}, policy "
+                  f"`{report.policy}`: {usd(total.cost)} instead of {usd(total.baseline)}, "
+                  f"**{100 * total.saving:.0f}% saved**. {TOKENS_NOTE} "
+                  f"Made by `{command}`."]
     return "\n".join(lines) + "\n"

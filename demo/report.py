@@ -61,6 +61,9 @@ class Report:
     elapsed_s: float
     policy: str
     observations: list[Obs] = field(default_factory=list)  # every request, as sent
+    # Every configured model ({"name", "tier", "lanes", ...}), unused ones included.
+    models: list[dict[str, object]] = field(default_factory=list)
+    targets_ms: dict[str, float] = field(default_factory=dict)  # per lane, from the policy
 
     @property
     def total(self) -> LaneRow:

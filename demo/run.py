@@ -11,7 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from demo import report as rpt
 from demo.mix import Plan
 from demo.replay import Obs, Replayer
-from demo.scrape import Samples, scrape
+from demo.scrape import Samples, configured_models, scrape
 
 SETTLE_S = 10.0
 
@@ -30,7 +30,22 @@ async def measure(url: str, plan: Plan, concurrency: int = 12, api_key: str | No
     elapsed = time.perf_counter() - started
     answered = sum(1 for o in observations if o.lane)
     after = await settled(url, before, answered, api_key)
-    return rpt.build(observations, after - before, plan.seed, elapsed, policy)
+    report = rpt.build(observations, after - before, plan.seed, elapsed, policy)
+    report.models = await asyncio.to_thread(configured_models, url, api_key)
+    report.targets_ms = _targets(policy)
+    return report
+
+
+def _targets(policy: str) -> dict[str, float]:
+    """Each lane's time-to-first-token target, when the policy is one this checkout has
+    (a --url laneway may run another: then the report draws no target marker)."""
+    from policies.policy import PolicyError, load_policy
+
+    try:
+        p = load_policy(policy)
+    except (PolicyError, OSError):
+        return {}
+    return {lane: p.lane(lane).ttft_target_ms for lane in rpt.LANES}
 
 
 async def settled(url: str, before: Samples, answered: int, api_key: str | None) -> Samples:

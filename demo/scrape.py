@@ -50,3 +50,13 @@ def scrape(base_url: str, api_key: str | None = None) -> Samples:
     r = httpx.get(base_url.rstrip("/") + "/metrics", headers=headers, timeout=10)
     r.raise_for_status()
     return parse(r.text)
+
+
+def configured_models(base_url: str, api_key: str | None = None) -> list[dict[str, object]]:
+    """GET /v1/models: every configured model with its tier and lanes (`auto` left out),
+    so the report can show the models that served nothing too."""
+    headers = {"authorization": f"Bearer {api_key}"} if api_key else {}
+    r = httpx.get(base_url.rstrip("/") + "/v1/models", headers=headers, timeout=10)
+    r.raise_for_status()
+    return [{"name": m["id"], **(m.get("laneway") or {})} for m in r.json()["data"]
+            if m["id"] != "auto"]

@@ -13,8 +13,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m fleet", description="laneway's simulated OpenAI-compatible model fleet"
     )
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=9100)
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="address to listen on (default: 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=9100, help="port to listen on (default: 9100)")
     parser.add_argument("--config", help="YAML profiles and faults; see fleet.example.yaml")
     parser.add_argument(
         "--zero-latency", action="store_true", help="no simulated delays (benchmarks)"

@@ -26,7 +26,7 @@ _MEMO_MAX_BODY = 16 * 1024
 # Headers worth keeping in the log besides Authorization (kept whole, see below).
 _LOGGED_HEADERS = (
     "content-type", "user-agent", "x-request-id", "x-fleet-fault", "originator", "x-title",
-    "accept", "openai-organization", "openai-project",
+    "accept", "openai-organization", "openai-project", "x-laneway-probe",
 )
 
 

@@ -7,6 +7,9 @@ half-open --failure--> open again for twice the previous cool-down (up to max_co
 
 Failures are upstream faults only (connect errors, timeouts, 5xx, 429); a 4xx caused by
 the request itself says nothing about the model's health and must not be recorded.
+Besides the trial, an ejected model is probed actively (router/upstreams/probe.py asks
+`to_probe` which ones): a probe that succeeds closes it at once, so a model that is back
+gets traffic within seconds instead of after a cool-down that may have doubled to minutes.
 All times are passed in (`now`, any monotonic clock) so tests need no sleeps.
 """
 
@@ -25,6 +28,7 @@ class _Model:
     failures: int = 0  # consecutive, since the last success
     ejections: int = 0  # consecutive ejections; the cool-down doubles with each
     open_until: float = 0.0
+    ejected_at: float = 0.0  # the latest ejection
     trial_at: float | None = None  # when the half-open trial was handed out
     last_reason: str = ""
 
@@ -95,7 +99,14 @@ class BreakerBoard:
             cooldown = min(s.max_cooldown_s, s.cooldown_s * 2.0**m.ejections)
             m.ejections += 1
             m.open_until = now + cooldown
+            m.ejected_at = now
             m.trial_at = None
+
+    def to_probe(self, now: float, settle_s: float) -> list[str]:
+        """Models ejected at least `settle_s` ago (open or half-open): the ones a health
+        probe should try. The wait keeps probes off a model in the moments it fails."""
+        return [name for name, m in self._models.items()
+                if m.ejections and now - m.ejected_at >= settle_s]
 
     def describe(self, model: str, now: float) -> str:
         m = self._models.get(model)

@@ -1,4 +1,4 @@
-"""`laneway serve | fleet | demo | explain | check-config`."""
+"""laneway: a model-routing proxy for AI coding traffic (lanes, budgets, caches)."""
 
 from __future__ import annotations
 
@@ -38,6 +38,7 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"laneway serve: {exc}", file=sys.stderr)
         return 2
     os.environ["LANEWAY_CONFIG"] = str(Path(path).resolve())
+    os.environ["LANEWAY_ADDRESS"] = f"{args.host}:{args.port}"  # for the ready line
     if not args.access_log:
         os.environ["LANEWAY_ACCESS_LOG"] = "0"
     with _metrics_dir(args.workers):
@@ -152,44 +153,92 @@ def _explain(args: argparse.Namespace) -> int:
     return 0
 
 
+def _up(args: argparse.Namespace) -> int:
+    from demo.up import main as up_main
+
+    return up_main(args)
+
+
 def _demo(args: argparse.Namespace) -> int:
     from demo import main as demo_main
 
     return demo_main(args)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="laneway", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+class _Help(argparse.HelpFormatter):
+    """Every option's help ends with its default, unless it has none or says it already."""
 
-    p = sub.add_parser("serve", help="run the proxy")
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        default = action.default
+        if (action.option_strings and default not in (None, False, argparse.SUPPRESS)
+                and "default" not in text):
+            text += f" (default: {default})"
+        return text
+
+
+EPILOG = """examples:
+  laneway up                                       the simulated fleet and laneway on
+                                                   http://127.0.0.1:8080/v1 (make run)
+  laneway serve --config laneway.example.yaml      serve a config on 127.0.0.1:8080
+  laneway check-config laneway.example.yaml
+  laneway explain request.json --config laneway.example.yaml
+  laneway demo --quick                             a short traffic mix and its report
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="laneway", description=__doc__, epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True, title="commands",
+                                metavar="COMMAND")
+
+    def command(name: str, text: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=text, description=text, formatter_class=_Help)
+
+    p = command("up", "start the simulated fleet and laneway on the example config, print "
+                      "the base URL and each tool's settings, stay up until Ctrl-C")
+    from demo.up import add_arguments as up_arguments
+
+    up_arguments(p)
+    p.set_defaults(func=_up)
+
+    p = command("serve", "run the proxy on a config (your own upstreams)")
     p.add_argument("--config", help="YAML config (default: $LANEWAY_CONFIG)")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8080)
-    p.add_argument("--workers", type=int, default=1)
-    p.add_argument("--log-level", default="warning")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (0.0.0.0: every interface)")
+    p.add_argument("--port", type=int, default=8080, help="port to listen on")
+    p.add_argument("--workers", type=int, default=1,
+                   help="worker processes (each with its own event loop; metrics are summed)")
+    p.add_argument("--log-level", default="warning",
+                   choices=["critical", "error", "warning", "info", "debug"],
+                   help="level of the server's own log (not the per-request lines)")
     p.add_argument("--no-access-log", dest="access_log", action="store_false",
-                   help="no JSON line per request on stdout")
+                   help="no JSON line per request on stdout (default: one line per request)")
     p.set_defaults(func=_serve)
 
-    p = sub.add_parser("check-config", help="validate a config without serving")
-    p.add_argument("file")
+    p = command("check-config", "validate a config and its policy without serving")
+    p.add_argument("file", help="the YAML config")
     p.set_defaults(func=_check_config)
 
-    p = sub.add_parser("fleet", help="run the simulated model fleet")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=9100)
-    p.add_argument("--config", help="fleet YAML (profiles, faults)")
+    p = command("fleet", "run the simulated model fleet (OpenAI-compatible, with fault "
+                         "injection) for trying laneway without real models")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    p.add_argument("--port", type=int, default=9100, help="port to listen on")
+    p.add_argument("--config", help="fleet YAML: profiles, faults (see "
+                                    "fleet/fleet.example.yaml; default: the built-in profiles)")
     p.add_argument("--zero-latency", action="store_true", help="answer at once (benchmarks)")
     p.set_defaults(func=_fleet)
 
-    p = sub.add_parser("explain", help="show the routing decision for a request body (JSON file)")
-    p.add_argument("file", help="a request body, or {\"path\": ..., \"body\": ...}")
+    p = command("explain", "show the routing decision for a request body, offline")
+    p.add_argument("file", help="a request body (JSON), or {\"path\": ..., \"body\": ...}")
     p.add_argument("--config", help="YAML config (default: $LANEWAY_CONFIG)")
     p.add_argument("--path", default="/v1/chat/completions", help="route of a bare body")
     p.set_defaults(func=_explain)
 
-    p = sub.add_parser("demo", help="route a realistic traffic mix on the simulated fleet")
+    p = command("demo", "replay a realistic traffic mix through laneway on the simulated "
+                        "fleet and report what it did (cost, latency, cache)")
     from demo import add_arguments as demo_arguments  # the demo owns its options
 
     demo_arguments(p)

@@ -7,6 +7,7 @@ import gc
 import logging
 import os
 import signal
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -24,8 +25,10 @@ from router.http import endpoints, feedback_routes, openapi
 from router.http.front import Laneway, bug_response
 from router.observe.logline import open_access_log
 from router.observe.metrics import Metrics
+from router.observe.ready import ready_line
 from router.runtime import Runtime
 from router.stages.record import describe
+from router.upstreams import probe
 from router.upstreams.openai import new_session
 
 log = logging.getLogger("laneway")
@@ -50,6 +53,10 @@ def create_app(config: Config) -> FastAPI:
         gc.freeze()
         for w in config.warnings:
             log.warning("config: %s", w)
+        # Beside the request path: ejected models are probed, so they come back in seconds.
+        probes = asyncio.create_task(probe.run_probes(lambda: app.runtime), name="probes")
+        print(ready_line(app.runtime, os.environ.get("LANEWAY_ADDRESS")), file=sys.stderr,
+              flush=True)
 
         def reload() -> None:
             # Requests in flight keep the runtime they started with; new ones get the new one.
@@ -74,6 +81,7 @@ def create_app(config: Config) -> FastAPI:
             yield
         finally:
             loop.remove_signal_handler(signal.SIGHUP)
+            await probe.stop(probes)
             await app.runtime.limiter.close()
             await app.runtime.cache.close()
             if app.runtime.feedback is not None:

@@ -18,6 +18,7 @@ from router.context import RequestContext
 from router.errors import LanewayError
 from router.frontends.base import Frontend
 from router.http.body import read_body, read_json
+from router.observe.ready import readiness
 from router.runtime import Runtime
 from router.stages.explain import explain as explain_request
 from router.stages.supersede import guarded
@@ -157,13 +158,7 @@ async def readyz(request: Request) -> Response:
     rt = getattr(request.app, "runtime", None)
     if rt is None:
         return Response(b'{"status":"starting"}', status_code=503, media_type=_JSON)
-    body = {
-        "status": "ok",
-        "config": rt.config.source,
-        "models": {m.name: "up" for m in rt.config.models},
-        "redis": rt.cache.state(),  # disabled (none configured), ok or degraded
-    }
-    return Response(orjson.dumps(body), media_type=_JSON)
+    return Response(orjson.dumps(readiness(rt)), media_type=_JSON)
 
 
 async def metrics(request: Request) -> Response:

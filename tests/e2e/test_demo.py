@@ -8,6 +8,7 @@ exported cost counters, which in turn must be what the upstream's usage costs at
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import subprocess
 import sys
@@ -18,7 +19,8 @@ import pytest
 from procs import ROOT, Proc, fleet_models
 
 from demo import mix
-from demo.report import HIT_TIERS, LANES, Report
+from demo.html import to_html
+from demo.report import HIT_TIERS, LANES, Report, usd
 from demo.run import measure
 from demo.scrape import Samples, scrape
 from demo.script import Answer, Request, script
@@ -97,6 +99,29 @@ def test_cost_is_the_upstream_usage_at_list_price(
             assert report.row(lane).cost >= known * (1 - 1e-9), lane
 
 
+def test_html_report_headline_targets_superseded_and_every_configured_model(
+    replayed: tuple[Report, Samples],
+):
+    report, _ = replayed
+    page = to_html(report)
+    assert '<meta name="viewport" content="width=device-width' in page
+    total = report.total
+    assert f"<b>{100 * total.saving:.0f}%</b><span>saved" in page  # the headline figures
+    assert f"<b>{usd(total.cost)}</b>" in page and usd(total.baseline) in page
+    assert f"{total.aborted:,} superseded" in page
+    for target in ("target 300 ms", "target 2,000 ms", "target 8,000 ms"):  # default policy
+        assert target in page
+    configured = {m["name"] for m in report.models}
+    assert configured == {"qwen3-coder-1.5b", "qwen3-14b", "qwen3-235b-a22b"}
+    for name in configured:
+        served = total.models[name]
+        assert re.search(rf"<td>{re.escape(name)}</td>.*?<td>{served:,}"
+                         + ("" if served else r" \(unused\)") + "</td></tr>", page), name
+    # Charts scale with the page (a viewBox, no fixed width), so a phone shows them whole.
+    svgs = re.findall(r"<svg[^>]*>", page)
+    assert len(svgs) >= 6 and all("viewBox" in t and " width=" not in t for t in svgs)
+
+
 def test_the_mix_is_production_like_and_fixed_by_its_seed():
     plan = mix.build(300, seed=7)
     assert plan == mix.build(300, seed=7)
@@ -127,23 +152,29 @@ def drive(s: mix.Session) -> list[Request]:
 
 def test_laneway_demo_command(tmp_path: Path):
     """`laneway demo` as a newcomer runs it: starts everything, prints the report, exits 0,
-    and writes a self-contained HTML report and the README's Markdown table."""
-    html, md = tmp_path / "report.html", tmp_path / "cost.md"
+    writes a self-contained HTML report by default (and says where), and the README's
+    Markdown table on request."""
+    md = tmp_path / "cost.md"
     done = subprocess.run(
         [sys.executable, "-m", "router.cli", "demo", "--requests", "12", "--seed", "3",
-         "--html", str(html), "--markdown", str(md)],
-        cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
+         "--markdown", str(md)],
+        cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True, text=True, timeout=120, check=False,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     for text in ("Traffic", "Tokens and cost", "completion", "qa", "agentic", "saved",
                  "Flywheel: experiment completion-scope", "$ per 1k accepted"):
         assert text in done.stdout
+    html = tmp_path / "laneway-demo.html"
+    assert str(html) in done.stdout.replace("\n", "")
     page = html.read_text()
     assert page.count("<svg") >= 4 and "<script" not in page
     # Self-contained: nothing fetched (the SVG namespace is an identifier, not a fetch).
     assert not re.search(r"""(src|href)\s*=|@import|url\(""", page)
-    table = md.read_text().splitlines()
-    assert table[0].startswith("| lane |") and len(table) == 2 + len(LANES) + 1
+    table, _, caption = md.read_text().partition("\n\n")
+    rows = table.splitlines()
+    assert rows[0].startswith("| lane |") and len(rows) == 2 + len(LANES) + 1
+    assert "laneway demo --markdown" in caption and "saved" in caption  # how to regenerate
 
 
 def test_the_flywheel_phase_decides_and_cuts_cost_per_accepted_completion(

@@ -93,7 +93,7 @@ def test_pin_is_respected_and_failing_model_is_skipped(
     assert set(models) == {"qwen3-14b"}
     # After `failures: 2` the broken model is ejected: later requests don't even try it.
     tried = [r for r in fleet_ctl.get("/fleet/requests").json()["requests"]
-             if r["model"] == "qwen3-coder-1.5b"]
+             if r["model"] == "qwen3-coder-1.5b" and "x-laneway-probe" not in r["headers"]]
     assert len(tried) == 2
 
 

@@ -65,3 +65,13 @@ def test_stragglers_do_not_extend_an_ejection():
     b.failure("m", 0)
     b.failure("m", 3)
     assert b.retry_in("m", 3) == 2
+
+
+def test_probes_go_to_models_ejected_a_while_ago_until_one_succeeds():
+    b = board(failures=1, cooldown_s=5)
+    b.failure("m", 10)
+    b.failure("n", 0.5)
+    assert b.to_probe(10.5, settle_s=1) == ["n"]  # m failed only just now
+    assert sorted(b.to_probe(11, settle_s=1)) == ["m", "n"]
+    b.success("m")  # a probe answered
+    assert b.to_probe(100, settle_s=1) == ["n"] and b.state("m", 11) == "closed"
