@@ -58,6 +58,9 @@ def create_app(config: Config) -> FastAPI:
         print(ready_line(app.runtime, os.environ.get("LANEWAY_ADDRESS")), file=sys.stderr,
               flush=True)
 
+        loop = asyncio.get_running_loop()
+        closing: set[asyncio.Task[None]] = set()  # old feedback cores closing after a reload
+
         def reload() -> None:
             # Requests in flight keep the runtime they started with; new ones get the new one.
             old = app.runtime
@@ -70,11 +73,15 @@ def create_app(config: Config) -> FastAPI:
                 log.error("reload failed, keeping the running config: %s", exc)
                 return
             app.runtime = rt
-            if rt.feedback is not None:
-                rt.feedback.core.start()  # a new core (Redis settings changed) starts here
+            if rt.feedback is not None and old.feedback is not None \
+                    and rt.feedback.core is not old.feedback.core:
+                # Redis settings changed: a new feedback core; the old one's tasks stop.
+                rt.feedback.core.start()
+                task = loop.create_task(old.feedback.core.close())
+                closing.add(task)
+                task.add_done_callback(closing.discard)
             log.warning("reloaded %s (policy %s)", new.source, rt.policy.name)
 
-        loop = asyncio.get_running_loop()
         if config.source.endswith((".yaml", ".yml")):
             loop.add_signal_handler(signal.SIGHUP, reload)
         try:
