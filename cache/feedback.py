@@ -11,8 +11,9 @@ keep, which the tests hold them to:
 - counts are kept per (lane, model, arm) for the metrics and the acceptance statistics, and
   per experiment arm (shown, accepted, cost of what was shown, distinct units) for its
   decision; the decision itself is stored once, the first replica to decide wins.
-Answers are remembered for `ttl_s` (an hour): feedback arrives within seconds, and
-implicit acceptance within 30 s.
+Answers are remembered for `ttl_s` (10 minutes): editors send their events within
+seconds, implicit acceptance comes within 30 s, and at a thousand answers a second an hour
+of answers would cost Redis gigabytes. In process, at most `capacity` answers (~20 MB).
 """
 
 from __future__ import annotations
@@ -103,7 +104,7 @@ class MemoryFeedback:
     """In process: exact for one replica; answers bounded (LRU) and kept `ttl_s`."""
 
     def __init__(
-        self, capacity: int = 200_000, ttl_s: float = 3600.0,
+        self, capacity: int = 50_000, ttl_s: float = 600.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._capacity = capacity

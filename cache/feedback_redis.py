@@ -85,7 +85,7 @@ return out
 
 class RedisFeedback:
     def __init__(
-        self, url: str, ttl_s: int = 3600, timeout_s: float = 1.0, max_connections: int = 16
+        self, url: str, ttl_s: int = 600, timeout_s: float = 1.0, max_connections: int = 16
     ) -> None:
         self._ttl = ttl_s
         # Bounded and blocking: a burst of events waits for a connection instead of failing.
