@@ -108,7 +108,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--completions", type=int, default=6000)
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--routing", action="append", choices=("rules", "aware", "best"),
+                    help="only these routings (default: all three)")
     args = ap.parse_args()
+    chosen = set(args.routing or ("rules", "aware", "best"))
     with tempfile.TemporaryDirectory(prefix="flywheel-live-") as t:
         tmp = Path(t)
         rules = tmp / "rules.yaml"
@@ -118,14 +121,12 @@ def main() -> None:
         fleet = _spawn("fleet", [sys.executable, "-m", "fleet", "--port", str(port)], port, tmp)
         try:
             _wait_ready(fleet, "/healthz", time.monotonic() + 60)
-            rows = [
-                ("rules only (cheapest)", run("rules", fleet.url, tmp, str(rules), "auto",
-                                              args.completions, args.seed)),
-                ("acceptance-aware", run("aware", fleet.url, tmp, "default", "auto",
-                                         args.completions, args.seed)),
-                ("always qwen3-14b", run("best", fleet.url, tmp, "default", "qwen3-14b",
-                                         args.completions, args.seed)),
-            ]
+            plans = [("rules", "rules only (cheapest)", str(rules), "auto"),
+                     ("aware", "acceptance-aware", "default", "auto"),
+                     ("best", "always qwen3-14b", "default", "qwen3-14b")]
+            rows = [(title, run(key, fleet.url, tmp, policy, model, args.completions,
+                                args.seed))
+                    for key, title, policy, model in plans if key in chosen]
         finally:
             fleet.stop()
     print(f"{args.completions} completions per routing, seed {args.seed}, through laneway")
