@@ -39,6 +39,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--markdown", metavar="FILE", help="also write the cost table as Markdown")
     p.add_argument("--url", help="replay against this running laneway instead of starting "
                                  "one (API key: $LANEWAY_API_KEY)")
+    p.add_argument("--flywheel", type=int, default=-1, metavar="N",
+                   help="completions at most for the flywheel phase (an experiment deciding; "
+                        "default 2000, or 240 for a mix under 100 requests; 0 skips it)")
 
 
 def main(args: argparse.Namespace) -> int:
@@ -76,10 +79,13 @@ def main(args: argparse.Namespace) -> int:
                 console.print(f"fleet on {fleet.url}, laneway on {laneway.url} "
                               "(in-process cache, no Redis)")
                 report = asyncio.run(_measure(laneway.url, plan, args.concurrency, None, policy))
+                render.to_console(report, console)
+                _flywheel(args, total, fleet.url, Path(tmp), console)
     except stack.StackError as exc:
         console.print(f"[red]laneway demo: {exc}[/red]")
         return 1
-    render.to_console(report, console)
+    if args.url:
+        render.to_console(report, console)
     if args.html:
         from demo.html import to_html
 
@@ -92,6 +98,21 @@ def main(args: argparse.Namespace) -> int:
         console.print(f"[red]{report.total.errors} request(s) failed[/red]")
         return 1
     return 0
+
+
+def _flywheel(args: argparse.Namespace, total: int, fleet_url: str, tmp: Path,
+              console: object) -> None:
+    """The flywheel phase (demo/flywheel.py), on its own laneway beside the main one."""
+    import asyncio
+
+    from demo import flywheel, stack
+
+    budget = args.flywheel if args.flywheel >= 0 else (2000 if total >= 100 else 240)
+    if budget == 0:
+        return
+    with stack.laneway_on(fleet_url, tmp, {"experiments": [flywheel.EXPERIMENT]}) as lw:
+        result = asyncio.run(flywheel.run(lw.url, budget, args.seed, args.concurrency))
+    flywheel.to_console(result, console)
 
 
 async def _measure(url: str, plan: Plan, concurrency: int, api_key: str | None,

@@ -128,3 +128,19 @@ def running(tmp: Path, policy: str = "default", redis_url: str | None = None,
     finally:
         for svc in reversed(services):
             svc.stop()
+
+
+@contextlib.contextmanager
+def laneway_on(fleet_url: str, tmp: Path, extra: dict[str, Any]) -> Iterator[Service]:
+    """One more laneway on a running fleet, its config the demo's plus `extra` (the
+    flywheel phase's experiment), stopped again on exit."""
+    port = free_port()
+    path = tmp / f"laneway-{port}.yaml"
+    path.write_text(yaml.safe_dump(laneway_config(fleet_url) | extra, sort_keys=False))
+    svc = _spawn(f"laneway-{port}", [sys.executable, "-m", "router.cli", "serve", "--config",
+                                     str(path), "--port", str(port)], port, tmp)
+    try:
+        _wait_ready(svc, "/readyz", time.monotonic() + READY_S)
+        yield svc
+    finally:
+        svc.stop()

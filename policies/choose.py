@@ -14,7 +14,13 @@ Rules (`choose`, for `model: auto`):
    whole-answer time (latency.predict).
 3. Session affinity (lanes with `affinity`): the conversation's model goes first while it
    is a healthy candidate, whatever its latency, so its prefix cache stays warm.
-4. Probes: a model avoided for latency that the objective would otherwise prefer goes
+4. Acceptance (lanes with `acceptance_margin`): among the models within target, another
+   replaces the objective's first only when its learned acceptance is higher by more than
+   the margin at 95% confidence (always-valid interval: no flapping on noise). An `explore`
+   share of the lane's requests (counted, not drawn at random) goes first to the
+   least-measured other model within target that is not known to be worse, so every
+   estimate that matters keeps growing.
+5. Probes: a model avoided for latency that the objective would otherwise prefer goes
    first for one request now and then (<= probe_share of the lane, >= probe_interval_s
    apart, never an ejected or half-open one), so a recovered model wins its traffic back.
 5. `max_tokens` is a ceiling, not a demand: a model whose window holds the input but not
@@ -34,11 +40,13 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from policies.acceptance import AcceptanceBoard
 from policies.affinity import AffinityTable
 from policies.breaker import BreakerBoard
 from policies.catalog import ModelSpec, Tier
 from policies.latency import LatencyTracker
 from policies.policy import LANE_NAMES, LanePolicy, Policy
+from policies.sequential import Rate, better_by
 
 _PRIOR_SHARE = {Tier.SMALL: 0.25, Tier.MEDIUM: 0.5, Tier.LARGE: 0.75}
 # The least room for output that makes a model worth calling: with less, every answer
@@ -71,6 +79,7 @@ class Candidate:
     healthy: bool  # False: ejected by its circuit breaker
     reasons: tuple[str, ...]
     fits_whole: bool = True  # False: the output ceiling must be lowered for its window
+    acceptance: Rate | None = None  # learned (decayed); only for lanes that use it
 
 
 @dataclass(slots=True)
@@ -101,6 +110,7 @@ class Chooser:
         latency: LatencyTracker | None = None,
         breakers: BreakerBoard | None = None,
         affinity: AffinityTable | None = None,
+        acceptance: AcceptanceBoard | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         # State objects are injectable so a config reload can carry them over.
@@ -108,6 +118,8 @@ class Chooser:
         self.latency = latency or LatencyTracker()
         self.breakers = breakers or BreakerBoard(policy.breaker)
         self.affinity = affinity or AffinityTable()
+        self.acceptance = acceptance or AcceptanceBoard()
+        self._explored = dict.fromkeys(LANE_NAMES, 0.0)
         self._clock = clock
         self._by_name = {m.name: m for m in models}
         self._order = {m.name: i for i, m in enumerate(models)}
@@ -155,6 +167,10 @@ class Chooser:
             return self._empty(lane, head, rejected, now)
         reasons = [head]
         probe = False
+        if lp.acceptance_margin is not None:
+            why = self._by_acceptance(lane, lp, fast, ordered, dry_run)
+            if why is not None:
+                reasons.append(why)
         sticky = self._sticky(needs, ordered, now) if lp.affinity else None
         if sticky is not None:
             ordered.remove(sticky)
@@ -201,6 +217,9 @@ class Chooser:
         )
         if not ok:
             return self._empty(lane, head, rejected, now)
+        if lp.acceptance_margin is not None:  # what explain shows, whoever chose the model
+            for c in ok:
+                c.acceptance = self.acceptance.rate(lane, c.model.name)
         return Choice(lane, tuple(ok), tuple(rejected), (head,))
 
     # -- outcomes (called by the pipeline for every upstream attempt) -----------------
@@ -222,6 +241,64 @@ class Chooser:
         self.breakers.failure(model, self._clock(), reason)
 
     # -- helpers ---------------------------------------------------------------------
+    def _by_acceptance(
+        self,
+        lane: str,
+        lp: LanePolicy,
+        fast: list[Candidate],
+        ordered: list[Candidate],
+        dry_run: bool,
+    ) -> str | None:
+        """Reorders `ordered` (fast first) by acceptance and exploration; the reason."""
+        for c in ordered:
+            c.acceptance = self.acceptance.rate(lane, c.model.name)
+        if len(fast) < 2:
+            return None
+        margin = lp.acceptance_margin or 0.0
+        # The cheapest, unless a candidate beats it by more than the margin; then the
+        # cheapest of those, and so on: a pricier model must earn its place against each
+        # cheaper winner, not merely against the cheapest.
+        first = chosen = fast[0]
+        while True:
+            base = chosen.acceptance or Rate(0, 0)
+            beats = next((
+                c for c in fast
+                if c is not chosen and c.acceptance is not None
+                and better_by(base, c.acceptance, margin, 0.95)
+            ), None)
+            if beats is None:
+                break
+            chosen = beats
+        why = None
+        if chosen is not first:
+            _to_front(ordered, chosen)
+            rate = chosen.acceptance.mean if chosen.acceptance else 0.0
+            why = (
+                f"{chosen.model.name}: acceptance {rate:.0%} beats {first.model.name}"
+                f" by more than {margin:.0%} (95% confidence)"
+            )
+        if dry_run or lp.explore <= 0:
+            return why
+        self._explored[lane] += lp.explore
+        if self._explored[lane] < 1.0:
+            return why
+        self._explored[lane] -= 1.0
+        # Only a candidate that might still be good enough is worth a user's request: one
+        # known (at 95%) to be worse than the chosen one by more than the margin is left out
+        # until its decayed count has thinned and its interval widened again, which
+        # re-measures it in time.
+        head = chosen.acceptance
+        open_ = [
+            c for c in fast if c is not chosen and (
+                c.acceptance is None or head is None
+                or not better_by(c.acceptance, head, margin, 0.95))
+        ]
+        if not open_:
+            return why
+        pick = min(open_, key=lambda c: (c.acceptance.shown if c.acceptance else 0.0))
+        _to_front(ordered, pick)
+        return f"{pick.model.name}: explore (acceptance kept measured)"
+
     def _rate(
         self,
         m: ModelSpec,
@@ -339,3 +416,8 @@ class Chooser:
 def output_room(m: ModelSpec, input_tokens: int, ceiling: int) -> int:
     """The output ceiling `m` can honour beside `input_tokens`: the ceiling, or less."""
     return max(0, min(ceiling, m.context_window - input_tokens))
+
+
+def _to_front(ordered: list[Candidate], c: Candidate) -> None:
+    ordered.remove(c)
+    ordered.insert(0, c)

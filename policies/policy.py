@@ -66,6 +66,13 @@ class LanePolicy(_Strict):
     # and at least this far apart, so a recovered model can win its traffic back.
     probe_share: float = Field(default=0.05, ge=0, le=1)
     probe_interval_s: float = Field(default=10.0, ge=0)
+    # Acceptance-aware choice (completions): another candidate within target replaces the
+    # cheapest only when its acceptance is higher by more than this, at 95% confidence
+    # (an always-valid interval, so checking on every request cannot make it flap).
+    # None: acceptance is not used for this lane.
+    acceptance_margin: float | None = Field(default=None, ge=0, le=1)
+    # Share of the lane's requests sent to another candidate so its acceptance stays measured.
+    explore: float = Field(default=0.0, ge=0, le=0.5)
 
 
 class BreakerPolicy(_Strict):
@@ -100,6 +107,8 @@ DEFAULTS: Mapping[str, Any] = {
         "input_tokens": 4096,
         "max_output_tokens": 256,
         "expected_output_tokens": 64,
+        "acceptance_margin": 0.02,
+        "explore": 0.05,
         "cache": {"enabled": True, "ttl_s": 600, "max_temperature": 0.3, "typeahead": True},
         "timeouts": {"connect_s": 1, "ttft_s": 3, "idle_s": 5, "total_s": 30},
     },

@@ -42,6 +42,8 @@ class TrimBudget:
     max_output_tokens: int | None = None  # cap (completion 256); None = client's
     tool_output_tokens: int = 8192  # agentic, per tool output
     scope: bool = True  # completion line/block decision on
+    # An experiment arm's or a user's own scope ("line" | "block"), over the decision.
+    force_scope: str | None = None
 
 
 @dataclass(slots=True)  # one per request, never changed; frozen's __init__ costs ~1 us
@@ -167,6 +169,8 @@ def _with_text(msg: Any, key: int | None, text: str) -> dict[str, Any]:
 
 
 def _scope(budget: TrimBudget, prefix: str, suffix: str) -> str:
+    if budget.force_scope is not None:
+        return budget.force_scope
     return scopes.decide(prefix, suffix) if budget.scope else scopes.BLOCK
 
 

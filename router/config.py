@@ -25,6 +25,7 @@ from pydantic import (
 )
 
 from policies.catalog import ModelSpec, Secret, Tier
+from policies.experiments import ExperimentConfig
 from policies.policy import read_yaml, validation_errors
 from router.limits.budget import BARE_TENANT, TEAM_NAME, Budget, Team
 
@@ -157,6 +158,7 @@ class RawConfig(_Strict):
     # Client model names (glob patterns) -> a configured model or `auto`; the most specific
     # (longest) matching pattern wins, so the order of the mapping never matters.
     aliases: dict[str, str] = Field(default_factory=dict)
+    experiments: list[ExperimentConfig] = Field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -298,6 +300,7 @@ def parse(data: Any, source: str = "<config>") -> Config:
     for lane in LANES:
         if not any(lane in m.lanes for m in models):
             warnings.append(f"models: no model serves lane {lane!r}; such requests get 503")
+    _check_experiments(raw, names, source)
     return Config(
         raw=raw,
         models=tuple(models),
@@ -344,6 +347,23 @@ def _teams(entries: list[KeySection], models: set[str], source: str, warnings: l
             values.get("rpm"), values.get("tpm"),
         )
     return teams
+
+
+def _check_experiments(raw: RawConfig, names: list[str], source: str) -> None:
+    seen: set[str] = set()
+    for i, e in enumerate(raw.experiments):
+        if e.name in seen:
+            raise ConfigError(f"{source}: experiments[{i}].name: duplicate experiment {e.name!r}")
+        seen.add(e.name)
+        for j, arm in enumerate(e.arms):
+            if arm.model is not None and arm.model not in names:
+                raise ConfigError(
+                    f"{source}: experiments[{i}].arms[{j}].model: unknown model {arm.model!r}"
+                )
+    lanes = [e.lane for e in raw.experiments]
+    if len(set(lanes)) != len(lanes):
+        # A request has one arm: two experiments on one lane would both claim it.
+        raise ConfigError(f"{source}: experiments: at most one experiment per lane")
 
 
 def load(path: str | os.PathLike[str]) -> Config:

@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     from policies.catalog import ModelSpec
     from policies.lanes import Endpoint, LaneDecision
     from router.frontends.base import Frontend
+    from router.stages.feedback import FeedbackNote
     from router.stages.notes import Notes
 
 
@@ -47,6 +48,9 @@ class RequestContext:
     inflight_lane: str | None = None
     recorded: bool = False
     hold: Any = None  # the team budget's hold (router/limits/spend.py), settled by record
+    # The answer's laneway id, experiment arm and what implicit acceptance needs
+    # (router/stages/feedback.py); None until the request is planned.
+    feedback: FeedbackNote | None = None
 
     @property
     def lane(self) -> str:
@@ -65,4 +69,9 @@ class RequestContext:
         }
         if self.decision is not None and self.decision.lane._value_ == "completion":
             h["x-laneway-completion-scope"] = self.scope or "block"
+        note = self.feedback
+        if note is not None:
+            h["x-laneway-completion-id"] = note.completion_id
+            if note.experiment:
+                h["x-laneway-experiment"] = f"{note.experiment}={note.arm}"
         return h

@@ -18,9 +18,12 @@ from pathlib import Path
 
 import aiohttp
 
-from cache.redis_layer import RedisLayer
+from cache.feedback import FeedbackStore, MemoryFeedback
+from cache.redis_layer import RedisLayer, split_cluster_url
 from cache.response_cache import DEFAULT_L1_BYTES, ResponseCache, build_cache
+from policies.acceptance import AcceptanceBoard
 from policies.choose import Chooser
+from policies.experiments import Experiment
 from policies.policy import Policy, load_policy
 from router.config import Config
 from router.http.auth import KeyRing
@@ -29,6 +32,8 @@ from router.limits.ratelimit import Limiter, build_limiter
 from router.limits.spend import Ledger
 from router.observe.metrics import Metrics
 from router.stages.chain import Chain
+from router.stages.feedback import FeedbackStage
+from router.stages.feedback_core import FeedbackCore
 from router.stages.supersede import Sessions
 from router.upstreams import http1
 from router.upstreams.kinds import UpstreamKind, build_kinds
@@ -58,6 +63,7 @@ class Runtime:
     # The one connection to Redis (cache/redis_layer.py) that the cache, the limiter and
     # anything else shared across replicas use; None without `redis.url`.
     redis: RedisLayer | None = None
+    feedback: FeedbackStage | None = None  # ids, experiments, acceptance (feedback.py)
 
     @property
     def metrics(self) -> Metrics:
@@ -82,6 +88,7 @@ class Runtime:
             latency=old.latency if old else None,
             breakers=old.breakers if old else None,
             affinity=old.affinity if old else None,
+            acceptance=old.acceptance if old else None,
         )
         upstreams = build_kinds(config.models, process.session, process.pool,
                                 previous.upstreams if previous is not None else None,
@@ -96,9 +103,32 @@ class Runtime:
             config.raw.redis.timeout_ms / 1000, config.raw.server.budget_fail,
             previous.ledger if previous else None, config.raw.redis.cluster,
         )
-        chain = Chain(config, policy, chooser, cache, upstreams, limiter, process.metrics, ledger)
+        core = _feedback(config, process.metrics, chooser.acceptance, previous)
+        feedback = FeedbackStage([Experiment(e) for e in config.raw.experiments], core,
+                                 policy.name)
+        chain = Chain(config, policy, chooser, cache, upstreams, limiter, process.metrics, ledger,
+                      feedback)
         return cls(config, policy, KeyRing(config), chooser, limiter, cache, upstreams, ledger,
-                   chain, process, redis)
+                   chain, process, redis, feedback)
+
+
+def _feedback(config: Config, metrics: Metrics, board: AcceptanceBoard,
+              previous: Runtime | None) -> FeedbackCore:
+    """The feedback loop's state outlives a reload unless the Redis settings changed."""
+    r = config.raw.redis
+    if previous is not None and previous.feedback is not None \
+            and previous.config.raw.redis == r:
+        return previous.feedback.core
+    store: FeedbackStore
+    # A Redis Cluster keeps feedback in process for now (the script's keys share one hash
+    # tag, but it has not been tested on a cluster).
+    if r.url and not r.cluster and not split_cluster_url(r.url)[1]:
+        from cache.feedback_redis import RedisFeedback
+
+        store = RedisFeedback(r.url)
+    else:
+        store = MemoryFeedback()
+    return FeedbackCore(store, metrics, board)
 
 
 def _cache(

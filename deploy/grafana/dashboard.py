@@ -121,6 +121,33 @@ ROWS: list[tuple[str, list[Panel]]] = [
          [('min by (team) (laneway_budget_remaining_usd{team=~"$team"})', "{{team}}")], 6,
          "At 0 the team's requests get 429 insufficient_quota until the period ends."),
     ]),
+    ("Acceptance and experiments", [
+        ("Completion acceptance by model", "timeseries", "percentunit",
+         [(_rate("laneway_completions_accepted_total", "model", 'lane="completion"') + " / "
+           + _rate("laneway_completions_shown_total", "model", 'lane="completion"'),
+           "{{model}}")], 8,
+         "Accepted (select events and implicit) over shown, per model."),
+        ("Acceptance by experiment arm", "timeseries", "percentunit",
+         [(_rate("laneway_completions_accepted_total", "lane, arm", 'arm!="none"') + " / "
+           + _rate("laneway_completions_shown_total", "lane, arm", 'arm!="none"'),
+           "{{lane}} / {{arm}}")], 8,
+         "Each arm's acceptance; GET /laneway/experiments has the always-valid intervals."),
+        ("Cost per accepted completion", "timeseries", "currencyUSD",
+         [("sum by (model) (rate(laneway_cost_usd_total{lane=\"completion\"}" + R + "))"
+           " / " + _rate("laneway_completions_accepted_total", "model", 'lane="completion"'),
+           "{{model}}")], 8,
+         "What one accepted completion costs, per model (spend over acceptances)."),
+        ("Accepted by source", "timeseries", "ops",
+         [(_rate("laneway_completions_accepted_total", "lane, source"), "{{lane}} {{source}}")],
+         8, "event: the editor sent select; implicit: the next prefix carried the answer."),
+        ("Dismissed", "timeseries", "ops",
+         [(_rate("laneway_completions_dismissed_total", "lane, model"), "{{lane}} {{model}}")],
+         8, "dismiss events per second."),
+        ("Experiment state", "stat", "short",
+         [("max by (experiment) (laneway_experiment_decided)", "{{experiment}} decided"),
+          ("max by (experiment, arm) (laneway_experiment_winner)", "{{experiment}}: {{arm}}")],
+         8, "1: decided (and the winning arm); 0: still running."),
+    ]),
     ("Upstream", [
         ("Upstream errors by model and reason", "timeseries", "ops",
          [(_rate("laneway_upstream_errors_total", "model, reason"), "{{model}} {{reason}}")],

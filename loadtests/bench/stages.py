@@ -119,6 +119,25 @@ def _stages(kind: str) -> list[Stage]:
         c.decision, c.model = planned.decision, model
         chain.record.run(c, [answer], True)
 
+    feedback = getattr(chain, "feedback", None)  # ids and acceptance (since issue 18)
+
+    def fed() -> Any:
+        c = classified()
+        if feedback is not None:
+            feedback.run(c)
+        return c
+
+    def stamped() -> bytes:
+        c = fed()  # a fresh id: the first chunk's id found by the regex, then replaced
+        return feedback.stamp(c, answer) if feedback is not None else answer
+
+    def recorded_fed() -> None:
+        c = fed()
+        c.model = model
+        chain.record.run(c, [answer], True)
+        if feedback is not None:
+            feedback.core._pending.clear()  # the drainer's work, off the request path
+
     request.raw = raw
 
     def headers_dict() -> object:
@@ -152,6 +171,9 @@ def _stages(kind: str) -> list[Stage]:
         ("starlette Response(...)", lambda: Response(answer, media_type="application/json",
                                                      headers=planned.answer_headers())),
         ("chain: record (metrics, log line)", recorded),
+        ("chain: classify+feedback (id, arm, implicit)", fed),
+        ("  ... + stamp the id", stamped),
+        ("  ... + record, answer shown", recorded_fed),
     ]
     loop.run_until_complete(session.close())
     loop.close()

@@ -22,7 +22,7 @@ from router.errors import LanewayError, MethodNotAllowed, RouteNotFound
 from router.frontends.messages import count_tokens
 from router.frontends.registry import FRONTENDS
 from router.frontends.shapes import ExplainRequest
-from router.http import endpoints, openapi, spend
+from router.http import endpoints, feedback_routes, openapi, spend
 from router.http.front import Laneway, bug_response
 from router.observe import logline
 from router.observe.logline import open_access_log
@@ -47,6 +47,8 @@ def create_app(config: Config) -> FastAPI:
         app.runtime = Runtime.build(config, Metrics(), session)
         describe(app.runtime)
         await app.runtime.cache.start()  # bounded: laneway serves without Redis too
+        if app.runtime.feedback is not None:
+            app.runtime.feedback.core.start()
         # The tokenizer (~40 MB, ~0.3 s) only when a prompt may not fit its budget: loaded
         # in a thread on first need, upper bounds meanwhile (policies/tokens.py).
         tokens.defer()
@@ -62,6 +64,9 @@ def create_app(config: Config) -> FastAPI:
         print(ready_line(app.runtime, os.environ.get("LANEWAY_ADDRESS")), file=sys.stderr,
               flush=True)
 
+        loop = asyncio.get_running_loop()
+        closing: set[asyncio.Task[None]] = set()  # old feedback cores closing after a reload
+
         def reload() -> None:
             # Requests in flight keep the runtime they started with; new ones get the new one.
             old = app.runtime
@@ -74,6 +79,13 @@ def create_app(config: Config) -> FastAPI:
                 log.error("reload failed, keeping the running config: %s", exc)
                 return
             app.runtime = rt
+            if rt.feedback is not None and old.feedback is not None \
+                    and rt.feedback.core is not old.feedback.core:
+                # Redis settings changed: a new feedback core; the old one's tasks stop.
+                rt.feedback.core.start()
+                task = loop.create_task(old.feedback.core.close())
+                closing.add(task)
+                task.add_done_callback(closing.discard)
             log.warning("reloaded %s (policy %s)", new.source, rt.policy.name)
 
         loop = asyncio.get_running_loop()
@@ -92,6 +104,8 @@ def create_app(config: Config) -> FastAPI:
             if app.runtime.ledger is not None:
                 await app.runtime.ledger.close()
             await app.runtime.cache.close()
+            if app.runtime.feedback is not None:
+                await app.runtime.feedback.core.close()
             if app.runtime.redis is not None:
                 await app.runtime.redis.close()  # after its users: they share it
             app.runtime.process.pool.close()
@@ -133,6 +147,13 @@ def create_app(config: Config) -> FastAPI:
     app.add_api_route("/laneway/spend", spend.spend, methods=["GET"],
                       summary="Spend this period: own team, or every team for an admin key",
                       responses=openapi.errors(401, 503))
+    for prefix in ("/v1", ""):
+        app.add_api_route(prefix + "/events", feedback_routes.events, methods=["POST"],
+                          summary="Completion feedback (Tabby's view / select / dismiss)",
+                          responses=openapi.errors(400, 401))
+    app.add_api_route("/laneway/experiments", feedback_routes.experiments, methods=["GET"],
+                      summary="Experiments: arms, counts, intervals, decision",
+                      responses=openapi.errors(401))
     app.add_api_route("/healthz", endpoints.healthz, methods=["GET"], summary="Process up")
     app.add_api_route("/readyz", endpoints.readyz, methods=["GET"],
                       summary="Config loaded; upstream and Redis state")

@@ -248,6 +248,29 @@ class Metrics:
             "Budget checks Redis could not answer; action: what budget_fail did",
             ("team", "action"),
         )
+        # Feedback (counted once across replicas: on the replica where the event counted).
+        # arm is "none" outside experiments.
+        self.shown = self._counter(
+            p + "completions_shown", "Answers shown (a view event, or delivered whole)",
+            ("lane", "model", "arm"),
+        )
+        self.accepted = self._counter(
+            p + "completions_accepted",
+            "Answers accepted: a select event, or implicitly (the next prefix carries them)",
+            ("lane", "model", "arm", "source"),
+        )
+        self.dismissed = self._counter(
+            p + "completions_dismissed", "Answers dismissed (a dismiss event)",
+            ("lane", "model", "arm"),
+        )
+        self.experiment_decided = self._gauge(
+            p + "experiment_decided", "1 once the experiment has a winner, else 0",
+            ("experiment", "lane"), "livemax",
+        )
+        self.experiment_winner = self._gauge(
+            p + "experiment_winner", "1 for the experiment's winning arm", ("experiment", "arm"),
+            "livemax",
+        )
         if self._own:
             r.register(_Collector(self._own))
         self._described: set[tuple[str, str, str]] = set()
@@ -337,6 +360,20 @@ class Metrics:
         self._described = now
         for lane, target in ttft_targets_s.items():
             self.ttft_target.labels(lane).set(target)
+
+    def feedback(self, lane: str, model: str, arm: str, kind: str, source: str) -> None:
+        """One counted feedback event (the store said it counted: never twice)."""
+        if kind == "shown":
+            add(self.of(self.shown, lane, model, arm))
+        elif kind == "accepted":
+            add(self.of(self.accepted, lane, model, arm, source))
+        elif kind == "dismissed":
+            add(self.of(self.dismissed, lane, model, arm))
+
+    def experiment_state(self, name: str, lane: str, winner: str | None) -> None:
+        self.of(self.experiment_decided, name, lane).set(1 if winner else 0)
+        if winner:
+            self.of(self.experiment_winner, name, winner).set(1)
 
     # -- exposition ---------------------------------------------------------------------------
 

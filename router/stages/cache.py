@@ -51,7 +51,9 @@ class CacheLookup:
         cp = notes.cache = self.cache.plan(
             tenant=ctx.tenant, model=model.name, endpoint=ctx.endpoint.value, body=ctx.body,
             lane=ctx.lane, rule=notes.lane.cache,
-            variant=f"{self.variants[ctx.lane]}|{model.fim}|{model.upstream_model}",
+            # A request shaped by an experiment arm or its user's tuning trims differently.
+            variant=f"{notes.variant or self.variants[ctx.lane]}|{model.fim}"
+                    f"|{model.upstream_model}",
             leave_out=_MODEL_FIELD,
         )
         if not cp.cacheable:

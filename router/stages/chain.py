@@ -1,6 +1,7 @@
 """A request's journey: the chain of stages, in order, and the one function that runs it.
 
-    classify -> choose -> [ cache look-up -> trim -> upstream ] per candidate -> render -> record
+    classify -> feedback -> choose -> [ cache look-up -> trim -> upstream ] per candidate
+             -> render -> record
 
 Each stage is a small object built once per runtime (rebuilt on reload) from the config,
 the policy and what the runtime shares (chooser, cache, limiter, upstream adapters); a
@@ -13,6 +14,7 @@ renders errors after it; the chain never asks which API the client spoke.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from starlette.responses import Response
 
@@ -37,14 +39,18 @@ from router.stages.upstream import Upstream
 from router.upstreams.kinds import UpstreamKind
 from router.upstreams.openai import Timeouts, UpstreamFailure
 
+if TYPE_CHECKING:
+    from router.stages.feedback import FeedbackStage
+
 
 class Chain:
-    __slots__ = ("cache", "choose", "classify", "ledger", "record", "render", "trim", "upstream")
+    __slots__ = ("cache", "choose", "classify", "feedback", "ledger", "record", "render", "trim",
+                 "upstream")
 
     def __init__(
         self, config: Config, policy: Policy, chooser: Chooser, cache: ResponseCache,
         upstreams: Mapping[str, UpstreamKind], limiter: Limiter, metrics: Metrics,
-        ledger: Ledger,
+        ledger: Ledger, feedback: FeedbackStage | None = None,
     ) -> None:
         models = config.models
         budgets = _budgets(policy, models)
@@ -60,8 +66,9 @@ class Chain:
                                  _timeouts(policy, models))
         # The yardstick for "saved against sending everything to the largest".
         largest = max(models, key=lambda m: (m.tier, m.price_input + m.price_output))
+        self.feedback = feedback  # ids, experiment arms, users' tuning, acceptance
         self.record = Record(metrics, limiter, chooser, largest, config.raw.server.log_prompts,
-                             ledger)
+                             ledger, feedback)
         # Teams' budgets (router/limits/spend.py); None when no team is configured.
         self.ledger = ledger if ledger.active else None
         self.render = Render(self.record)
@@ -69,7 +76,9 @@ class Chain:
     async def handle(self, ctx: RequestContext) -> Response:
         """The request's answer; a refusal on the way is raised as a LanewayError."""
         self.classify.run(ctx)
-        self.choose.run(ctx)
+        if self.feedback is not None:
+            self.feedback.run(ctx)  # the answer's id; the arm or the user's tuning may
+        self.choose.run(ctx)        # change the model, the budget and the cache variant
         self.record.begin(ctx)  # in flight from here on: every ending goes through record
         assert ctx.notes is not None and ctx.notes.choice is not None
         if self.ledger is not None:  # a team's budget: its worst case held before any call

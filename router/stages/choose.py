@@ -55,7 +55,9 @@ class Choose:
             name = self.alias(name) or name  # e.g. claude-sonnet-4-5 -> auto
         if self.limited:
             self._within_team(ctx.tenant, name, needs)
-        if name == "auto":
+        if name == "auto" and notes.arm_model is not None:  # an experiment arm's model
+            choice = self.chooser.pinned(notes.arm_model, lane, needs, dry_run=dry_run)
+        elif name == "auto":
             choice = self.chooser.choose(lane, needs, dry_run=dry_run)
         elif name in self.names:
             choice = self.chooser.pinned(name, lane, needs, dry_run=dry_run)

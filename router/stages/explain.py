@@ -27,6 +27,12 @@ def _candidate(c: Candidate) -> dict[str, Any]:
         "within_target": c.within_target,
         "healthy": c.healthy,
         "reasons": list(c.reasons),
+        # Learned acceptance (decayed counts): null where the lane does not use it or no
+        # feedback has arrived yet.
+        "acceptance": None if c.acceptance is None else {
+            "rate": round(c.acceptance.mean, 4),
+            "shown": round(c.acceptance.shown, 1),
+        },
     }
 
 
@@ -47,6 +53,8 @@ def explain(rt: Runtime, payload: dict[str, Any], headers: Mapping[str, str],
     )
     chain = rt.chain  # its first stages, without the upstream call or any bookkeeping
     chain.classify.run(ctx, exact=True)
+    if chain.feedback is not None:
+        chain.feedback.run(ctx, dry_run=True)  # the arm and tuning, nothing counted
     chain.choose.run(ctx, dry_run=True)
     notes = ctx.notes
     assert ctx.decision is not None and notes is not None and notes.choice is not None

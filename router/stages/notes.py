@@ -20,8 +20,8 @@ if TYPE_CHECKING:
 
 
 class Notes:
-    __slots__ = ("budget", "by_family", "cache", "choice", "exact", "failure", "lane",
-                 "mark", "needs", "remembered", "shared")
+    __slots__ = ("arm_model", "budget", "by_family", "cache", "choice", "exact", "failure",
+                 "lane", "mark", "needs", "remembered", "shared", "variant")
 
     def __init__(self, lane: LanePolicy, budget: TrimBudget, remembered: Remembered,
                  started: float, exact: bool) -> None:
@@ -36,3 +36,7 @@ class Notes:
         self.cache: CachePlan | None = None  # for the model being tried
         self.failure: UpstreamFailure | None = None  # the last model's, for the final error
         self.mark = started  # laneway's own time runs from here until each upstream call
+        # Set by the feedback stage: an experiment arm's model (for `auto`), and the cache
+        # variant of a budget it changed (None: the lane's own).
+        self.arm_model: str | None = None
+        self.variant: str | None = None

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from starlette.background import BackgroundTask
 
+from cache.feedback import Answer
 from cache.sse import usage_of
 from policies.catalog import ModelSpec
 from policies.choose import Chooser
@@ -25,6 +26,7 @@ from router.observe.metrics import Metrics, add, observe
 
 if TYPE_CHECKING:
     from router.runtime import Runtime
+    from router.stages.feedback import FeedbackStage
 
 # Answers that cost no upstream call of their own.
 CACHE_HITS = frozenset({"l1", "l2", "typeahead", "coalesced"})
@@ -34,7 +36,9 @@ class Record:
     """Stage 7: closes each request's books once; built once per runtime."""
 
     def __init__(self, metrics: Metrics, limiter: Limiter, chooser: Chooser,
-                 largest: ModelSpec, log_prompts: bool, ledger: Ledger | None = None) -> None:
+                 largest: ModelSpec, log_prompts: bool, ledger: Ledger | None = None,
+                 feedback: FeedbackStage | None = None) -> None:
+        self.feedback = feedback  # a delivered answer counts as shown (off the client's path)
         self.metrics = metrics
         self.limiter = limiter
         self.chooser = chooser
@@ -80,6 +84,10 @@ class Record:
                 saved = max(0.0, self.largest.cost(sent, ctx.output_tokens) - cost)
                 if saved > 0:
                     add(m.of(m.cost_saved, lane), saved)
+                note = ctx.feedback
+                if note is not None and ctx.status == 200 and self.feedback is not None:
+                    self.feedback.delivered(ctx, chunks, cost, Answer(
+                        ctx.tenant, lane, model, note.arm, note.experiment, note.unit, cost))
         if self.ledger is not None:  # the team's spend, and its hold released: not awaited
             self.ledger.settle(ctx, cost, saved)
         if ctx.trimmed_tokens:

@@ -16,10 +16,12 @@ from cache.response_cache import Hit
 from cache.sse import LineGate, StreamRecord
 from router.context import RequestContext
 from router.errors import UpstreamError
+from router.stages.feedback import FeedbackStage
 from router.stages.record import Record, RecordAfter
 from router.upstreams.openai import Reply, StreamBroken
 
 SSE = "text/event-stream"
+stamp = FeedbackStage.stamp
 
 
 class Render:
@@ -31,6 +33,7 @@ class Render:
         ctx.cache = hit.tier
         cp = ctx.notes.cache  # type: ignore[union-attr]
         data = ctx.frontend.render_hit(hit, ctx.stream, cp is not None and cp.want_usage)
+        data = stamp(ctx, data)  # a fresh laneway id for every answer shown
         ctx.ttft_s = ctx.overhead_s = time.perf_counter() - ctx.started
         headers = ctx.answer_headers()
         if ctx.stream:
@@ -43,7 +46,7 @@ class Render:
     def reply(self, ctx: RequestContext, reply: Reply) -> Response:
         if reply.rest is None:
             return Response(
-                reply.first,
+                stamp(ctx, reply.first),
                 media_type=reply.content_type,
                 headers=ctx.answer_headers(),
                 background=RecordAfter(self.record, ctx, [reply.first], True),
@@ -60,13 +63,13 @@ class Render:
         gate = LineGate()  # a cut inside a line must not swallow the error event after it
         try:
             if out := gate.feed(reply.first):
-                yield out
+                yield stamp(ctx, out)
             assert reply.rest is not None
             try:
                 async for chunk in reply.rest:
                     chunks.append(chunk)
                     if out := gate.feed(chunk):
-                        yield out
+                        yield stamp(ctx, out)  # laneway's id in every chunk
             except StreamBroken as broken:
                 ctx.status, ctx.error_reason = 502, broken.reason
                 yield gate.cut() + ctx.frontend.stream_error(UpstreamError(broken.message))

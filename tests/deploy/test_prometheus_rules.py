@@ -11,7 +11,8 @@ import yaml
 
 PROM = Path(__file__).resolve().parents[2] / "deploy" / "prometheus"
 ALERTS = ["LanewayCompletionSlow", "LanewayUpstreamErrors", "LanewayRedisDown",
-          "LanewayNoHealthyModel", "LanewayCostSpike", "LanewayTeamBudget80"]
+          "LanewayNoHealthyModel", "LanewayCostSpike", "LanewayTeamBudget80",
+          "LanewayAcceptanceDrop"]
 
 
 def promtool(*args: str) -> subprocess.CompletedProcess[str]:

@@ -162,7 +162,8 @@ def test_laneway_demo_command(tmp_path: Path):
         capture_output=True, text=True, timeout=120, check=False,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    for text in ("Traffic", "Tokens and cost", "completion", "qa", "agentic", "saved"):
+    for text in ("Traffic", "Tokens and cost", "completion", "qa", "agentic", "saved",
+                 "Flywheel: experiment completion-scope", "$ per 1k accepted"):
         assert text in done.stdout
     html = tmp_path / "laneway-demo.html"
     assert str(html) in done.stdout.replace("\n", "")
@@ -174,3 +175,21 @@ def test_laneway_demo_command(tmp_path: Path):
     rows = table.splitlines()
     assert rows[0].startswith("| lane |") and len(rows) == 2 + len(LANES) + 1
     assert "laneway demo --markdown" in caption and "saved" in caption  # how to regenerate
+
+
+def test_the_flywheel_phase_decides_and_cuts_cost_per_accepted_completion(
+    fleet: Proc, tmp_path: Path
+):
+    """Simulated users take line answers about twice as often as blocks: the experiment
+    decides for `line` on its own, and an accepted completion then costs less."""
+    from demo import flywheel
+    from demo.stack import laneway_on
+
+    with laneway_on(fleet.url, tmp_path, {"experiments": [flywheel.EXPERIMENT]}) as lw:
+        result = asyncio.run(flywheel.run(lw.url, budget=2000, seed=7, concurrency=12))
+    exp = result.report
+    assert result.decided_after is not None and exp["winner"] == "line", exp
+    block = next(a for a in exp["arms"] if a["name"] == "block")
+    assert block["shown"] >= flywheel.EXPERIMENT["min_shown"]
+    assert result.after_cost_per_accepted is not None
+    assert result.after_cost_per_accepted < block["cost_usd_per_accepted"]

@@ -21,8 +21,23 @@ from metrics_kit import (
 )
 from procs import ROOT, Proc, free_port, start_laneway, wait_until
 
-# Panels fed by the response cache, which is not wired into every laneway build yet.
-MAY_BE_EMPTY = {"Cache hit ratio by tier", "Cache events", "Redis up"}
+# Panels fed by the response cache, which is not wired into every laneway build yet; the
+# experiment's winner, which needs far more traffic than these waves to be decided.
+MAY_BE_EMPTY = {"Cache hit ratio by tier", "Cache events", "Redis up", "Experiment state"}
+EXPERIMENT = {"name": "completion-model", "lane": "completion",
+              "arms": [{"name": "small", "model": "qwen3-coder-1.5b"},
+                       {"name": "mid", "model": "qwen3-14b"}]}
+
+
+def feedback_wave(url: str, i: int) -> None:
+    """Two completions, one selected and one dismissed (Tabby's events)."""
+    for kind in ("select", "dismiss"):
+        _, body = lane_requests(100 + i)[0]
+        body = body | {"stream": False, "user": f"user-{kind}-{i}",
+                       "prompt": body["prompt"].replace("area", f"area_{kind}")}
+        cid = httpx.post(url + "/v1/completions", json=body, timeout=30).json()["id"]
+        event = {"type": kind, "completion_id": cid, "choice_index": 0}
+        assert httpx.post(url + "/v1/events", json=event, timeout=5).status_code == 200
 
 
 def dashboard_queries() -> list[tuple[str, str]]:
@@ -43,7 +58,7 @@ def dashboard_queries() -> list[tuple[str, str]]:
 def observed(fleet: Proc, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proc]:
     tmp = tmp_path_factory.mktemp("observed")
     with redis_server(tmp) as redis_url:
-        proc = start_laneway(tmp, config(fleet.url, redis_url))
+        proc = start_laneway(tmp, config(fleet.url, redis_url) | {"experiments": [EXPERIMENT]})
         yield proc
         proc.stop()
 
@@ -74,6 +89,7 @@ def prometheus(observed: Proc, tmp_path_factory: pytest.TempPathFactory) -> Iter
         wave = [*lane_requests(0), broken_request(0)]
         assert send_all(observed.url, wave).count(200) == 3
         assert send_all(observed.url, [again]) == [200]
+        feedback_wave(observed.url, 0)
         seen = "count(laneway_requests_total)"
         wait_until(lambda: has_data(prom, seen), timeout=10, what="a scrape of the first wave")
         # The second wave: more of each lane, a prompt long enough to be trimmed (the
@@ -83,11 +99,14 @@ def prometheus(observed: Proc, tmp_path_factory: pytest.TempPathFactory) -> Iter
         wave = [r for i in range(1, 4) for r in lane_requests(i)]
         wave += [long_fim, again, broken_request(1), broken_request(2)]
         assert send_all(observed.url, wave).count(200) == 11
+        feedback_wave(observed.url, 1)
         grown = "sum(rate(laneway_requests_total[30s])) > 0"
         wait_until(lambda: has_data(prom, grown), timeout=10, what="a scrape of the second wave")
         # Trimmed tokens first appear in the second wave: rate() needs two scrapes of them.
         trimmed = 'rate(laneway_tokens_total{kind="trimmed"}[30s])'
         wait_until(lambda: has_data(prom, trimmed), timeout=10, what="two scrapes of trimming")
+        taken = "rate(laneway_completions_accepted_total[30s]) > 0"
+        wait_until(lambda: has_data(prom, taken), timeout=10, what="two scrapes of feedback")
         yield prom
     finally:
         prom.stop()
