@@ -83,6 +83,9 @@ return out
 """
 
 
+CLIENT_NAME = "laneway-feedback"
+
+
 class RedisFeedback:
     def __init__(
         self, url: str, ttl_s: int = 600, timeout_s: float = 1.0, max_connections: int = 16
@@ -92,6 +95,7 @@ class RedisFeedback:
         pool = BlockingConnectionPool.from_url(
             url, max_connections=max_connections, timeout=timeout_s,
             socket_timeout=timeout_s, socket_connect_timeout=timeout_s, decode_responses=True,
+            client_name=CLIENT_NAME,  # told apart in CLIENT LIST (not yet on cache/redis_layer)
         )
         self._redis: Redis = Redis.from_pool(pool)
         self._batch = self._redis.register_script(_BATCH)

@@ -25,13 +25,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from cache.sse import events
 from policies.experiments import NO_ARM, Experiment, unit_of
 from policies.fim import parse as parse_fim
 from policies.implicit import file_of
 from policies.lanes import Endpoint
 from policies.trim import TrimBudget
 from router.stages.feedback_core import FeedbackCore
-from router.upstreams.sse import events
 
 if TYPE_CHECKING:
     from cache.feedback import Answer

@@ -12,6 +12,7 @@ import httpx
 import pytest
 import yaml
 from metrics_kit import (
+    KIT_AUTH,
     KIT_TEAM,
     broken_request,
     config,
@@ -35,9 +36,11 @@ def feedback_wave(url: str, i: int) -> None:
         _, body = lane_requests(100 + i)[0]
         body = body | {"stream": False, "user": f"user-{kind}-{i}",
                        "prompt": body["prompt"].replace("area", f"area_{kind}")}
-        cid = httpx.post(url + "/v1/completions", json=body, timeout=30).json()["id"]
+        cid = httpx.post(url + "/v1/completions", json=body, headers=KIT_AUTH,
+                         timeout=30).json()["id"]
         event = {"type": kind, "completion_id": cid, "choice_index": 0}
-        assert httpx.post(url + "/v1/events", json=event, timeout=5).status_code == 200
+        assert httpx.post(url + "/v1/events", json=event, headers=KIT_AUTH,
+                          timeout=5).status_code == 200
 
 
 def dashboard_queries() -> list[tuple[str, str]]:
@@ -153,7 +156,7 @@ def test_alert_rules_evaluate_cleanly_on_real_series(prometheus: Proc) -> None:
     wait_until(lambda: all(r["health"] != "unknown" for r in evaluated()), timeout=10,
                what="every rule to be evaluated")
     rules = evaluated()
-    assert len(rules) == 6
+    assert len(rules) == 7
     assert [(r["name"], r["health"], r.get("lastError")) for r in rules if r["health"] != "ok"] \
         == []
     for r in rules:  # the same expressions, one by one: valid PromQL against real labels
