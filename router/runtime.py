@@ -103,7 +103,7 @@ class Runtime:
             config.raw.redis.timeout_ms / 1000, config.raw.server.budget_fail,
             previous.ledger if previous else None, config.raw.redis.cluster,
         )
-        core = _feedback(config, process.metrics, chooser.acceptance, previous)
+        core = _feedback(config, process.metrics, chooser.acceptance, previous, redis)
         feedback = FeedbackStage([Experiment(e) for e in config.raw.experiments], core,
                                  policy.name)
         chain = Chain(config, policy, chooser, cache, upstreams, limiter, process.metrics, ledger,
@@ -113,7 +113,7 @@ class Runtime:
 
 
 def _feedback(config: Config, metrics: Metrics, board: AcceptanceBoard,
-              previous: Runtime | None) -> FeedbackCore:
+              previous: Runtime | None, redis: RedisLayer | None) -> FeedbackCore:
     """The feedback loop's state outlives a reload unless the Redis settings changed."""
     r = config.raw.redis
     if previous is not None and previous.feedback is not None \
@@ -125,7 +125,7 @@ def _feedback(config: Config, metrics: Metrics, board: AcceptanceBoard,
     if r.url and not r.cluster and not split_cluster_url(r.url)[1]:
         from cache.feedback_redis import RedisFeedback
 
-        store = RedisFeedback(r.url)
+        store = RedisFeedback(r.url, layer=redis)
     else:
         store = MemoryFeedback()
     return FeedbackCore(store, metrics, board)
