@@ -10,7 +10,10 @@ characters: enough to place the text, bounded so a 16 kB prefix costs one substr
 Only shown completions are registered (a superseded one never reached the screen), and
 only ones with visible text (an empty answer cannot be taken). The index is bounded:
 per file the newest `per_file` completions, and at most `files` (tenant, file) pairs, the
-least recently used dropped first.
+least recently used dropped first; a pair whose newest completion is past the window is
+dropped as soon as another is shown (nothing in it can be accepted any more), so the
+index holds at most what was shown in the last `window_s`. Each entry carries up to a few
+kB of text (the anchor and the answer): the bounds are what keep a busy worker's RSS flat.
 """
 
 from __future__ import annotations
@@ -50,7 +53,7 @@ def file_of(
 
 
 class ShownIndex:
-    def __init__(self, window_s: float = 30.0, per_file: int = 4, files: int = 50_000) -> None:
+    def __init__(self, window_s: float = 30.0, per_file: int = 4, files: int = 10_000) -> None:
         self._window = window_s
         self._per_file = per_file
         self._files = files
@@ -73,6 +76,13 @@ class ShownIndex:
         entries.append(Shown(completion_id, prefix[-ANCHOR:] + text, now))
         if len(entries) > self._per_file:
             del entries[0]
+        # Least recently shown first: expired pairs sit at the head (amortised O(1)).
+        by_file = self._by_file
+        while by_file:
+            head = next(iter(by_file.values()))
+            if now - head[-1].at <= self._window:
+                break
+            by_file.popitem(last=False)
 
     def accepted(self, tenant: str, file: str, prefix: str, now: float) -> list[str]:
         """Ids of earlier completions that this request's prefix shows were taken; each is

@@ -70,7 +70,7 @@ class Chain:
         self.record = Record(metrics, limiter, chooser, largest, config.raw.server.log_prompts,
                              ledger, feedback)
         # Teams' budgets (router/limits/spend.py); None when no team is configured.
-        self.ledger = ledger if ledger.active else None
+        self.ledger = self.record.ledger
         self.render = Render(self.record)
 
     async def handle(self, ctx: RequestContext) -> Response:

@@ -61,3 +61,13 @@ def test_the_file_is_the_path_then_the_session_then_the_user() -> None:
     assert file_of(None, {"segments": {"filepath": "y.ts"}}, None, "u") == "path:y.ts"
     assert file_of(None, {"filepath": 3}, "s1", "u") == "session:s1"
     assert file_of(None, {}, None, "alice") == "user:alice"
+
+
+def test_pairs_past_the_window_are_dropped_when_another_is_shown():
+    # Nothing in them can be accepted any more: the index holds only the last window_s.
+    idx = ShownIndex(window_s=30.0)
+    for i in range(100):
+        idx.shown("t", f"file-{i}", f"c{i}", "def f():\n", "    return 1\n", now=float(i))
+    idx.shown("t", "late", "c-late", "def f():\n", "    return 1\n", now=200.0)
+    assert len(idx) == 1
+    assert idx.accepted("t", "late", "def f():\n    return 1\n    x", now=201.0) == ["c-late"]
